@@ -1,0 +1,140 @@
+"""One typed, frozen settings object read from the environment.
+
+Every knob is an environment variable with the `HUB_` prefix, except the service URLs, which
+use the names every hosting platform already sets (`DATABASE_URL`, `REDIS_URL`).
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Any
+
+import msgspec
+
+DEV_JWT_SECRET = "dev-insecure-secret-change-me-0123456789abcdef"
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    env: str = "dev"  # dev | test | production
+    host: str = "127.0.0.1"
+    port: int = 8000
+    database_url: str = ""
+    redis_url: str = ""
+    jwt_secret: str = DEV_JWT_SECRET
+    access_ttl_seconds: int = 900
+    refresh_ttl_seconds: int = 30 * 24 * 3600
+    cors_origins: tuple[str, ...] = ()
+    hsts: bool = False
+    log_level: str = "INFO"
+    log_json: bool = True
+    # Login throttling: failures allowed per window before 429.
+    login_max_failures_per_account: int = 5
+    login_max_failures_per_ip: int = 20
+    login_window_seconds: int = 900
+    # General API rate limit per client per minute (Redis-backed store).
+    rate_limit_per_minute: int = 600
+    worker_heartbeat_key: str = "hub:worker:heartbeat"
+    worker_heartbeat_ttl_seconds: int = 30
+    starter_credits_cents: int = 500
+    # Realtime
+    realtime_ping_seconds: float = 25.0
+    realtime_pong_timeout_seconds: float = 10.0
+    realtime_token_grace_seconds: float = 30.0
+    # Money
+    platform_fee_bps: int = 2000
+    daily_spending_limit_cents: int = 5000
+    earnings_hold_days: float = 7.0
+    payout_minimum_cents: int = 1000
+    # Demo AI provider
+    demo_tokens_per_second: float = 40.0
+    # Payments (empty = not configured)
+    stripe_secret_key: str = ""
+    stripe_webhook_secret: str = ""
+    stripe_api_base: str = ""
+    # OpenAI-compatible provider
+    openai_base_url: str = ""
+    openai_api_key: str = ""
+
+    @property
+    def is_production(self) -> bool:
+        return self.env == "production"
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings safe to log: secrets and credentials in URLs replaced."""
+        out = msgspec.structs.asdict(self)
+        for key in ("jwt_secret", "stripe_secret_key", "stripe_webhook_secret", "openai_api_key"):
+            if out.get(key):
+                out[key] = "***"
+        for key in ("database_url", "redis_url"):
+            out[key] = _redact_url(out[key])
+        return out
+
+
+def _redact_url(url: str) -> str:
+    if "@" not in url or "://" not in url:
+        return url
+    scheme, rest = url.split("://", 1)
+    creds, host = rest.rsplit("@", 1)
+    user = creds.split(":", 1)[0]
+    return f"{scheme}://{user}:***@{host}" if ":" in creds else url
+
+
+class SettingsError(RuntimeError):
+    pass
+
+
+def _coerce(name: str, raw: str, annotation: Any) -> Any:
+    if annotation in (bool, "bool"):
+        return raw.strip().lower() in ("1", "true", "yes", "on")
+    if annotation in (int, "int"):
+        return int(raw)
+    if annotation in (float, "float"):
+        return float(raw)
+    if "tuple" in str(annotation):
+        return tuple(p.strip() for p in raw.split(",") if p.strip())
+    return raw
+
+
+def load_settings(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from `HUB_*` variables plus DATABASE_URL / REDIS_URL and Stripe/OpenAI keys."""
+    env = dict(os.environ if environ is None else environ)
+    values: dict[str, Any] = {}
+    for field in msgspec.structs.fields(Settings):
+        raw = env.get(f"HUB_{field.name.upper()}")
+        if raw is None:
+            continue
+        try:
+            values[field.name] = _coerce(field.name, raw, field.type)
+        except ValueError as exc:
+            raise SettingsError(f"HUB_{field.name.upper()}: {exc}") from exc
+    aliases = {
+        "database_url": "DATABASE_URL",
+        "redis_url": "REDIS_URL",
+        "stripe_secret_key": "STRIPE_SECRET_KEY",
+        "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
+        "openai_api_key": "OPENAI_API_KEY",
+        "openai_base_url": "OPENAI_BASE_URL",
+    }
+    for name, var in aliases.items():
+        if name not in values and env.get(var):
+            values[name] = env[var]
+    settings = Settings(**values)
+    validate(settings)
+    return settings
+
+
+def validate(settings: Settings) -> None:
+    if settings.is_production and settings.jwt_secret == DEV_JWT_SECRET:
+        raise SettingsError(
+            "refusing to start in production with the development JWT secret: set HUB_JWT_SECRET"
+        )
+    if len(settings.jwt_secret) < 32:
+        raise SettingsError("HUB_JWT_SECRET must be at least 32 characters")
+    if not 0 <= settings.platform_fee_bps <= 10000:
+        raise SettingsError("HUB_PLATFORM_FEE_BPS must be between 0 and 10000")
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()
