@@ -65,3 +65,154 @@ def redis_url(services: EmbeddedServices) -> str:
 @pytest.fixture(scope="session")
 def database_url(services: EmbeddedServices) -> str:
     return services.database_url
+
+
+# --- the hub itself, served for real (uvicorn in this process, on the session loop) ---------
+
+import asyncio  # noqa: E402
+import secrets  # noqa: E402
+from collections.abc import AsyncIterator, Awaitable, Callable  # noqa: E402
+from typing import Any  # noqa: E402
+
+import httpx  # noqa: E402
+import pytest_asyncio  # noqa: E402
+
+from hub.embedded import free_port  # noqa: E402
+
+TEST_ENV = {
+    "HUB_ENV": "test",
+    "HUB_LOG_LEVEL": "WARNING",
+    "HUB_RATE_LIMIT_PER_MINUTE": "100000",
+    "HUB_LOGIN_MAX_FAILURES_PER_IP": "100000",
+    "HUB_DEMO_TOKENS_PER_SECOND": "400",
+}
+
+
+@pytest.fixture(scope="session")
+def hub_env(services: EmbeddedServices) -> Iterator[dict[str, str]]:
+    """Point the hub's settings at the session's servers and migrate the test database."""
+    from hub.settings import get_settings
+
+    env = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url, **TEST_ENV}
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+    from hub.migrate import migrate
+
+    asyncio.run(migrate())
+    yield env
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
+    get_settings.cache_clear()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def worker(hub_env: dict[str, str]) -> AsyncIterator[Any]:
+    """An arq worker running in this process (jobs, crons, heartbeat)."""
+    from arq.worker import Worker
+
+    from workers.settings import WorkerSettings
+
+    w = Worker(
+        functions=WorkerSettings.functions,
+        cron_jobs=WorkerSettings.cron_jobs,
+        on_startup=WorkerSettings.on_startup,
+        on_shutdown=WorkerSettings.on_shutdown,
+        redis_settings=WorkerSettings.redis_settings.__class__.from_dsn(hub_env["REDIS_URL"]),
+        max_jobs=WorkerSettings.max_jobs,
+        job_timeout=WorkerSettings.job_timeout,
+        allow_abort_jobs=True,
+        handle_signals=False,
+        poll_delay=0.05,
+    )
+    task = asyncio.create_task(w.async_run())
+    for _ in range(200):
+        if w.ctx.get("worker_id"):
+            break
+        await asyncio.sleep(0.05)
+    yield w
+    await w.close()
+    task.cancel()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def hub_server(hub_env: dict[str, str], worker: Any) -> AsyncIterator[str]:
+    """The real app served by uvicorn on 127.0.0.1; yields its base URL."""
+    import uvicorn
+
+    from hub.app import create_app
+
+    port = free_port()
+    config = uvicorn.Config(
+        create_app(),
+        host="127.0.0.1",
+        port=port,
+        log_level="warning",
+        lifespan="on",
+        ws="websockets",
+    )
+    server = uvicorn.Server(config)
+    task = asyncio.create_task(server.serve())
+    for _ in range(400):
+        if server.started:
+            break
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.025)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    await task
+
+
+@pytest_asyncio.fixture
+async def client(hub_server: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=hub_server + "/api/v1", timeout=30) as c:
+        yield c
+
+
+def unique(prefix: str = "u") -> str:
+    return f"{prefix}{secrets.token_hex(5)}"
+
+
+class Account(dict):  # type: ignore[type-arg]
+    """A registered user: the register response plus convenience accessors."""
+
+    @property
+    def token(self) -> str:
+        return str(self["access_token"])
+
+    @property
+    def id(self) -> str:
+        return str(self["user"]["id"])
+
+    @property
+    def handle(self) -> str:
+        return str(self["user"]["handle"])
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+
+@pytest.fixture
+def register(client: httpx.AsyncClient) -> Callable[..., Awaitable[Account]]:
+    async def _register(**overrides: Any) -> Account:
+        handle = overrides.pop("handle", None) or unique("user_")
+        body = {
+            "email": f"{handle}@example.com",
+            "password": "correct horse battery",
+            "handle": handle,
+        }
+        body.update(overrides)
+        r = await client.post("/auth/register", json=body)
+        assert r.status_code == 201, r.text
+        acct = Account(r.json())
+        acct["password"] = body["password"]
+        acct["email"] = body["email"]
+        return acct
+
+    return _register

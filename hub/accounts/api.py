@@ -1,0 +1,118 @@
+"""Accounts routes (thin: parse, call the service, shape the response)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, get, patch, post
+from litestar.params import JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from hub.accounts import service
+from hub.accounts.schemas import (
+    AuthResponse,
+    LoginRequest,
+    LogoutRequest,
+    ProfilePatch,
+    RealtimeToken,
+    RealtimeTokenRequest,
+    RefreshRequest,
+    RegisterRequest,
+    TokenPair,
+    UserOut,
+)
+from hub.auth import CurrentUser, optional_user
+from hub.errors import unauthorized
+
+
+def _client_ip(request: Request[Any, Any, Any]) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+class AuthController(Controller):
+    path = "/auth"
+    tags = ["accounts"]
+
+    @post(
+        "/register",
+        status_code=HTTP_201_CREATED,
+        exclude_from_auth=True,
+        summary="Create an account",
+    )
+    async def register(self, data: JSONBody[RegisterRequest]) -> AuthResponse:
+        user, access, refresh, ttl = await service.register(data)
+        return AuthResponse(user=user, access_token=access, refresh_token=refresh, expires_in=ttl)
+
+    @post(
+        "/login",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Sign in with email and password",
+    )
+    async def login(
+        self, data: JSONBody[LoginRequest], request: Request[Any, Any, Any]
+    ) -> AuthResponse:
+        user, access, refresh, ttl = await service.login(
+            data.email, data.password, _client_ip(request)
+        )
+        return AuthResponse(user=user, access_token=access, refresh_token=refresh, expires_in=ttl)
+
+    @post(
+        "/refresh",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Rotate a refresh token",
+    )
+    async def refresh(self, data: JSONBody[RefreshRequest]) -> TokenPair:
+        access, refresh, ttl = await service.refresh(data.refresh_token)
+        return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
+
+    @post(
+        "/logout", status_code=HTTP_204_NO_CONTENT, summary="Sign out (this session, or everywhere)"
+    )
+    async def logout(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[LogoutRequest | None] = None
+    ) -> None:
+        await service.logout(request.user, everywhere=bool(data and data.everywhere))
+
+
+class MeController(Controller):
+    path = "/me"
+    tags = ["accounts"]
+
+    @get("/", summary="My profile")
+    async def get_me(self, request: Request[CurrentUser, Any, Any]) -> UserOut:
+        return await service.get_profile(request.user.id)
+
+    @patch("/", summary="Update my profile")
+    async def patch_me(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[ProfilePatch]
+    ) -> UserOut:
+        return await service.update_profile(request.user.id, data)
+
+
+class RealtimeTokenController(Controller):
+    path = "/realtime"
+    tags = ["realtime"]
+
+    @post(
+        "/token",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="A token for the websocket connect",
+        description="Send either `Authorization: Bearer <access token>` or a body with `refresh_token` "
+        "(not consumed). The token is accepted by `connect` on /connection/websocket.",
+    )
+    async def realtime_token(
+        self, request: Request[Any, Any, Any], data: JSONBody[RealtimeTokenRequest | None] = None
+    ) -> RealtimeToken:
+        user = await optional_user(request)
+        if user is not None:
+            from hub.auth import issue_access_token
+
+            token, ttl = issue_access_token(user.id, user.roles, user.family)
+        elif data is not None and data.refresh_token:
+            token, ttl = await service.realtime_token_from_refresh(data.refresh_token)
+        else:
+            raise unauthorized("Send a Bearer access token or a refresh_token in the body.")
+        return RealtimeToken(token=token, expires_in=ttl)

@@ -1,0 +1,148 @@
+"""create_app(): plugins, routers, lifespan and error handling in one place."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import structlog
+from litestar import Litestar, Request, Response, Router, get
+from litestar.config.cors import CORSConfig
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.spec import Components, SecurityScheme
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
+from litestar.response import File
+from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
+
+from hub import redis as hub_redis
+from hub.accounts.api import AuthController, MeController, RealtimeTokenController
+from hub.auth import build_jwt_auth
+from hub.db import close_pool, start_pool
+from hub.logging import configure_logging
+from hub.middleware import request_context_middleware, security_headers_middleware_factory
+from hub.ops.api import OpsController
+from hub.settings import Settings, get_settings
+
+log = structlog.get_logger(__name__)
+ROOT = Path(__file__).resolve().parent.parent
+STATIC = ROOT / "static"
+
+# Each domain adds its controllers here.
+API_V1_HANDLERS: list[Any] = [
+    AuthController,
+    MeController,
+    RealtimeTokenController,
+]
+
+
+def _internal_error_handler(
+    request: Request[Any, Any, Any], exc: Exception
+) -> Response[dict[str, Any]]:
+    log.exception("http.unhandled_error", path=request.url.path)
+    return Response(
+        {
+            "type": "https://betterprompt.dev/problems/internal",
+            "title": "Internal server error",
+            "status": 500,
+            "detail": "Something went wrong on our side. It has been logged; please retry.",
+        },
+        status_code=500,
+        media_type="application/problem+json",
+    )
+
+
+@get("/", include_in_schema=False, exclude_from_auth=True)
+async def index() -> File:
+    return File(STATIC / "index.html", content_disposition_type="inline", media_type="text/html")
+
+
+def create_app(settings: Settings | None = None) -> Litestar:
+    settings = settings or get_settings()
+    configure_logging(settings.log_level, settings.log_json)
+    jwt_auth = build_jwt_auth(settings)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        hub_redis.connect(settings.redis_url)
+        await start_pool(min_size=2, max_size=20)
+        from hub import realtime_setup
+
+        await realtime_setup.start(app, settings)
+        gc.collect()
+        gc.freeze()  # long-lived objects out of the collector's way (realtime fan-out p99)
+        log.info("hub.started", settings=settings.redacted())
+        try:
+            yield
+        finally:
+            await realtime_setup.stop(app)
+            await close_pool()
+            await hub_redis.close()
+            log.info("hub.stopped")
+
+    from hub import realtime_setup
+
+    rate_limit = RateLimitConfig(
+        rate_limit=("minute", settings.rate_limit_per_minute),
+        exclude=["^/healthz", "^/readyz", "^/metrics", "^/connection/", "^/static/", "^/schema"],
+        store="rate_limit",
+    )
+    prometheus = PrometheusConfig(
+        app_name="hub", prefix="hub_http", group_path=True, exclude=["^/metrics"]
+    )
+    api = Router(path="/api/v1", route_handlers=API_V1_HANDLERS)
+    static = create_static_files_router(
+        path="/static",
+        directories=[STATIC],
+        opt={"exclude_from_auth": True},
+        include_in_schema=False,
+    )
+    return Litestar(
+        route_handlers=[
+            api,
+            OpsController,
+            PrometheusController,
+            index,
+            static,
+            *realtime_setup.route_handlers(),
+        ],
+        lifespan=[lifespan],
+        on_app_init=[jwt_auth.on_app_init],
+        middleware=[
+            request_context_middleware,
+            security_headers_middleware_factory(settings.hsts),
+            prometheus.middleware,
+            rate_limit.middleware,
+        ],
+        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        exception_handlers={Exception: _internal_error_handler},
+        cors_config=CORSConfig(
+            allow_origins=list(settings.cors_origins),
+            allow_credentials=False,
+            allow_headers=["Authorization", "Content-Type", "Idempotency-Key", "X-Request-ID"],
+        )
+        if settings.cors_origins
+        else None,
+        stores={
+            "rate_limit": RedisStore.with_client(url=settings.redis_url, namespace="hub:ratelimit")
+        },
+        openapi_config=OpenAPIConfig(
+            title="BetterPrompt Hub API",
+            version="1.0.0",
+            description="REST API of the BetterPrompt real-time community hub. Realtime: "
+            "GET /connection/websocket speaks the Centrifuge client protocol v2.",
+            path="/schema",
+            components=Components(
+                security_schemes={
+                    "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
+                }
+            ),
+        ),
+        request_max_body_size=1024 * 1024,
+        debug=False,
+    )

@@ -1,0 +1,73 @@
+"""Database helpers shared by every domain: the engine, DDL in migrations, unique-violation checks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+from piccolo.engine import engine_finder
+from piccolo.engine.postgres import PostgresEngine
+
+_pool_users = 0
+
+
+async def start_pool(min_size: int = 2, max_size: int = 20) -> None:
+    """Start the shared asyncpg pool; app and worker in one process (tests) share it."""
+    global _pool_users
+    _pool_users += 1
+    if engine().pool is None:
+        await engine().start_connection_pool(min_size=min_size, max_size=max_size)
+
+
+async def close_pool() -> None:
+    global _pool_users
+    _pool_users = max(0, _pool_users - 1)
+    if _pool_users == 0 and engine().pool is not None:
+        await engine().close_connection_pool()
+
+
+def engine() -> PostgresEngine:
+    db = engine_finder()
+    assert isinstance(db, PostgresEngine), "piccolo_conf.DB must be a PostgresEngine"
+    return db
+
+
+async def run_ddl(sql: str) -> None:
+    """Run a migration's SQL, one statement at a time, inside the migration's transaction.
+
+    Statements are separated by a line holding only `;;` so that function bodies and
+    `DO $$ ... $$` blocks can contain semicolons.
+    """
+    db = engine()
+    for statement in sql.split("\n;;\n"):
+        if statement.strip():
+            await db.run_ddl(statement)
+
+
+async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
+    """Raw parametrised query ($1, $2 ...) honouring the current Piccolo transaction."""
+    db = engine()
+    tx = db.current_transaction.get()
+    if tx is not None:
+        rows = await tx.connection.fetch(sql, *args)
+    elif db.pool is not None:
+        async with db.pool.acquire() as conn:
+            rows = await conn.fetch(sql, *args)
+    else:
+        conn = await db.get_new_connection()
+        try:
+            rows = await conn.fetch(sql, *args)
+        finally:
+            await conn.close()
+    return [dict(r) for r in rows]
+
+
+async def fetchrow(sql: str, *args: Any) -> dict[str, Any] | None:
+    rows = await fetch(sql, *args)
+    return rows[0] if rows else None
+
+
+def is_unique_violation(exc: BaseException, constraint: str | None = None) -> bool:
+    if not isinstance(exc, asyncpg.exceptions.UniqueViolationError):
+        return False
+    return constraint is None or getattr(exc, "constraint_name", None) == constraint

@@ -1,0 +1,62 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+import asyncio
+
+import msgspec
+from litestar import Controller, Response, get
+from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
+
+from hub.db import fetch
+from hub.redis import get_redis
+from hub.settings import get_settings
+
+
+class Health(msgspec.Struct):
+    status: str
+
+
+class Readiness(msgspec.Struct):
+    status: str
+    checks: dict[str, str]
+    down: list[str]
+
+
+async def _check_postgres() -> None:
+    await fetch("SELECT 1")
+
+
+async def _check_redis() -> None:
+    await get_redis().ping()
+
+
+async def _check_worker() -> None:
+    if not await get_redis().exists(get_settings().worker_heartbeat_key):
+        raise RuntimeError("no worker heartbeat")
+
+
+class OpsController(Controller):
+    tags = ["operations"]
+    opt = {"exclude_from_auth": True}
+
+    @get("/healthz", summary="Liveness: the process serves requests")
+    async def healthz(self) -> Health:
+        return Health(status="ok")
+
+    @get(
+        "/readyz",
+        summary="Readiness: Postgres, Redis and a worker heartbeat; 503 names what is down",
+    )
+    async def readyz(self) -> Response[Readiness]:
+        checks = {"postgres": _check_postgres, "redis": _check_redis, "worker": _check_worker}
+        results: dict[str, str] = {}
+        for name, check in checks.items():
+            try:
+                await asyncio.wait_for(check(), timeout=2.0)
+                results[name] = "ok"
+            except Exception as exc:  # noqa: BLE001 - any failure means "down"
+                results[name] = f"down: {type(exc).__name__}: {exc}"[:200]
+        down = [name for name, value in results.items() if value != "ok"]
+        body = Readiness(status="ok" if not down else "unavailable", checks=results, down=down)
+        return Response(body, status_code=HTTP_503_SERVICE_UNAVAILABLE if down else HTTP_200_OK)

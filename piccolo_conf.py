@@ -1,0 +1,21 @@
+"""Piccolo configuration: the engine comes from settings (DATABASE_URL), apps are the hub's domains."""
+
+from piccolo.conf.apps import AppRegistry
+from piccolo.engine.postgres import PostgresEngine
+
+from hub.settings import get_settings
+
+_url = get_settings().database_url
+if not _url:
+    raise RuntimeError(
+        "DATABASE_URL is not set. `make run` starts an embedded PostgreSQL and sets it for you."
+    )
+
+DB = PostgresEngine(config={"dsn": _url})
+
+# Order matters only for readability; migration_dependencies in each app fix the real order.
+APP_REGISTRY = AppRegistry(
+    apps=[
+        "hub.accounts.piccolo_app",
+    ]
+)

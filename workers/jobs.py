@@ -1,0 +1,22 @@
+"""Job registry: each domain's jobs are listed here (module-level `async def job(ctx, ...)`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import structlog
+
+from hub.accounts import service as accounts
+
+log = structlog.get_logger("workers.jobs")
+
+
+async def prune_refresh_tokens(ctx: dict[str, Any]) -> int:
+    """Delete long-expired refresh tokens. Idempotent: a second run finds nothing."""
+    removed = await accounts.prune_refresh_tokens()
+    log.info("job.prune_refresh_tokens", removed=removed)
+    return removed
+
+
+FUNCTIONS: list[Any] = [prune_refresh_tokens]
+CRON_JOBS: list[Any] = []

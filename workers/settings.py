@@ -1,0 +1,77 @@
+"""arq worker: `arq workers.settings.WorkerSettings`.
+
+Shared clients (httpx, the DB pool, Redis for realtime publishing) are created once in
+`startup` and kept in `ctx`. Every job is idempotent because arq delivers at least once.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from typing import Any
+
+import httpx
+import structlog
+from arq import cron
+from arq.connections import RedisSettings
+
+from hub import redis as hub_redis
+from hub.db import close_pool, start_pool
+from hub.logging import configure_logging
+from hub.settings import get_settings
+from workers import jobs
+
+log = structlog.get_logger("workers")
+settings = get_settings()
+
+HEARTBEAT_EVERY_SECONDS = 10
+
+
+async def heartbeat(ctx: dict[str, Any]) -> None:
+    """Tell /readyz (and the run reaper) that a worker is alive."""
+    await ctx["redis"].set(
+        settings.worker_heartbeat_key,
+        f"{ctx['worker_id']} {time.time():.0f}".encode(),
+        ex=settings.worker_heartbeat_ttl_seconds,
+    )
+
+
+async def startup(ctx: dict[str, Any]) -> None:
+    configure_logging(settings.log_level, settings.log_json)
+    ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
+    ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
+    hub_redis.connect(settings.redis_url)
+    await start_pool(min_size=1, max_size=10)
+    from workers import realtime_publisher
+
+    await realtime_publisher.install(settings)
+    await heartbeat(ctx)
+    log.info("worker.started", worker_id=ctx["worker_id"])
+
+
+async def shutdown(ctx: dict[str, Any]) -> None:
+    from workers import realtime_publisher
+
+    await realtime_publisher.uninstall()
+    await ctx["http"].aclose()
+    await close_pool()
+    await hub_redis.close()
+    log.info("worker.stopped", worker_id=ctx.get("worker_id"))
+
+
+class WorkerSettings:
+    functions = jobs.FUNCTIONS
+    cron_jobs = [
+        cron(heartbeat, second=set(range(0, 60, HEARTBEAT_EVERY_SECONDS)), run_at_startup=False),
+        cron(jobs.prune_refresh_tokens, minute={17}, second={0}),
+        *jobs.CRON_JOBS,
+    ]
+    on_startup = startup
+    on_shutdown = shutdown
+    redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379/0")
+    max_jobs = 200
+    job_timeout = 3600
+    keep_result = 3600
+    health_check_interval = 30
+    allow_abort_jobs = True
