@@ -67,7 +67,9 @@ def issue_access_token(
         iat=now,
         iss=ISSUER,
         jti=uuid.uuid4().hex,
-        extras={"roles": list(roles), "fam": family, "typ": "access"},
+        # `ist`: issue time with sub-second precision, compared with "revoked before" timestamps
+        # (the standard `iat` claim has whole seconds only).
+        extras={"roles": list(roles), "fam": family, "typ": "access", "ist": now.timestamp()},
     )
     return token.encode(
         secret=settings.jwt_secret, algorithm=ALGORITHM
@@ -107,7 +109,8 @@ async def check_not_revoked(token: Token) -> None:
     jti_hit, fam_hit, revoked_before = await get_redis().mget(keys)
     if jti_hit or fam_hit:
         raise TokenRejected("token has been revoked")
-    if revoked_before is not None and token.iat.timestamp() < float(revoked_before):
+    issued = float(token.extras.get("ist") or token.iat.timestamp())
+    if revoked_before is not None and issued <= float(revoked_before):
         raise TokenRejected("token has been revoked")
 
 

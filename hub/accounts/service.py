@@ -140,8 +140,8 @@ async def _record_failure(email: str, ip: str) -> None:
     window = get_settings().login_window_seconds
     pipe = get_redis().pipeline(transaction=False)
     for key in _throttle_keys(email, ip):
+        pipe.set(key, 0, ex=window, nx=True)  # the window starts at the first failure
         pipe.incr(key)
-        pipe.expire(key, window, nx=True)
     await pipe.execute()
 
 
