@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import time
 
 import msgspec
 import pytest
@@ -273,7 +272,7 @@ async def test_logout_everywhere_revokes_every_session(client, register):
             "/auth/login", json={"email": acct["email"], "password": acct["password"]}
         )
     ).json()
-    time.sleep(0.01)
+    await asyncio.sleep(0.01)
     r = await client.post("/auth/logout", headers=acct.headers, json={"everywhere": True})
     assert r.status_code == 204
     assert_problem(
