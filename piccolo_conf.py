@@ -17,5 +17,6 @@ DB = PostgresEngine(config={"dsn": _url})
 APP_REGISTRY = AppRegistry(
     apps=[
         "hub.accounts.piccolo_app",
+        "hub.prompts.piccolo_app",
     ]
 )
