@@ -33,5 +33,8 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore"):
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "arq.worker", "arq.jobs"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for name in ("arq", "arq.worker", "uvicorn", "uvicorn.error"):
+        logging.getLogger(name).handlers[:] = []  # one handler (root), one line per event
+        logging.getLogger(name).propagate = True

@@ -1,0 +1,37 @@
+# BetterPrompt Hub — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+VENV := .venv
+# The first Python 3.11 or 3.12 on PATH (pgserver has wheels only up to 3.12).
+PY ?= $(shell for p in python3.12 python3.11 python3; do \
+	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(not (3,11) <= sys.version_info[:2] <= (3,12))' 2>/dev/null \
+	&& echo $$p && break; done)
+STAMP := $(VENV)/.installed
+
+.PHONY: run test install lint bench bench-realtime bench-runs clean
+
+run: $(STAMP)
+	$(VENV)/bin/python -m hub.devserver
+
+test: $(STAMP)
+	$(VENV)/bin/python -m pytest
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt $(wildcard package.json)
+	@test -n "$(PY)" || { echo "Python 3.11 or 3.12 is required (pgserver has no wheels for newer versions)"; exit 1; }
+	test -x $(VENV)/bin/python || $(PY) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install -q --upgrade pip
+	$(VENV)/bin/python -m pip install -q -c constraints.txt -e '.[test]'
+	@if [ -f package.json ]; then \
+		if command -v npm >/dev/null 2>&1; then npm ci --no-audit --no-fund --loglevel=error; \
+		else echo "npm not found: the centrifuge-js tests will be skipped"; fi; fi
+	touch $(STAMP)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check hub workers tests
+
+bench: bench-realtime bench-runs
+
+clean:
+	rm -rf $(VENV) .testdata .pytest_cache node_modules
