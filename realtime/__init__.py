@@ -1,0 +1,73 @@
+"""realtime: a Centrifuge-protocol (v2) websocket engine on Redis.
+
+The official Centrifuge SDKs (centrifuge-js, -python, -swift, -java, -dart) connect to it
+unchanged, over JSON or Protobuf (`centrifuge-protobuf` subprotocol). It imports nothing from
+the hub: the hub plugs in an `Authenticator` and a `ChannelPolicy`.
+
+Mounting it in a Litestar app::
+
+    from realtime import Engine, EngineConfig, SimplePolicy, websocket_route
+
+    engine = Engine(redis_url, policy, authenticator, EngineConfig())
+    app = Litestar(
+        route_handlers=[websocket_route(engine, "/connection/websocket"), ...],
+        lifespan=[engine.lifespan],          # or call engine.start()/stop() in your lifespan
+    )
+
+Server API (the hub's processes)::
+
+    result = await engine.publish("runs:42", {"type": "run.delta", "seq": 3, "text": "hi"})
+    result.offset, result.epoch
+    await engine.disconnect_user(user_id)    # every process, via Redis pub/sub control channel
+
+Workers without an Engine (arq) publish through the same atomic script::
+
+    publisher = Publisher(redis_client, policy)          # or any channel -> NamespaceOptions
+    await publisher.publish("notifications#7", {"type": "notification.created", ...})
+    await publisher.disconnect_user("7")
+
+See docs/realtime.md for the protocol, codes, limits and guarantees.
+"""
+
+from realtime.broker import Publisher, PublishResult
+from realtime.config import EngineConfig, NamespaceOptions
+from realtime.engine import Engine
+from realtime.errors import (
+    InvalidToken,
+    PublishRejected,
+    RealtimeError,
+    TokenExpired,
+    UnknownChannel,
+)
+from realtime.gateway import serve_websocket, websocket_route
+from realtime.policy import (
+    ANONYMOUS,
+    Authenticator,
+    ChannelPolicy,
+    Credentials,
+    SimplePolicy,
+    namespace_of,
+    user_limit_of,
+)
+
+__all__ = [
+    "ANONYMOUS",
+    "Authenticator",
+    "ChannelPolicy",
+    "Credentials",
+    "Engine",
+    "EngineConfig",
+    "InvalidToken",
+    "NamespaceOptions",
+    "PublishRejected",
+    "PublishResult",
+    "Publisher",
+    "RealtimeError",
+    "SimplePolicy",
+    "TokenExpired",
+    "UnknownChannel",
+    "namespace_of",
+    "serve_websocket",
+    "user_limit_of",
+    "websocket_route",
+]

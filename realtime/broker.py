@@ -1,0 +1,303 @@
+"""Redis broker: atomic publish with offsets and epochs, history streams, presence, limits.
+
+One Lua script per operation keeps each channel's state consistent with any number of hub
+processes and publishers:
+
+* `publish` increments the channel offset, appends to the history stream (exact MAXLEN, entry
+  id = offset, so "history covers offset+1" is a plain check), refreshes TTLs and PUBLISHes
+  `p<offset>:<epoch>:<json>` to the channel's pub/sub channel, all in one atomic step. Redis
+  delivers pub/sub messages in execution order, so every node sees a channel's publications
+  in offset order, whichever process or worker published them.
+* A missing meta key (first use, TTL passed, or a flushed Redis) creates a new random epoch
+  and drops any stale stream, so clients recovering from an old epoch get `recovered: false`.
+* `history` reads epoch, top offset and a stream range in one atomic step.
+
+`Publisher` is the publish half alone, for arq workers and other processes without an Engine.
+"""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from realtime.config import NamespaceOptions
+from realtime.errors import UnknownChannel
+from realtime.keys import Keys
+
+_PUBLISH = """
+local epoch = redis.call('hget', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[5]
+  redis.call('hset', KEYS[1], 'e', epoch)
+  redis.call('del', KEYS[2])
+end
+local offset = redis.call('hincrby', KEYS[1], 's', 1)
+local size = tonumber(ARGV[2])
+if size > 0 then
+  redis.call('xadd', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1])
+  local ttl = tonumber(ARGV[3])
+  if ttl > 0 then redis.call('expire', KEYS[2], ttl) end
+end
+local mttl = tonumber(ARGV[4])
+if mttl > 0 then redis.call('expire', KEYS[1], mttl) end
+redis.call('publish', ARGV[6], 'p' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
+return {offset, epoch}
+"""
+
+_HISTORY = """
+local epoch = redis.call('hget', KEYS[1], 'e')
+if not epoch then
+  epoch = ARGV[1]
+  redis.call('hset', KEYS[1], 'e', epoch)
+  redis.call('del', KEYS[2])
+  local mttl = tonumber(ARGV[2])
+  if mttl > 0 then redis.call('expire', KEYS[1], mttl) end
+end
+local top = tonumber(redis.call('hget', KEYS[1], 's') or '0')
+local limit = tonumber(ARGV[4])
+local entries = {}
+if limit ~= 0 then
+  local since = ARGV[3]
+  local args
+  if ARGV[5] == '1' then
+    local hi = '+'
+    if since ~= '' then hi = '(' .. since .. '-0' end
+    args = {'xrevrange', KEYS[2], hi, '-'}
+  else
+    local lo = '-'
+    if since ~= '' then lo = '(' .. since .. '-0' end
+    args = {'xrange', KEYS[2], lo, '+'}
+  end
+  if limit > 0 then
+    args[#args + 1] = 'COUNT'
+    args[#args + 1] = limit
+  end
+  entries = redis.call(unpack(args))
+end
+return {epoch, top, entries}
+"""
+
+_PRESENCE_ADD = """
+redis.call('hset', KEYS[1], ARGV[1], ARGV[2])
+redis.call('zadd', KEYS[2], ARGV[3], ARGV[1])
+redis.call('expire', KEYS[1], ARGV[4])
+redis.call('expire', KEYS[2], ARGV[4])
+return 1
+"""
+
+_PRESENCE_GET = """
+local expired = redis.call('zrangebyscore', KEYS[2], '-inf', ARGV[1])
+for _, c in ipairs(expired) do redis.call('hdel', KEYS[1], c) end
+if #expired > 0 then redis.call('zremrangebyscore', KEYS[2], '-inf', ARGV[1]) end
+return redis.call('hgetall', KEYS[1])
+"""
+
+_USER_CONNECT = """
+redis.call('zremrangebyscore', KEYS[1], '-inf', ARGV[1])
+local limit = tonumber(ARGV[4])
+if limit > 0 and redis.call('zscore', KEYS[1], ARGV[3]) == false then
+  if redis.call('zcard', KEYS[1]) >= limit then return 0 end
+end
+redis.call('zadd', KEYS[1], ARGV[2], ARGV[3])
+redis.call('expire', KEYS[1], ARGV[5])
+return 1
+"""
+
+
+def new_epoch() -> str:
+    return secrets.token_hex(4)
+
+
+@dataclass(frozen=True, slots=True)
+class PublishResult:
+    offset: int
+    epoch: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryEntry:
+    offset: int
+    data: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class StreamState:
+    """A channel stream's position plus the publications read with it."""
+
+    epoch: str
+    offset: int
+    publications: list[HistoryEntry]
+
+
+OptionsLookup = Callable[[str], NamespaceOptions | None]
+
+
+def _options_lookup(policy_or_lookup: Any) -> OptionsLookup:
+    lookup = getattr(policy_or_lookup, "namespace_options", None)
+    return lookup if lookup is not None else policy_or_lookup
+
+
+_encode = msgspec.json.Encoder().encode
+
+
+class Publisher:
+    """Publish to channels through Redis, from any process (the hub app or an arq worker).
+
+    `options` is the hub's ChannelPolicy or any callable `channel -> NamespaceOptions | None`;
+    it supplies each namespace's history size and TTL.
+    """
+
+    def __init__(
+        self,
+        redis: Redis,
+        options: Any,
+        *,
+        prefix: str = "hub",
+        history_meta_ttl_seconds: int = 30 * 24 * 3600,
+    ) -> None:
+        self.redis = redis
+        self.keys = Keys(prefix)
+        self._options = _options_lookup(options)
+        self._meta_ttl = history_meta_ttl_seconds
+        self._script = redis.register_script(_PUBLISH)
+
+    async def publish(self, channel: str, data: Any) -> PublishResult:
+        """Publish `data` (a JSON-serialisable dict) to `channel`; returns its offset and epoch."""
+        opts = self._options(channel)
+        if opts is None:
+            raise UnknownChannel(channel)
+        payload = data if isinstance(data, bytes | bytearray) else _encode(data)
+        return await self.publish_raw(channel, bytes(payload), opts)
+
+    async def publish_raw(
+        self, channel: str, payload: bytes, opts: NamespaceOptions
+    ) -> PublishResult:
+        keys = self.keys
+        size = opts.history_size if opts.recoverable else 0
+        offset, epoch = await self._script(
+            keys=[keys.meta(channel), keys.stream(channel)],
+            args=[
+                payload,
+                size,
+                opts.history_ttl_seconds if size else 0,
+                max(self._meta_ttl, opts.history_ttl_seconds),
+                new_epoch(),
+                keys.pubsub(channel),
+            ],
+        )
+        return PublishResult(int(offset), epoch.decode() if isinstance(epoch, bytes) else epoch)
+
+    async def disconnect_user(
+        self, user_id: str, code: int = 3503, reason: str = "force disconnect"
+    ) -> None:
+        """Close every connection of `user_id` on every hub process (logout, ban)."""
+        msg = {"op": "disconnect", "user": user_id, "code": code, "reason": reason}
+        await self.redis.publish(self.keys.control, _encode(msg))
+
+
+class Broker(Publisher):
+    """Publisher plus the reads and bookkeeping a running Engine needs."""
+
+    def __init__(self, redis: Redis, options: Any, *, prefix: str = "hub", **kw: Any) -> None:
+        super().__init__(redis, options, prefix=prefix, **kw)
+        self._history = redis.register_script(_HISTORY)
+        self._presence_add = redis.register_script(_PRESENCE_ADD)
+        self._presence_get = redis.register_script(_PRESENCE_GET)
+        self._user_connect = redis.register_script(_USER_CONNECT)
+
+    async def history(
+        self, channel: str, *, since: int | None = None, limit: int = 0, reverse: bool = False
+    ) -> StreamState:
+        """Stream position and up to `limit` publications (-1: all kept; 0: none).
+
+        Forward reads start after `since` (or at the oldest kept); reverse reads go backwards
+        from before `since` (or from the newest).
+        """
+        keys = self.keys
+        epoch, top, entries = await self._history(
+            keys=[keys.meta(channel), keys.stream(channel)],
+            args=[
+                new_epoch(),
+                self._meta_ttl,
+                "" if since is None else str(since),
+                limit,
+                "1" if reverse else "0",
+            ],
+        )
+        pubs = []
+        for entry_id, fields in entries:
+            offset = int(entry_id.split(b"-", 1)[0])
+            data = b"null"
+            for i in range(0, len(fields), 2):
+                if fields[i] == b"d":
+                    data = fields[i + 1]
+            pubs.append(HistoryEntry(offset, data))
+        return StreamState(epoch.decode() if isinstance(epoch, bytes) else epoch, int(top), pubs)
+
+    # --- presence ------------------------------------------------------------------------
+
+    async def presence_add(self, channel: str, client_id: str, info: bytes, ttl: float) -> None:
+        keys = self.keys
+        await self._presence_add(
+            keys=[keys.presence(channel), keys.presence_expiry(channel)],
+            args=[client_id, info, time.time() + ttl, int(ttl) + 1],
+        )
+
+    async def presence_refresh(self, entries: list[tuple[str, str, bytes]], ttl: float) -> None:
+        if not entries:
+            return
+        expire_at = time.time() + ttl
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for channel, client_id, info in entries:
+                hkey, zkey = self.keys.presence(channel), self.keys.presence_expiry(channel)
+                pipe.hset(hkey, client_id, info)
+                pipe.zadd(zkey, {client_id: expire_at})
+                pipe.expire(hkey, int(ttl) + 1)
+                pipe.expire(zkey, int(ttl) + 1)
+            await pipe.execute()
+
+    async def presence_remove(self, channel: str, client_id: str) -> None:
+        async with self.redis.pipeline(transaction=True) as pipe:
+            pipe.hdel(self.keys.presence(channel), client_id)
+            pipe.zrem(self.keys.presence_expiry(channel), client_id)
+            await pipe.execute()
+
+    async def presence(self, channel: str) -> dict[str, bytes]:
+        keys = self.keys
+        flat = await self._presence_get(
+            keys=[keys.presence(channel), keys.presence_expiry(channel)], args=[time.time()]
+        )
+        return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
+
+    async def publish_join_leave(self, channel: str, kind: bytes, info: bytes) -> None:
+        await self.redis.publish(self.keys.pubsub(channel), kind + info)
+
+    # --- connections per user ------------------------------------------------------------
+
+    async def user_connect(self, user_id: str, client_id: str, limit: int, ttl: float) -> bool:
+        now = time.time()
+        ok = await self._user_connect(
+            keys=[self.keys.user_connections(user_id)],
+            args=[now, now + ttl, client_id, limit, int(ttl) + 1],
+        )
+        return bool(ok)
+
+    async def user_refresh(self, entries: list[tuple[str, str]], ttl: float) -> None:
+        if not entries:
+            return
+        expire_at = time.time() + ttl
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for user_id, client_id in entries:
+                key = self.keys.user_connections(user_id)
+                pipe.zadd(key, {client_id: expire_at})
+                pipe.expire(key, int(ttl) + 1)
+            await pipe.execute()
+
+    async def user_disconnect(self, user_id: str, client_id: str) -> None:
+        await self.redis.zrem(self.keys.user_connections(user_id), client_id)

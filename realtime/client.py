@@ -1,0 +1,593 @@
+"""One websocket connection: protocol state machine, command handlers, send queue and limits.
+
+Everything the server sends goes through one bounded queue drained by one writer task, so
+replies and pushes keep their order and several pending items leave as one frame. The queue
+bound isolates a slow reader: on overflow the connection is closed with 3008 "slow" and its
+memory released, while other subscribers of the same channels are unaffected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from realtime import errors, metrics
+from realtime.errors import (
+    BadRequest,
+    Disconnect,
+    InvalidToken,
+    ProtocolError,
+    PublishRejected,
+    TokenExpired,
+)
+from realtime.node import SUBSCRIBING, Sub
+from realtime.policy import ANONYMOUS, Credentials, user_limit_of
+from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec
+
+if TYPE_CHECKING:
+    from realtime.engine import Engine
+
+log = logging.getLogger("realtime.client")
+
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+FLAG_REJECT_UNRECOVERED = 2
+
+CONNECTING = 0
+CONNECTED = 1
+CLOSED = 2
+
+
+class ReplyError(Exception):
+    def __init__(self, error: ProtocolError) -> None:
+        super().__init__(error.message)
+        self.error = error
+
+
+class Close(Exception):
+    def __init__(self, disconnect: Disconnect) -> None:
+        super().__init__(disconnect.reason)
+        self.disconnect = disconnect
+
+
+def _str(params: dict[str, Any], key: str, required: bool = False) -> str:
+    value = params.get(key)
+    if value is None:
+        if required:
+            raise ReplyError(errors.ERROR_BAD_REQUEST)
+        return ""
+    if not isinstance(value, str):
+        raise BadRequest(f"{key} must be a string")
+    return value
+
+
+def _int(params: dict[str, Any], key: str, default: int = 0) -> int:
+    value = params.get(key, default)
+    if value is None:
+        return default
+    if type(value) is not int:
+        raise BadRequest(f"{key} must be an integer")
+    return value
+
+
+def _bool(params: dict[str, Any], key: str) -> bool:
+    value = params.get(key, False)
+    if value is None:
+        return False
+    if type(value) is not bool:
+        raise BadRequest(f"{key} must be a boolean")
+    return value
+
+
+class Client:
+    __slots__ = (
+        "engine",
+        "asgi_send",
+        "codec",
+        "is_pb",
+        "id",
+        "state",
+        "creds",
+        "info",
+        "subs",
+        "_queue",
+        "_qbytes",
+        "_waiter",
+        "_writer",
+        "_tokens",
+        "_refill_at",
+        "next_ping",
+        "pong_deadline",
+        "connect_deadline",
+        "slow",
+        "__weakref__",
+    )
+
+    def __init__(self, engine: Engine, asgi_send: Any, protobuf: bool) -> None:
+        self.engine = engine
+        self.asgi_send = asgi_send
+        self.is_pb = protobuf
+        self.codec: Any = ProtobufCodec if protobuf else JsonCodec
+        self.id = str(uuid.uuid4())
+        self.state = CONNECTING
+        self.creds: Credentials = ANONYMOUS
+        self.info = b""
+        self.subs: dict[str, Sub] = {}
+        self._queue: deque[Any] = deque()
+        self._qbytes = 0
+        self._waiter: asyncio.Future[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        cfg = engine.config
+        self._tokens = float(cfg.command_burst)
+        now = time.monotonic()
+        self._refill_at = now
+        self.next_ping = 0.0
+        self.pong_deadline = 0.0
+        self.connect_deadline = now + cfg.connect_timeout
+        self.slow = False
+
+    # --- sending -----------------------------------------------------------------------
+
+    def start(self) -> None:
+        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def push(self, item: Any) -> None:
+        """Queue one encoded item. Never blocks, never closes synchronously (fan-out safe)."""
+        if self.state == CLOSED or self.slow:
+            return
+        q = self._queue
+        q.append(item)
+        self._qbytes += len(item)
+        cfg = self.engine.config
+        if self._qbytes > cfg.send_queue_max_bytes or len(q) > cfg.send_queue_max_messages:
+            self.slow = True
+            q.clear()
+            self._qbytes = 0
+            metrics.SLOW_DISCONNECTS.inc()
+            asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_SLOW)
+            return
+        waiter = self._waiter
+        if waiter is not None:
+            self._waiter = None
+            if not waiter.done():
+                waiter.set_result(None)
+
+    async def _write_loop(self) -> None:
+        q = self._queue
+        loop = asyncio.get_running_loop()
+        send = self.asgi_send
+        key = "bytes" if self.is_pb else "text"
+        join = self.codec.join
+        limit = self.engine.config.write_batch_max_bytes
+        try:
+            while True:
+                if not q:
+                    waiter = self._waiter = loop.create_future()
+                    await waiter
+                    continue
+                if self._qbytes <= limit:
+                    items = list(q)
+                    q.clear()
+                    self._qbytes = 0
+                else:
+                    items = []
+                    size = 0
+                    while q and size < limit:
+                        item = q.popleft()
+                        size += len(item)
+                        items.append(item)
+                    self._qbytes -= size
+                frame = items[0] if len(items) == 1 else join(items)
+                await send({"type": "websocket.send", key: frame})
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - the socket is gone
+            self.close(None)
+
+    # --- closing -----------------------------------------------------------------------
+
+    def close(self, disconnect: Disconnect | None) -> None:
+        """Close with a close frame (`disconnect`), or silently (None: the peer is gone)."""
+        if self.state == CLOSED:
+            return
+        self.state = CLOSED
+        writer = self._writer
+        if writer is not None and writer is not asyncio.current_task():
+            writer.cancel()
+        self._writer = None
+        pending = [] if self.slow else list(self._queue)
+        self._queue.clear()
+        self._qbytes = 0
+        self.engine.detach(self)
+        if disconnect is not None:
+            metrics.DISCONNECTS.labels(str(disconnect.code)).inc()
+            self.engine.spawn(self._send_close(disconnect, pending))
+
+    async def _send_close(self, disconnect: Disconnect, pending: list[Any]) -> None:
+        try:
+            if pending:
+                key = "bytes" if self.is_pb else "text"
+                await self.asgi_send({"type": "websocket.send", key: self.codec.join(pending)})
+            await self.asgi_send(
+                {"type": "websocket.close", "code": disconnect.code, "reason": disconnect.reason}
+            )
+        except Exception:  # noqa: BLE001 - already closed by the peer
+            pass
+
+    def insufficient_state(self, sub: Sub) -> None:
+        """The channel stream skipped: tell the SDK to resubscribe (and recover)."""
+        metrics.INSUFFICIENT_STATE.inc()
+        code, reason = errors.UNSUBSCRIBE_INSUFFICIENT_STATE
+        if self.subs.get(sub.channel) is sub:
+            self.push(self.codec.push(sub.channel, "unsubscribe", {"code": code, "reason": reason}))
+        self.engine.drop_sub(self, sub)
+
+    # --- incoming ----------------------------------------------------------------------
+
+    async def handle_frame(self, data: str | bytes) -> None:
+        if len(data) > self.engine.config.max_frame_bytes:
+            self.close(errors.DISCONNECT_MESSAGE_TOO_BIG)
+            return
+        try:
+            if self.is_pb:
+                if isinstance(data, str):
+                    raise BadRequest("text frame on a protobuf connection")
+                commands = ProtobufCodec.decode(data)
+            else:
+                commands = JsonCodec.decode(data)
+        except BadRequest:
+            metrics.COMMANDS.labels("frame", "bad_request").inc()
+            self.close(errors.DISCONNECT_BAD_REQUEST)
+            return
+        for cmd in commands:
+            if self.state == CLOSED:
+                return
+            await self.handle_command(cmd)
+
+    def _rate_ok(self) -> bool:
+        cfg = self.engine.config
+        now = time.monotonic()
+        tokens = self._tokens + (now - self._refill_at) * cfg.commands_per_second
+        self._refill_at = now
+        if tokens > cfg.command_burst:
+            tokens = float(cfg.command_burst)
+        if tokens < 1.0:
+            self._tokens = tokens
+            return False
+        self._tokens = tokens - 1.0
+        return True
+
+    async def handle_command(self, cmd: Command) -> None:
+        method = cmd.method
+        if method is None:
+            if cmd.id == 0:
+                self.pong_deadline = 0.0  # pong
+                return
+            self.push(self.codec.error(cmd.id, errors.ERROR_METHOD_NOT_FOUND))
+            metrics.COMMANDS.labels("unknown", "error").inc()
+            return
+        if method == "send":
+            return
+        try:
+            if cmd.id == 0:
+                raise BadRequest("command id required")
+            if self.state == CONNECTING:
+                if method != "connect":
+                    raise BadRequest("connect first")
+            elif method == "connect":
+                raise BadRequest("already connected")
+            elif not self._rate_ok():
+                raise ReplyError(errors.ERROR_TOO_MANY_REQUESTS)
+            handler = getattr(self, "cmd_" + method)
+            result = await handler(cmd.params, cmd.id)
+            if result is not None and self.state != CLOSED:
+                self.push(self.codec.reply(cmd.id, method, result))
+            metrics.COMMANDS.labels(method, "ok").inc()
+        except ReplyError as e:
+            metrics.COMMANDS.labels(method, str(e.error.code)).inc()
+            if self.state != CLOSED:
+                self.push(self.codec.error(cmd.id, e.error))
+        except PublishRejected as e:
+            metrics.COMMANDS.labels(method, str(e.error.code)).inc()
+            if self.state != CLOSED:
+                self.push(self.codec.error(cmd.id, e.error))
+        except Close as e:
+            metrics.COMMANDS.labels(method, str(e.disconnect.code)).inc()
+            self.close(e.disconnect)
+        except BadRequest:
+            metrics.COMMANDS.labels(method, "bad_request").inc()
+            self.close(errors.DISCONNECT_BAD_REQUEST)
+        except Exception:  # noqa: BLE001 - never let a bug kill the connection handler
+            log.exception("command %s failed", method)
+            metrics.COMMANDS.labels(method, "internal").inc()
+            if self.state != CLOSED:
+                self.push(self.codec.error(cmd.id, errors.ERROR_INTERNAL))
+
+    # --- auth --------------------------------------------------------------------------
+
+    async def _authenticate(self, token: str) -> Credentials:
+        try:
+            creds = await self.engine.authenticator.authenticate(token or None)
+        except TokenExpired:
+            raise ReplyError(errors.ERROR_TOKEN_EXPIRED) from None
+        except InvalidToken:
+            raise Close(errors.DISCONNECT_INVALID_TOKEN) from None
+        if creds.expires_at is not None and creds.expires_at <= time.time():
+            raise ReplyError(errors.ERROR_TOKEN_EXPIRED)
+        return creds
+
+    def _expiry(self, result: dict[str, Any]) -> dict[str, Any]:
+        expires_at = self.creds.expires_at
+        if expires_at is not None:
+            result["expires"] = True
+            result["ttl"] = max(1, int(expires_at - time.time()))
+        return result
+
+    async def cmd_connect(self, params: dict[str, Any], cid: int) -> dict[str, Any] | None:
+        creds = await self._authenticate(_str(params, "token"))
+        if self.state == CLOSED:
+            return None
+        engine = self.engine
+        if creds.user_id is not None and engine.config.max_connections_per_user > 0:
+            ok = await engine.broker.user_connect(
+                creds.user_id,
+                self.id,
+                engine.config.max_connections_per_user,
+                engine.config.presence_ttl,
+            )
+            if not ok:
+                raise Close(errors.DISCONNECT_CONNECTION_LIMIT)
+            if self.state == CLOSED:
+                await engine.broker.user_disconnect(creds.user_id, self.id)
+                return None
+        self.creds = creds
+        info: dict[str, Any] = {"user": creds.user_id or "", "client": self.id}
+        if creds.info is not None:
+            info["conn_info"] = creds.info
+        self.info = _encode(info)
+        self.state = CONNECTED
+        engine.attach_user(self)
+        self.next_ping = time.monotonic() + engine.config.ping_interval
+        result = {
+            "client": self.id,
+            "version": engine.config.version,
+            "ping": max(1, int(engine.config.ping_interval)),
+            "pong": True,
+        }
+        return self._expiry(result)
+
+    async def cmd_refresh(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        creds = await self._authenticate(_str(params, "token", required=True))
+        if creds.user_id != self.creds.user_id:
+            raise Close(errors.DISCONNECT_INVALID_TOKEN)
+        self.creds = creds
+        return self._expiry({"client": self.id, "version": self.engine.config.version})
+
+    # --- channels ----------------------------------------------------------------------
+
+    def _channel(self, params: dict[str, Any]) -> str:
+        channel = _str(params, "channel")
+        if not channel or len(channel) > self.engine.config.max_channel_length:
+            raise ReplyError(errors.ERROR_BAD_REQUEST)
+        if not channel.isprintable() or " " in channel:
+            raise ReplyError(errors.ERROR_BAD_REQUEST)
+        return channel
+
+    async def _check_read(self, channel: str) -> Any:
+        """Namespace options if this connection may read `channel`, else a ReplyError."""
+        opts = self.engine.policy.namespace_options(channel)
+        if opts is None:
+            raise ReplyError(errors.ERROR_UNKNOWN_CHANNEL)
+        user = user_limit_of(channel)
+        creds = self.creds
+        if user is not None and (creds.user_id is None or user != creds.user_id):
+            raise ReplyError(errors.ERROR_PERMISSION_DENIED)
+        if creds.user_id is None and not opts.allow_anonymous:
+            raise ReplyError(errors.ERROR_PERMISSION_DENIED)
+        if not await self.engine.policy.can_subscribe(creds, channel):
+            raise ReplyError(errors.ERROR_PERMISSION_DENIED)
+        return opts
+
+    async def _readable(self, channel: str) -> Any:
+        sub = self.subs.get(channel)
+        if sub is not None and sub.state != SUBSCRIBING:
+            return sub.opts
+        return await self._check_read(channel)
+
+    async def cmd_subscribe(self, params: dict[str, Any], cid: int) -> None:
+        channel = self._channel(params)
+        recover = _bool(params, "recover")
+        req_offset = _int(params, "offset")
+        req_epoch = _str(params, "epoch")
+        flag = _int(params, "flag")
+        wants_join_leave = _bool(params, "join_leave")
+        if channel in self.subs:
+            raise ReplyError(errors.ERROR_ALREADY_SUBSCRIBED)
+        engine = self.engine
+        if len(self.subs) >= engine.config.max_channels_per_connection:
+            raise ReplyError(errors.ERROR_LIMIT_EXCEEDED)
+        opts = await self._check_read(channel)
+        if self.state == CLOSED:
+            return None
+        if channel in self.subs:
+            raise ReplyError(errors.ERROR_ALREADY_SUBSCRIBED)
+        sub = Sub(channel, opts, wants_join_leave and opts.join_leave)
+        self.subs[channel] = sub
+        metrics.SUBSCRIPTIONS.inc()
+        recoverable = opts.recoverable
+        recovering = recover and recoverable
+        cap = engine.config.max_history_limit
+        try:
+            await engine.node.add(self, sub)
+            state = await engine.broker.history(
+                channel,
+                since=req_offset if recovering else None,
+                limit=min(cap, opts.history_size) if recovering else 0,
+            )
+        except Exception as e:  # noqa: BLE001 - Redis trouble: a temporary error, SDK retries
+            if self.subs.get(channel) is sub:
+                engine.drop_sub(self, sub, notify=False)
+            if self.state == CLOSED:
+                return None
+            log.warning("subscribe %s failed: %r", channel, e)
+            raise ReplyError(errors.ERROR_INTERNAL) from None
+        if self.state == CLOSED or self.subs.get(channel) is not sub or sub.entry is None:
+            if self.subs.get(channel) is sub:
+                engine.drop_sub(self, sub, notify=False)
+            if self.state == CLOSED:
+                return None
+            raise ReplyError(errors.ERROR_INTERNAL)
+
+        result: dict[str, Any] = {}
+        pubs: list[Any] = []
+        if recoverable:
+            result["recoverable"] = True
+            result["positioned"] = True
+            result["epoch"] = state.epoch
+            result["offset"] = state.offset
+        if recovering:
+            recovered = False
+            if req_epoch == state.epoch and req_offset <= state.offset:
+                missing = state.offset - req_offset
+                got = state.publications
+                if missing == 0:
+                    recovered = True
+                elif len(got) == missing and got[0].offset == req_offset + 1:
+                    recovered = True
+                    pubs = got
+            metrics.RECOVERIES.labels("recovered" if recovered else "not_recovered").inc()
+            if not recovered and flag & FLAG_REJECT_UNRECOVERED:
+                engine.drop_sub(self, sub, notify=False)
+                raise ReplyError(errors.ERROR_UNRECOVERABLE_POSITION)
+            result["was_recovering"] = True
+            result["recovered"] = recovered
+            if pubs:
+                result["publications"] = [
+                    {"data": msgspec.Raw(p.data), "offset": p.offset} for p in pubs
+                ]
+        self.push(self.codec.reply(cid, "subscribe", result))
+        engine.node.ready(self, sub, state.epoch, state.offset)
+        if opts.presence and self.subs.get(channel) is sub:
+            await engine.join(self, sub)
+        return None
+
+    async def cmd_unsubscribe(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        channel = self._channel(params)
+        sub = self.subs.get(channel)
+        if sub is not None:
+            self.engine.drop_sub(self, sub)
+        return {}
+
+    async def cmd_sub_refresh(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        channel = self._channel(params)
+        if channel not in self.subs:
+            raise ReplyError(errors.ERROR_PERMISSION_DENIED)
+        return {}
+
+    async def cmd_publish(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        channel = self._channel(params)
+        engine = self.engine
+        opts = engine.policy.namespace_options(channel)
+        if opts is None:
+            raise ReplyError(errors.ERROR_UNKNOWN_CHANNEL)
+        creds = self.creds
+        user = user_limit_of(channel)
+        if (
+            not opts.allow_publish
+            or creds.user_id is None
+            or (user is not None and user != creds.user_id)
+        ):
+            raise ReplyError(errors.ERROR_PERMISSION_DENIED)
+        if not await engine.policy.can_publish(creds, channel):
+            raise ReplyError(errors.ERROR_PERMISSION_DENIED)
+        try:
+            data = self.codec.data_value(params.get("data"))
+        except ValueError:
+            raise ReplyError(errors.ERROR_BAD_REQUEST) from None
+        data = await engine.policy.on_publish(creds, channel, data)
+        await engine.broker.publish_raw(channel, _encode(data), opts)
+        metrics.PUBLICATIONS.labels("client").inc()
+        return {}
+
+    async def cmd_presence(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        channel = self._channel(params)
+        opts = await self._readable(channel)
+        if not opts.presence:
+            raise ReplyError(errors.ERROR_NOT_AVAILABLE)
+        entries = await self.engine.broker.presence(channel)
+        presence = {}
+        for client_id, raw in entries.items():
+            try:
+                info = _decode(raw)
+            except msgspec.DecodeError:
+                continue
+            item: dict[str, Any] = {"user": info.get("user", ""), "client": client_id}
+            if "conn_info" in info:
+                item["conn_info"] = msgspec.Raw(_encode(info["conn_info"]))
+            presence[client_id] = item
+        return {"presence": presence}
+
+    async def cmd_presence_stats(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        channel = self._channel(params)
+        opts = await self._readable(channel)
+        if not opts.presence:
+            raise ReplyError(errors.ERROR_NOT_AVAILABLE)
+        entries = await self.engine.broker.presence(channel)
+        users = set()
+        for raw in entries.values():
+            try:
+                users.add(_decode(raw).get("user", ""))
+            except msgspec.DecodeError:
+                continue
+        return {"num_clients": len(entries), "num_users": len(users)}
+
+    async def cmd_history(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        channel = self._channel(params)
+        limit = _int(params, "limit")
+        reverse = _bool(params, "reverse")
+        since = params.get("since")
+        if since is not None and not isinstance(since, dict):
+            raise BadRequest("since must be an object")
+        opts = await self._readable(channel)
+        if not opts.recoverable or not opts.allow_history:
+            raise ReplyError(errors.ERROR_NOT_AVAILABLE)
+        cap = min(self.engine.config.max_history_limit, opts.history_size)
+        limit = cap if limit < 0 else min(limit, cap)
+        since_offset = None
+        since_epoch = ""
+        if since is not None:
+            since_offset = _int(since, "offset")
+            since_epoch = _str(since, "epoch")
+        state = await self.engine.broker.history(
+            channel, since=since_offset, limit=limit, reverse=reverse
+        )
+        if since is not None and since_epoch and since_epoch != state.epoch:
+            raise ReplyError(errors.ERROR_UNRECOVERABLE_POSITION)
+        result: dict[str, Any] = {"epoch": state.epoch, "offset": state.offset}
+        if state.publications:
+            result["publications"] = [
+                {"data": msgspec.Raw(p.data), "offset": p.offset} for p in state.publications
+            ]
+        return result
+
+    async def cmd_rpc(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        method = _str(params, "method")
+        handler = getattr(self.engine.policy, "rpc", None)
+        if handler is None:
+            raise ReplyError(errors.ERROR_METHOD_NOT_FOUND)
+        try:
+            data = self.codec.data_value(params.get("data"))
+        except ValueError:
+            raise ReplyError(errors.ERROR_BAD_REQUEST) from None
+        result = await handler(self.creds, method, data)
+        return {"data": msgspec.Raw(_encode(result))}
+
+    async def cmd_ping(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
+        return {}

@@ -1,0 +1,292 @@
+"""The engine: one per hub process. Owns the Redis broker, the pub/sub connection, the local
+channel registry and the connected clients, and runs housekeeping (pings, pong timeouts,
+token expiry, presence refresh).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from redis.asyncio import Redis
+
+from realtime import errors, metrics
+from realtime.broker import Broker, PublishResult
+from realtime.client import CLOSED, CONNECTED, CONNECTING, Client
+from realtime.config import EngineConfig
+from realtime.errors import UnknownChannel
+from realtime.node import Node, Sub
+from realtime.policy import Authenticator, ChannelPolicy
+from realtime.pubsub import PubSubConnection, open_pubsub
+
+log = logging.getLogger("realtime.engine")
+
+
+class Engine:
+    """The realtime engine. Create once per process; `start()` before serving, `stop()` after.
+
+    `lifespan` is an async context manager factory usable directly in
+    `Litestar(lifespan=[engine.lifespan])`.
+    """
+
+    def __init__(
+        self,
+        redis_url: str,
+        policy: ChannelPolicy,
+        authenticator: Authenticator,
+        config: EngineConfig | None = None,
+    ) -> None:
+        self.redis_url = redis_url
+        self.policy = policy
+        self.authenticator = authenticator
+        self.config = config or EngineConfig()
+        self.redis: Redis | None = None
+        self.broker: Broker = None  # type: ignore[assignment]
+        self.node: Node = None  # type: ignore[assignment]
+        self.clients: set[Client] = set()
+        self.users: dict[str, set[Client]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._pubsub: PubSubConnection | None = None
+        self._pubsub_ok: asyncio.Event | None = None
+        self._running = False
+
+    # --- lifecycle ---------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._running:
+            return
+        from realtime.keys import Keys
+
+        self.redis = Redis.from_url(self.redis_url)
+        self.broker = Broker(
+            self.redis,
+            self.policy,
+            prefix=self.config.prefix,
+            history_meta_ttl_seconds=self.config.history_meta_ttl_seconds,
+        )
+        self.node = Node(Keys(self.config.prefix))
+        self.node.control_handler = self._on_control
+        self._pubsub_ok = asyncio.Event()
+        await self._connect_pubsub()
+        self._running = True
+        loop = asyncio.get_running_loop()
+        self._loops = [
+            loop.create_task(self._pubsub_keeper()),
+            loop.create_task(self._housekeeping()),
+        ]
+
+    async def stop(self) -> None:
+        """Close every client with 3001 "shutdown" (SDKs reconnect elsewhere), then stop."""
+        if not self._running:
+            return
+        for client in list(self.clients):
+            client.close(errors.DISCONNECT_SHUTDOWN)
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
+        self._running = False
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._pubsub is not None:
+            self._pubsub.close()
+        if self.redis is not None:
+            await self.redis.aclose()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[Engine]:
+        await self.start()
+        try:
+            yield self
+        finally:
+            await self.stop()
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- server API --------------------------------------------------------------------
+
+    async def publish(self, channel: str, data: Any) -> PublishResult:
+        """Publish a dict (or pre-encoded JSON bytes) to `channel`: offset and epoch."""
+        opts = self.policy.namespace_options(channel)
+        if opts is None:
+            raise UnknownChannel(channel)
+        payload = data if isinstance(data, bytes) else msgspec.json.encode(data)
+        result = await self.broker.publish_raw(channel, payload, opts)
+        metrics.PUBLICATIONS.labels("server").inc()
+        return result
+
+    async def disconnect_user(
+        self, user_id: str, code: int = 3503, reason: str = "force disconnect"
+    ) -> None:
+        """Close all of `user_id`'s connections on every hub process (via Redis pub/sub)."""
+        self._disconnect_local(user_id, code, reason)
+        await self.broker.disconnect_user(user_id, code, reason)
+
+    def _disconnect_local(self, user_id: str, code: int, reason: str) -> None:
+        for client in list(self.users.get(user_id, ())):
+            client.close(errors.Disconnect(code, reason))
+
+    def _on_control(self, payload: bytes) -> None:
+        try:
+            msg = msgspec.json.decode(payload)
+            if msg.get("op") == "disconnect":
+                self._disconnect_local(str(msg["user"]), int(msg["code"]), str(msg["reason"]))
+        except Exception:  # noqa: BLE001
+            log.warning("bad control message %r", payload[:200])
+
+    # --- clients -----------------------------------------------------------------------
+
+    def connection(self, asgi_send: Any, protobuf: bool) -> Client:
+        client = Client(self, asgi_send, protobuf)
+        self.clients.add(client)
+        metrics.CONNECTIONS.inc()
+        client.start()
+        return client
+
+    def attach_user(self, client: Client) -> None:
+        user_id = client.creds.user_id
+        if user_id is not None:
+            self.users.setdefault(user_id, set()).add(client)
+
+    def detach(self, client: Client) -> None:
+        """Called once when a client closes: drop subscriptions and Redis bookkeeping."""
+        if client in self.clients:
+            self.clients.discard(client)
+            metrics.CONNECTIONS.dec()
+        user_id = client.creds.user_id
+        if user_id is not None:
+            conns = self.users.get(user_id)
+            if conns is not None:
+                conns.discard(client)
+                if not conns:
+                    del self.users[user_id]
+        for sub in list(client.subs.values()):
+            self.drop_sub(client, sub)
+        if user_id is not None and self.config.max_connections_per_user > 0 and self._running:
+            self.spawn(self._quietly(self.broker.user_disconnect(user_id, client.id)))
+
+    def drop_sub(self, client: Client, sub: Sub, notify: bool = True) -> None:
+        """Remove one subscription locally; presence/leave cleanup happens in the background."""
+        if client.subs.get(sub.channel) is sub:
+            del client.subs[sub.channel]
+            metrics.SUBSCRIPTIONS.dec()
+        was_joined = sub.entry is not None and sub.state != 0
+        self.node.remove(client, sub)
+        sub.buffer = None
+        if notify and was_joined and sub.opts.presence and self._running:
+            self.spawn(self._quietly(self.leave(client, sub)))
+
+    async def join(self, client: Client, sub: Sub) -> None:
+        try:
+            await self.broker.presence_add(
+                sub.channel, client.id, client.info, self.config.presence_ttl
+            )
+            if sub.opts.join_leave:
+                await self.broker.publish_join_leave(sub.channel, b"j", client.info)
+        except Exception as e:  # noqa: BLE001
+            log.warning("presence join on %s failed: %r", sub.channel, e)
+
+    async def leave(self, client: Client, sub: Sub) -> None:
+        await self.broker.presence_remove(sub.channel, client.id)
+        if sub.opts.join_leave:
+            await self.broker.publish_join_leave(sub.channel, b"l", client.info)
+
+    @staticmethod
+    async def _quietly(coro: Any) -> None:
+        try:
+            await coro
+        except Exception as e:  # noqa: BLE001
+            log.warning("background redis operation failed: %r", e)
+
+    # --- pub/sub -----------------------------------------------------------------------
+
+    async def _connect_pubsub(self) -> None:
+        conn = await open_pubsub(self.redis_url, self.node.on_message)
+        await conn.subscribe(self.node.keys.control)
+        self._pubsub = conn
+        self.node.pubsub = conn
+        assert self._pubsub_ok is not None
+        self._pubsub_ok.set()
+
+    async def _pubsub_keeper(self) -> None:
+        """Reconnect pub/sub when it drops; every local subscription is reset (2500) so the
+        SDKs resubscribe and recover what was published meanwhile."""
+        delay = 0.1
+        while True:
+            conn = self._pubsub
+            if conn is not None:
+                await asyncio.shield(conn.closed)
+            if not self._running:
+                return
+            log.warning("redis pubsub connection lost; reconnecting")
+            self.node.reset()
+            try:
+                await self._connect_pubsub()
+                delay = 0.1
+            except Exception as e:  # noqa: BLE001
+                log.warning("pubsub reconnect failed: %r", e)
+                self._pubsub = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        cfg = self.config
+        next_presence = time.monotonic() + cfg.presence_refresh_interval
+        while True:
+            await asyncio.sleep(cfg.tick_interval)
+            try:
+                now = time.monotonic()
+                wall = time.time()
+                for client in list(self.clients):
+                    state = client.state
+                    if state == CONNECTING:
+                        if now > client.connect_deadline:
+                            client.close(errors.DISCONNECT_STALE)
+                        continue
+                    if state != CONNECTED:
+                        continue
+                    if client.pong_deadline and now > client.pong_deadline:
+                        client.close(errors.DISCONNECT_NO_PONG)
+                        continue
+                    expires_at = client.creds.expires_at
+                    if expires_at is not None and wall > expires_at + cfg.token_expiry_grace:
+                        client.close(errors.DISCONNECT_EXPIRED)
+                        continue
+                    if now >= client.next_ping:
+                        client.push(client.codec.ping_item)
+                        client.next_ping = now + cfg.ping_interval
+                        if not client.pong_deadline:
+                            client.pong_deadline = now + cfg.pong_timeout
+                if now >= next_presence:
+                    next_presence = now + cfg.presence_refresh_interval
+                    self.spawn(self._quietly(self._refresh_presence()))
+            except Exception:  # noqa: BLE001
+                log.exception("housekeeping failed")
+
+    async def _refresh_presence(self) -> None:
+        presence = []
+        users = []
+        for client in list(self.clients):
+            if client.state == CLOSED:
+                continue
+            if client.creds.user_id is not None:
+                users.append((client.creds.user_id, client.id))
+            for sub in client.subs.values():
+                if sub.opts.presence and sub.state != 0:
+                    presence.append((sub.channel, client.id, client.info))
+        await self.broker.presence_refresh(presence, self.config.presence_ttl)
+        if self.config.max_connections_per_user > 0:
+            await self.broker.user_refresh(users, self.config.presence_ttl)

@@ -1,0 +1,67 @@
+"""The websocket endpoint as a Litestar route (a raw ASGI handler).
+
+It is mounted as an `@asgi` route rather than a `@websocket` one: the hot send path calls the
+server's ASGI `send` directly, without Litestar's WebSocket wrapper, and subprotocol
+negotiation (`centrifuge-protobuf`) needs the raw scope anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from litestar.handlers import asgi
+
+from realtime.engine import Engine
+
+log = logging.getLogger("realtime.gateway")
+
+PROTOBUF_SUBPROTOCOL = "centrifuge-protobuf"
+
+
+async def serve_websocket(engine: Engine, scope: Any, receive: Any, send: Any) -> None:
+    """Run one websocket connection to completion (usable from any ASGI app)."""
+    if scope["type"] != "websocket":
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 426,
+                "headers": [(b"content-type", b"text/plain"), (b"upgrade", b"websocket")],
+            }
+        )
+        await send({"type": "http.response.body", "body": b"websocket endpoint\n"})
+        return
+    message = await receive()
+    if message["type"] != "websocket.connect":
+        return
+    protobuf = PROTOBUF_SUBPROTOCOL in (scope.get("subprotocols") or ())
+    await send(
+        {"type": "websocket.accept", "subprotocol": PROTOBUF_SUBPROTOCOL if protobuf else None}
+    )
+    client = engine.connection(send, protobuf)
+    try:
+        while True:
+            message = await receive()
+            kind = message["type"]
+            if kind == "websocket.receive":
+                if client.state == 2:
+                    continue
+                data = message.get("bytes")
+                if data is None:
+                    data = message.get("text") or ""
+                await client.handle_frame(data)
+            elif kind == "websocket.disconnect":
+                break
+    except Exception:  # noqa: BLE001
+        log.exception("websocket handler failed")
+    finally:
+        client.close(None)
+
+
+def websocket_route(engine: Engine, path: str = "/connection/websocket") -> Any:
+    """A Litestar route handler serving the Centrifuge protocol at `path`."""
+
+    async def centrifuge_websocket(scope: Any, receive: Any, send: Any) -> None:
+        await serve_websocket(engine, scope, receive, send)
+
+    return asgi(path, copy_scope=False, name="realtime-websocket")(centrifuge_websocket)

@@ -1,0 +1,257 @@
+"""This process's registry of channels -> local subscribers, and the fan-out hot path.
+
+A channel entry exists while at least one local client is subscribed (or subscribing); creating
+it subscribes the Redis pub/sub channel, deleting it unsubscribes. Each publication from Redis
+is parsed once, encoded once per encoding (JSON line, Protobuf message), and the same object is
+queued to every live subscriber.
+
+Ordering and gap-freedom: a subscription starts in *catch-up*: publications arriving while its
+history is read are buffered, then merged with the history by offset. It turns *live* once
+its position matches the channel's last seen offset. Live subscribers are checked as a group:
+a publication whose offset is not last+1 (or whose epoch changed) means the stream skipped
+(pub/sub reconnect, Redis flush), and they get an `unsubscribe` push with code 2500
+"insufficient state", on which the SDKs resubscribe and recover.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any
+
+import msgspec
+
+from realtime import metrics
+from realtime.config import NamespaceOptions
+from realtime.protocol import codec as wire
+
+if TYPE_CHECKING:
+    from realtime.client import Client
+    from realtime.pubsub import PubSubConnection
+
+log = logging.getLogger("realtime.node")
+
+SUBSCRIBING = 0  # catch-up, history not read yet: buffer publications
+CATCHUP = 1  # reply sent; waiting for the channel stream to reach the sub's position
+LIVE = 2
+
+
+class Sub:
+    """One client's subscription to one channel."""
+
+    __slots__ = ("channel", "opts", "entry", "state", "epoch", "offset", "buffer", "join_leave")
+
+    def __init__(self, channel: str, opts: NamespaceOptions, join_leave: bool) -> None:
+        self.channel = channel
+        self.opts = opts
+        self.entry: ChannelEntry | None = None
+        self.state = SUBSCRIBING
+        self.epoch = ""
+        self.offset = 0
+        self.buffer: list[tuple[int, str, bytes]] | None = []
+        self.join_leave = join_leave
+
+
+class ChannelEntry:
+    __slots__ = (
+        "name",
+        "rchannel",
+        "json_prefix",
+        "pb_field",
+        "live_json",
+        "live_pb",
+        "catchup",
+        "join_leave",
+        "epoch",
+        "last_offset",
+        "ready",
+    )
+
+    def __init__(self, name: str, rchannel: bytes) -> None:
+        self.name = name
+        self.rchannel = rchannel
+        self.json_prefix = wire.json_channel_prefix(name)
+        self.pb_field = wire.pb_channel_field(name)
+        self.live_json: set[Client] = set()
+        self.live_pb: set[Client] = set()
+        self.catchup: dict[Client, Sub] = {}
+        self.join_leave: set[Client] = set()
+        self.epoch = ""
+        self.last_offset: int | None = None
+        self.ready: Any = None  # future of the Redis SUBSCRIBE confirmation
+
+    def empty(self) -> bool:
+        return not (self.live_json or self.live_pb or self.catchup)
+
+
+_decode_json = msgspec.json.decode
+
+
+class Node:
+    def __init__(self, keys: Any) -> None:
+        self.keys = keys
+        self.entries: dict[bytes, ChannelEntry] = {}
+        self.pubsub: PubSubConnection | None = None
+        self.control_handler: Any = None
+
+    # --- membership --------------------------------------------------------------------
+
+    async def add(self, client: Client, sub: Sub) -> ChannelEntry:
+        """Register `sub` in catch-up and wait until Redis confirms the channel subscription."""
+        rchannel = self.keys.pubsub(sub.channel)
+        entry = self.entries.get(rchannel)
+        if entry is None:
+            if self.pubsub is None or not self.pubsub.connected:
+                raise ConnectionError("redis pubsub not connected")
+            entry = ChannelEntry(sub.channel, rchannel)
+            self.entries[rchannel] = entry
+            entry.ready = self.pubsub.subscribe_nowait(rchannel)
+            metrics.CHANNELS.set(len(self.entries))
+        sub.entry = entry
+        entry.catchup[client] = sub
+        if sub.join_leave:
+            entry.join_leave.add(client)
+        await entry.ready
+        return entry
+
+    def remove(self, client: Client, sub: Sub) -> None:
+        entry = sub.entry
+        if entry is None:
+            return
+        sub.entry = None
+        entry.catchup.pop(client, None)
+        entry.live_json.discard(client)
+        entry.live_pb.discard(client)
+        entry.join_leave.discard(client)
+        if entry.empty() and self.entries.get(entry.rchannel) is entry:
+            del self.entries[entry.rchannel]
+            if self.pubsub is not None:
+                self.pubsub.unsubscribe(entry.rchannel)
+            metrics.CHANNELS.set(len(self.entries))
+
+    def ready(self, client: Client, sub: Sub, epoch: str, offset: int) -> None:
+        """The subscribe reply (position epoch/offset) is queued: flush the buffer, go live."""
+        sub.epoch = epoch
+        sub.offset = offset
+        buffered = sub.buffer or ()
+        sub.buffer = None
+        sub.state = CATCHUP
+        entry = sub.entry
+        for off, ep, data in buffered:
+            if not self._advance(client, sub, off, ep, data):
+                return
+        if entry is not None and entry.last_offset == sub.offset and entry.epoch == sub.epoch:
+            self._promote(client, sub)
+
+    def _promote(self, client: Client, sub: Sub) -> None:
+        entry = sub.entry
+        if entry is None:
+            return
+        entry.catchup.pop(client, None)
+        (entry.live_pb if client.is_pb else entry.live_json).add(client)
+        sub.state = LIVE
+
+    def _advance(self, client: Client, sub: Sub, offset: int, epoch: str, data: bytes) -> bool:
+        """Deliver one publication to a catch-up sub if it is the next one. False: sub dropped."""
+        if epoch != sub.epoch or offset > sub.offset + 1:
+            client.insufficient_state(sub)
+            return False
+        if offset == sub.offset + 1:
+            entry = sub.entry
+            assert entry is not None
+            if client.is_pb:
+                client.push(wire.pub_push_protobuf(entry.pb_field, data, offset))
+            else:
+                client.push(wire.pub_push_json(entry.json_prefix, data.decode(), offset))
+            sub.offset = offset
+            metrics.DELIVERIES.inc()
+        return True
+
+    # --- fan-out -----------------------------------------------------------------------
+
+    def on_message(self, rchannel: bytes, payload: bytes) -> None:
+        entry = self.entries.get(rchannel)
+        if entry is None:
+            if rchannel == self.keys.control and self.control_handler is not None:
+                self.control_handler(payload)
+            return
+        kind = payload[:1]
+        if kind == b"p":
+            i = payload.index(b":", 1)
+            j = payload.index(b":", i + 1)
+            self.on_publication(
+                entry, int(payload[1:i]), payload[i + 1 : j].decode(), payload[j + 1 :]
+            )
+        elif kind == b"j" or kind == b"l":
+            self.on_join_leave(entry, "join" if kind == b"j" else "leave", payload[1:])
+
+    def on_publication(self, entry: ChannelEntry, offset: int, epoch: str, data: bytes) -> None:
+        metrics.PUBLICATIONS_RECEIVED.inc()
+        last = entry.last_offset
+        if entry.live_json or entry.live_pb:
+            if last is not None and (epoch != entry.epoch or offset != last + 1):
+                if epoch == entry.epoch and offset <= last:
+                    return  # a stale duplicate: already delivered
+                for client in list(entry.live_json) + list(entry.live_pb):
+                    sub = client.subs.get(entry.name)
+                    if sub is not None:
+                        client.insufficient_state(sub)
+            else:
+                n = 0
+                live = entry.live_json
+                if live:
+                    item = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
+                    for client in live:
+                        client.push(item)
+                    n += len(live)
+                live = entry.live_pb
+                if live:
+                    item_pb = wire.pub_push_protobuf(entry.pb_field, data, offset)
+                    for client in live:
+                        client.push(item_pb)
+                    n += len(live)
+                metrics.DELIVERIES.inc(n)
+        entry.epoch = epoch
+        entry.last_offset = offset
+        if entry.catchup:
+            for client, sub in list(entry.catchup.items()):
+                if sub.state == SUBSCRIBING:
+                    if sub.buffer is not None:
+                        sub.buffer.append((offset, epoch, data))
+                elif self._advance(client, sub, offset, epoch, data) and sub.offset == offset:
+                    self._promote(client, sub)
+
+    def on_join_leave(self, entry: ChannelEntry, kind: str, info: bytes) -> None:
+        if not entry.join_leave:
+            return
+        try:
+            body = {"info": _decode_json(info)}
+        except msgspec.DecodeError:
+            return
+        js = pb = None
+        for client in entry.join_leave:
+            sub = client.subs.get(entry.name)
+            if sub is None or sub.state != LIVE and sub.state != CATCHUP:
+                continue
+            if client.is_pb:
+                if pb is None:
+                    info_pb = dict(body["info"])
+                    if "conn_info" in info_pb:
+                        info_pb["conn_info"] = msgspec.json.encode(info_pb["conn_info"])
+                    pb = wire.ProtobufCodec.push(entry.name, kind, {"info": info_pb})
+                client.push(pb)
+            else:
+                if js is None:
+                    js = wire.JsonCodec.push(entry.name, kind, body)
+                client.push(js)
+
+    def reset(self) -> None:
+        """The pub/sub connection was lost: every local subscription may have missed messages."""
+        entries = list(self.entries.values())
+        self.entries.clear()
+        metrics.CHANNELS.set(0)
+        for entry in entries:
+            clients = list(entry.live_json) + list(entry.live_pb) + list(entry.catchup)
+            for client in clients:
+                sub = client.subs.get(entry.name)
+                if sub is not None and sub.state != SUBSCRIBING:
+                    client.insufficient_state(sub)
