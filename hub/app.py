@@ -23,10 +23,13 @@ from litestar.stores.redis import RedisStore
 from hub import redis as hub_redis
 from hub.accounts.api import AuthController, MeController, RealtimeTokenController
 from hub.auth import build_jwt_auth
+from hub.billing.api import CreatorMoneyController, WalletController
 from hub.db import close_pool, start_pool
 from hub.logging import configure_logging
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.ops.api import OpsController
+from hub.rooms.api import RoomsController
+from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -38,6 +41,10 @@ API_V1_HANDLERS: list[Any] = [
     AuthController,
     MeController,
     RealtimeTokenController,
+    WalletController,
+    CreatorMoneyController,
+    *PROMPTS_HANDLERS,
+    RoomsController,
 ]
 
 

@@ -1,0 +1,421 @@
+"""Chat rooms: who may read and post, messages (persisted, then fanned out), bans, members.
+
+A REST `POST /rooms/{slug}/messages` and a realtime `publish` to `rooms:<slug>` take the same
+path (`post_message`): validated, rate-limited, persisted, then published. Implicit rooms are
+created on first use: `lobby` (from the migration), `creator-<handle>` for every creator and
+`prompt-<id>` for every active public-listed prompt.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+
+from hub import live
+from hub.auth import CurrentUser
+from hub.db import engine, fetch, fetchrow
+from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
+from hub.prompts.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from hub.redis import get_redis
+from hub.rooms.schemas import Author, MessageOut, RoomOut
+
+RESERVED_PREFIXES = ("creator-", "prompt-")
+RESERVED_SLUGS = frozenset({"lobby", "admin", "system"})
+POST_LIMIT = 10  # messages per user per room...
+POST_WINDOW_SECONDS = 10  # ...in this many seconds
+
+_ROOM_COLUMNS = "r.id, r.slug, r.title, r.visibility, r.kind, r.owner_id, r.created_at, u.handle AS owner_handle"
+
+
+def channel_of(slug: str) -> str:
+    return f"rooms:{slug}"
+
+
+def room_out(row: dict[str, Any], is_member: bool = False) -> RoomOut:
+    return RoomOut(
+        id=str(row["id"]),
+        slug=row["slug"],
+        title=row["title"],
+        visibility=row["visibility"],
+        kind=row["kind"],
+        channel=channel_of(row["slug"]),
+        owner_handle=row.get("owner_handle"),
+        created_at=row["created_at"],
+        is_member=is_member,
+    )
+
+
+async def _select_room(slug: str) -> dict[str, Any] | None:
+    return await fetchrow(
+        f"SELECT {_ROOM_COLUMNS} FROM rooms r LEFT JOIN users u ON u.id = r.owner_id WHERE r.slug = $1",
+        slug,
+    )
+
+
+async def _create_implicit(slug: str) -> None:
+    if slug.startswith("creator-"):
+        owner = await fetchrow(
+            "SELECT id, handle, display_name FROM users WHERE lower(handle) = $1 AND deleted_at IS NULL",
+            slug.removeprefix("creator-"),
+        )
+        if owner is None:
+            return
+        title, kind, owner_id = f"{owner['display_name']}'s room", "creator", owner["id"]
+    elif slug.startswith("prompt-"):
+        try:
+            prompt_id = uuid.UUID(slug.removeprefix("prompt-"))
+        except ValueError:
+            return
+        prompt = await fetchrow(
+            "SELECT id, owner_id, title FROM prompts WHERE id = $1 AND status = 'active'", prompt_id
+        )
+        if prompt is None:
+            return
+        title, kind, owner_id = f"About: {prompt['title']}"[:120], "prompt", prompt["owner_id"]
+    else:
+        return
+    await fetch(
+        "INSERT INTO rooms (slug, title, visibility, kind, owner_id) VALUES ($1, $2, 'public', $3, $4) "
+        "ON CONFLICT (slug) DO NOTHING",
+        slug,
+        title,
+        kind,
+        owner_id,
+    )
+
+
+async def find_room(slug: str) -> dict[str, Any] | None:
+    """The room, creating an implicit creator/prompt room on first use; None if there is none."""
+    slug = slug.lower()
+    if not re.fullmatch(r"[a-z0-9][a-z0-9_-]{1,63}", slug):
+        return None
+    row = await _select_room(slug)
+    if row is None and slug.startswith(RESERVED_PREFIXES):
+        await _create_implicit(slug)
+        row = await _select_room(slug)
+    return row
+
+
+async def is_member(room: dict[str, Any], user_id: str | None) -> bool:
+    if user_id is None:
+        return False
+    if room["owner_id"] is not None and str(room["owner_id"]) == user_id:
+        return True
+    row = await fetchrow(
+        "SELECT 1 FROM room_members WHERE room_id = $1 AND user_id = $2",
+        room["id"],
+        uuid.UUID(user_id),
+    )
+    return row is not None
+
+
+async def can_read(room: dict[str, Any], user: CurrentUser | None) -> bool:
+    if room["visibility"] == "public":
+        return True
+    if user is None:
+        return False
+    return user.is_moderator or await is_member(room, user.id)
+
+
+async def readable_room(slug: str, user: CurrentUser | None) -> dict[str, Any]:
+    """The room if `user` may read it; otherwise 404 (a private room's existence is not revealed)."""
+    room = await find_room(slug)
+    if room is None or not await can_read(room, user):
+        raise not_found(f"Room '{slug}'")
+    return room
+
+
+async def banned_until(room: dict[str, Any], user_id: str) -> datetime | None:
+    row = await fetchrow(
+        "SELECT until FROM room_bans WHERE room_id = $1 AND user_id = $2 AND until > now()",
+        room["id"],
+        uuid.UUID(user_id),
+    )
+    return row["until"] if row else None
+
+
+class PostRefused(Exception):
+    """Why a message may not be posted; `kind` maps to an HTTP status or a protocol error code."""
+
+    def __init__(self, kind: str, message: str, retry_after: int = 0) -> None:
+        super().__init__(message)
+        self.kind, self.message, self.retry_after = kind, message, retry_after
+
+
+async def check_can_post(room: dict[str, Any], user: CurrentUser | None) -> None:
+    if user is None:
+        raise PostRefused("unauthorized", "Sign in to post messages.")
+    if room["visibility"] == "private" and not (
+        user.is_moderator or await is_member(room, user.id)
+    ):
+        raise PostRefused("forbidden", "Only members of this private room may post.")
+    until = await banned_until(room, user.id)
+    if until is not None:
+        raise PostRefused("forbidden", f"You are banned from this room until {until.isoformat()}.")
+
+
+async def _rate_limit(room: dict[str, Any], user_id: str) -> None:
+    key = f"hub:rooms:rate:{room['id']}:{user_id}"
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set(key, 0, ex=POST_WINDOW_SECONDS, nx=True)
+    pipe.incr(key)
+    pipe.ttl(key)
+    _, count, ttl = await pipe.execute()
+    if int(count) > POST_LIMIT:
+        raise PostRefused(
+            "rate",
+            f"Slow down: at most {POST_LIMIT} messages per {POST_WINDOW_SECONDS} s in a room.",
+            max(1, ttl),
+        )
+
+
+def validate_text(raw: Any) -> str:
+    if not isinstance(raw, str):
+        raise PostRefused("invalid", "text must be a string.")
+    text = raw.strip()
+    if not text:
+        raise PostRefused("invalid", "text cannot be empty.")
+    if len(text) > 2000:
+        raise PostRefused("invalid", "text is longer than 2000 characters.")
+    return text
+
+
+async def create_message(
+    room: dict[str, Any], user: CurrentUser | None, raw_text: Any
+) -> dict[str, Any]:
+    """Validate, rate-limit and persist a message; return the publication data (not yet published)."""
+    text = validate_text(raw_text)
+    await check_can_post(room, user)
+    assert user is not None
+    await _rate_limit(room, user.id)
+    row = await fetchrow(
+        "WITH m AS (INSERT INTO room_messages (room_id, author_id, text) VALUES ($1, $2, $3) "
+        "RETURNING id, author_id, text, created_at) "
+        "SELECT m.*, u.handle, u.display_name FROM m LEFT JOIN users u ON u.id = m.author_id",
+        room["id"],
+        uuid.UUID(user.id),
+        text,
+    )
+    assert row is not None
+    return message_event(room["slug"], row)
+
+
+def message_out(slug: str, row: dict[str, Any]) -> MessageOut:
+    return MessageOut(
+        id=str(row["id"]),
+        room=slug,
+        text=row["text"],
+        author=Author(
+            id=str(row["author_id"]) if row["author_id"] else None,
+            handle=row.get("handle"),
+            display_name=row.get("display_name"),
+        ),
+        created_at=row["created_at"],
+    )
+
+
+def message_event(slug: str, row: dict[str, Any]) -> dict[str, Any]:
+    msg = message_out(slug, row)
+    return {
+        "type": "room.message",
+        "id": msg.id,
+        "room": slug,
+        "text": msg.text,
+        "author": {
+            "id": msg.author.id,
+            "handle": msg.author.handle,
+            "display_name": msg.author.display_name,
+        },
+        "created_at": msg.created_at.isoformat(),
+    }
+
+
+def refusal_to_problem(exc: PostRefused) -> Problem:
+    if exc.kind == "unauthorized":
+        return Problem(401, "unauthorized", "Not signed in", exc.message)
+    if exc.kind == "forbidden":
+        return forbidden(exc.message)
+    if exc.kind == "rate":
+        return too_many(exc.message, exc.retry_after)
+    return bad_request(exc.message, "text")
+
+
+async def post_message(slug: str, user: CurrentUser, text: str) -> MessageOut:
+    room = await readable_room(slug, user)
+    try:
+        data = await create_message(room, user, text)
+    except PostRefused as exc:
+        raise refusal_to_problem(exc) from exc
+    await live.publish(channel_of(room["slug"]), data)
+    return MessageOut(
+        id=data["id"],
+        room=room["slug"],
+        text=data["text"],
+        author=Author(**data["author"]),
+        created_at=datetime.fromisoformat(data["created_at"]),
+    )
+
+
+async def list_messages(
+    slug: str, user: CurrentUser | None, cursor: str | None, limit: int
+) -> tuple[list[MessageOut], str | None]:
+    room = await readable_room(slug, user)
+    limit = max(1, min(limit or DEFAULT_LIMIT, MAX_LIMIT))
+    args: list[Any] = [room["id"], limit + 1]
+    where = ""
+    if cursor:
+        key, row_id = decode_cursor(cursor, "messages", datetime)
+        where = "AND (m.created_at, m.id) < ($3, $4)"
+        args += [key, row_id]
+    rows = await fetch(
+        "SELECT m.id, m.author_id, m.text, m.created_at, u.handle, u.display_name FROM room_messages m "
+        f"LEFT JOIN users u ON u.id = m.author_id WHERE m.room_id = $1 AND NOT m.deleted {where} "
+        "ORDER BY m.created_at DESC, m.id DESC LIMIT $2",
+        *args,
+    )
+    items, next_cursor = page(rows, limit, "messages", lambda r: r["created_at"])
+    return [message_out(room["slug"], r) for r in items], next_cursor
+
+
+async def delete_message(slug: str, user: CurrentUser, message_id: str) -> None:
+    room = await readable_room(slug, user)
+    try:
+        mid = uuid.UUID(message_id)
+    except ValueError as exc:
+        raise not_found("Message") from exc
+    msg = await fetchrow(
+        "SELECT id, author_id FROM room_messages WHERE id = $1 AND room_id = $2 AND NOT deleted",
+        mid,
+        room["id"],
+    )
+    if msg is None:
+        raise not_found("Message")
+    is_author = msg["author_id"] is not None and str(msg["author_id"]) == user.id
+    is_owner = room["owner_id"] is not None and str(room["owner_id"]) == user.id
+    if not (is_author or is_owner or user.is_moderator):
+        raise forbidden("Only the author, the room owner or a moderator may delete this message.")
+    await fetch("UPDATE room_messages SET deleted = true, deleted_at = now() WHERE id = $1", mid)
+    await live.publish(
+        channel_of(room["slug"]),
+        {"type": "room.message_deleted", "id": str(mid), "room": room["slug"]},
+    )
+
+
+async def ban(slug: str, user: CurrentUser, handle: str, minutes: int) -> tuple[str, datetime]:
+    room = await readable_room(slug, user)
+    is_owner = room["owner_id"] is not None and str(room["owner_id"]) == user.id
+    if not (is_owner or user.is_moderator):
+        raise forbidden("Only the room owner or a moderator may ban.")
+    target = await fetchrow(
+        "SELECT id, handle FROM users WHERE lower(handle) = lower($1) AND deleted_at IS NULL",
+        handle,
+    )
+    if target is None:
+        raise not_found(f"User '{handle}'")
+    if room["owner_id"] is not None and target["id"] == room["owner_id"]:
+        raise conflict("The room owner cannot be banned from their own room.")
+    if str(target["id"]) == user.id:
+        raise conflict("You cannot ban yourself.")
+    until = datetime.now(UTC) + timedelta(minutes=minutes)
+    await fetch(
+        "INSERT INTO room_bans (room_id, user_id, until, created_by) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (room_id, user_id) DO UPDATE SET until = EXCLUDED.until, created_by = EXCLUDED.created_by, "
+        "created_at = now()",
+        room["id"],
+        target["id"],
+        until,
+        uuid.UUID(user.id),
+    )
+    return target["handle"], until
+
+
+async def list_rooms(
+    user: CurrentUser | None, cursor: str | None, limit: int
+) -> tuple[list[RoomOut], str | None]:
+    limit = max(1, min(limit or DEFAULT_LIMIT, MAX_LIMIT))
+    args: list[Any] = [limit + 1, uuid.UUID(user.id) if user else None]
+    where = ""
+    if cursor:
+        key, row_id = decode_cursor(cursor, "rooms", datetime)
+        where = "AND (r.created_at, r.id) < ($3, $4)"
+        args += [key, row_id]
+    rows = await fetch(
+        f"SELECT {_ROOM_COLUMNS}, (r.owner_id = $2 OR mem.user_id IS NOT NULL) AS member FROM rooms r "
+        "LEFT JOIN users u ON u.id = r.owner_id "
+        "LEFT JOIN room_members mem ON mem.room_id = r.id AND mem.user_id = $2 "
+        f"WHERE (r.visibility = 'public' OR r.owner_id = $2 OR mem.user_id IS NOT NULL) {where} "
+        "ORDER BY r.created_at DESC, r.id DESC LIMIT $1",
+        *args,
+    )
+    items, next_cursor = page(rows, limit, "rooms", lambda r: r["created_at"])
+    return [room_out(r, bool(r["member"])) for r in items], next_cursor
+
+
+async def create_room(user: CurrentUser, slug: str, title: str, visibility: str) -> RoomOut:
+    slug = slug.lower()
+    if slug in RESERVED_SLUGS or slug.startswith(RESERVED_PREFIXES):
+        raise conflict(f"The slug '{slug}' is reserved; choose another.", "slug-taken")
+    title = title.strip()
+    if not title:
+        raise bad_request("title cannot be blank.", "title")
+    try:
+        async with engine().transaction():
+            row = await fetchrow(
+                "INSERT INTO rooms (slug, title, visibility, kind, owner_id) VALUES ($1, $2, $3, 'custom', $4) "
+                "RETURNING id",
+                slug,
+                title,
+                visibility,
+                uuid.UUID(user.id),
+            )
+            assert row is not None
+            await fetch(
+                "INSERT INTO room_members (room_id, user_id, role) VALUES ($1, $2, 'owner')",
+                row["id"],
+                uuid.UUID(user.id),
+            )
+    except asyncpg.exceptions.UniqueViolationError as exc:
+        raise conflict(
+            f"A room '{slug}' already exists; choose another slug.", "slug-taken"
+        ) from exc
+    room = await _select_room(slug)
+    assert room is not None
+    return room_out(room, True)
+
+
+async def add_member(slug: str, user: CurrentUser, handle: str) -> None:
+    room = await readable_room(slug, user)
+    is_owner = room["owner_id"] is not None and str(room["owner_id"]) == user.id
+    if not (is_owner or user.is_moderator):
+        raise forbidden("Only the room owner or a moderator may add members.")
+    target = await fetchrow(
+        "SELECT id FROM users WHERE lower(handle) = lower($1) AND deleted_at IS NULL", handle
+    )
+    if target is None:
+        raise not_found(f"User '{handle}'")
+    await fetch(
+        "INSERT INTO room_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        room["id"],
+        target["id"],
+    )
+
+
+async def remove_member(slug: str, user: CurrentUser, handle: str) -> None:
+    room = await readable_room(slug, user)
+    target = await fetchrow("SELECT id FROM users WHERE lower(handle) = lower($1)", handle)
+    if target is None:
+        raise not_found(f"User '{handle}'")
+    is_owner = room["owner_id"] is not None and str(room["owner_id"]) == user.id
+    if not (is_owner or user.is_moderator or str(target["id"]) == user.id):
+        raise forbidden(
+            "Only the room owner, a moderator or the member themself may remove a member."
+        )
+    if room["owner_id"] is not None and target["id"] == room["owner_id"]:
+        raise conflict("The owner cannot leave their own room.")
+    await fetch(
+        "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", room["id"], target["id"]
+    )
