@@ -1,0 +1,194 @@
+"""Prompts routes (thin: parse, call the service, shape the response)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, delete, get, patch, post
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+
+from hub.auth import CurrentUser, optional_user
+from hub.prompts import service
+from hub.prompts.schemas import (
+    PromptCreate,
+    PromptOut,
+    PromptPage,
+    PromptPatch,
+    SampleCreate,
+    SampleOut,
+    SamplePage,
+    Sort,
+    VersionPage,
+)
+
+Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (default 20, at most 100).")]
+Cursor = Annotated[
+    str | None,
+    Parameter(max_length=512, description="`next_cursor` of the previous page, unchanged."),
+]
+TagParam = Annotated[str | None, Parameter(max_length=30, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
+HandleParam = Annotated[
+    str | None, Parameter(max_length=30, pattern=r"^[A-Za-z0-9_]+$", description="Creator handle.")
+]
+PriceParam = Annotated[int | None, Parameter(ge=0, le=100_000)]
+
+_PRIVATE = " `template` is present only for the prompt's owner, or when `private_mode` is false."
+
+
+class PromptsController(Controller):
+    path = "/prompts"
+    tags = ["prompts"]
+
+    @post("/", status_code=HTTP_201_CREATED, summary="Publish a prompt")
+    async def create(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[PromptCreate]
+    ) -> PromptOut:
+        """`variables` are derived from the template's `{{name}}` placeholders. Returns the
+        prompt with its template (you are the owner)."""
+        return await service.create_prompt(request.user.id, data)
+
+    @get(
+        "/",
+        exclude_from_auth=True,
+        summary="Browse and search prompts",
+        description="Full-text search over title, description and tags (`q`, web-search "
+        "syntax: quotes, `or`, `-`), filters, and keyset pagination. `sort` defaults to "
+        "`relevance` with `q` and `new` without. Items never carry a `template`.",
+    )
+    async def list_prompts(
+        self,
+        q: Annotated[str | None, Parameter(max_length=200)] = None,
+        tag: TagParam = None,
+        creator: HandleParam = None,
+        model: Annotated[str | None, Parameter(max_length=64)] = None,
+        min_price: PriceParam = None,
+        max_price: PriceParam = None,
+        sort: Sort | None = None,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> PromptPage:
+        return await service.list_prompts(
+            service.ListQuery(
+                q=q,
+                tag=tag,
+                creator=creator,
+                model=model,
+                min_price=min_price,
+                max_price=max_price,
+                sort=sort,
+                cursor=cursor,
+                limit=limit,
+            )
+        )
+
+    @get(
+        "/{prompt_id:uuid}",
+        exclude_from_auth=True,
+        summary="A prompt",
+        description="Anyone may read an active prompt." + _PRIVATE + " An archived prompt "
+        "is 404 for everyone but its owner.",
+    )
+    async def get_prompt(
+        self, request: Request[Any, Any, Any], prompt_id: FromPath[UUID]
+    ) -> PromptOut:
+        user = await optional_user(request)
+        return await service.get_prompt(prompt_id, user.id if user else None)
+
+    @patch(
+        "/{prompt_id:uuid}",
+        summary="Edit a prompt (owner)",
+        description="Only the fields sent change. A different `template` creates a new "
+        "version; runs record the version they used. `status: active` restores an archived "
+        "prompt.",
+    )
+    async def update(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: FromPath[UUID],
+        data: JSONBody[PromptPatch],
+    ) -> PromptOut:
+        return await service.update_prompt(prompt_id, request.user.id, data)
+
+    @delete(
+        "/{prompt_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Archive a prompt (owner)",
+        description="Archived prompts leave listings and cannot be run; the owner still sees "
+        "them and may restore them with PATCH `status: active`.",
+    )
+    async def archive(
+        self, request: Request[CurrentUser, Any, Any], prompt_id: FromPath[UUID]
+    ) -> None:
+        await service.archive_prompt(prompt_id, request.user.id)
+
+    @get("/{prompt_id:uuid}/versions", summary="A prompt's versions (owner)")
+    async def versions(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: FromPath[UUID],
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> VersionPage:
+        return await service.list_versions(prompt_id, request.user.id, cursor, limit)
+
+    @get("/{prompt_id:uuid}/samples", exclude_from_auth=True, summary="A prompt's sample outputs")
+    async def samples(
+        self,
+        request: Request[Any, Any, Any],
+        prompt_id: FromPath[UUID],
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> SamplePage:
+        user = await optional_user(request)
+        return await service.list_samples(prompt_id, user.id if user else None, cursor, limit)
+
+    @post(
+        "/{prompt_id:uuid}/samples",
+        status_code=HTTP_201_CREATED,
+        summary="Add a sample output (owner)",
+        description="Send `output` as plain text, or `run_id` of one of your own completed "
+        "runs of this prompt to copy its output. At most 20 samples per prompt.",
+    )
+    async def add_sample(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: FromPath[UUID],
+        data: JSONBody[SampleCreate],
+    ) -> SampleOut:
+        return await service.add_sample(prompt_id, request.user.id, data)
+
+    @delete(
+        "/{prompt_id:uuid}/samples/{sample_id:uuid}",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="Delete a sample (owner)",
+    )
+    async def delete_sample(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: FromPath[UUID],
+        sample_id: FromPath[UUID],
+    ) -> None:
+        await service.delete_sample(prompt_id, sample_id, request.user.id)
+
+
+class MyPromptsController(Controller):
+    path = "/me/prompts"
+    tags = ["prompts"]
+
+    @get("/", summary="My prompts, archived ones included")
+    async def mine(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> PromptPage:
+        return await service.list_prompts(
+            service.ListQuery(
+                owner_id=request.user.id, include_archived=True, cursor=cursor, limit=limit
+            )
+        )
+
+
+HANDLERS: list[Any] = [PromptsController, MyPromptsController]
