@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from litestar import Controller, Request, get, patch, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -83,6 +83,20 @@ class MeController(Controller):
     @get("/", summary="My profile")
     async def get_me(self, request: Request[CurrentUser, Any, Any]) -> UserOut:
         return await service.get_profile(request.user.id)
+
+    @get("/export", summary="GDPR export: everything stored about me, as JSON")
+    async def export_me(self, request: Request[CurrentUser, Any, Any]) -> dict[str, Any]:
+        return await service.export_user(request.user.id)
+
+    @delete(
+        "/",
+        status_code=HTTP_204_NO_CONTENT,
+        summary="GDPR erasure: delete my account",
+        description="Personal data is removed or anonymised; money records are kept without it. "
+        "All sessions end and realtime connections are closed.",
+    )
+    async def delete_me(self, request: Request[CurrentUser, Any, Any]) -> None:
+        await service.erase_user(request.user)
 
     @patch("/", summary="Update my profile")
     async def patch_me(

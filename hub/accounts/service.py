@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import msgspec
 import structlog
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -304,3 +305,62 @@ async def prune_refresh_tokens() -> int:
         "SELECT count(*) AS n FROM d"
     )
     return int(rows[0]["n"])
+
+
+async def export_user(user_id: str) -> dict[str, Any]:
+    """Everything stored about the user (GDPR Art. 15/20), gathered from every domain."""
+    row = await fetchrow(
+        f"SELECT {USER_COLUMNS}, updated_at FROM users WHERE id = $1 AND deleted_at IS NULL",
+        uuid.UUID(user_id),
+    )
+    if row is None:
+        raise not_found("This account")
+    sessions = await fetch(
+        'SELECT family_id, created_at, expires_at, used_at, revoked_at FROM refresh_tokens WHERE "user" = $1 '
+        "ORDER BY created_at",
+        uuid.UUID(user_id),
+    )
+    out: dict[str, Any] = {
+        "exported_at": datetime.now(UTC).isoformat(),
+        "profile": {
+            "id": str(row["id"]),
+            "email": row["email"],
+            "handle": row["handle"],
+            "display_name": row["display_name"],
+            "bio": row["bio"],
+            "roles": list(row["roles"] or []),
+            "created_at": row["created_at"].isoformat(),
+            "updated_at": row["updated_at"].isoformat(),
+        },
+        "sessions": [
+            {
+                k: (v.isoformat() if isinstance(v, datetime) else str(v) if v is not None else None)
+                for k, v in s.items()
+            }
+            for s in sessions
+        ],
+    }
+    for name, exporter in hooks.exporters.items():
+        out[name] = await exporter(user_id)
+    return msgspec.to_builtins(out)
+
+
+async def erase_user(user: auth.CurrentUser) -> None:
+    """GDPR erasure: personal data removed or anonymised; ledger entries stay, without personal data."""
+    uid = uuid.UUID(user.id)
+    async with engine().transaction():
+        row = await fetchrow(
+            "UPDATE users SET email = $2, handle = $3, display_name = 'Deleted user', bio = '', "
+            "password_hash = '!', roles = '{}', deleted_at = now(), updated_at = now() "
+            "WHERE id = $1 AND deleted_at IS NULL RETURNING id",
+            uid,
+            f"deleted-{uid.hex}@invalid",
+            f"deleted_{uid.hex[:22]}",
+        )
+        if row is None:
+            raise not_found("This account")
+        await fetch('DELETE FROM refresh_tokens WHERE "user" = $1', uid)
+        await hooks.run(hooks.on_user_erased, user.id)
+    await auth.revoke_user_tokens_before_now(user.id)
+    await hooks.run(hooks.on_user_signed_out, user.id)
+    log.info("user.erased", user_id=user.id)

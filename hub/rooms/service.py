@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from hub import live
+from hub.accounts import hooks as account_hooks
 from hub.auth import CurrentUser
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
@@ -419,3 +420,31 @@ async def remove_member(slug: str, user: CurrentUser, handle: str) -> None:
     await fetch(
         "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", room["id"], target["id"]
     )
+
+
+async def export_for_user(user_id: str) -> dict[str, Any]:
+    uid = uuid.UUID(user_id)
+    messages = await fetch(
+        "SELECT m.id, r.slug AS room, m.text, m.created_at, m.deleted FROM room_messages m "
+        "JOIN rooms r ON r.id = m.room_id WHERE m.author_id = $1 ORDER BY m.created_at",
+        uid,
+    )
+    rooms = await fetch(
+        "SELECT r.slug, mem.role, mem.joined_at FROM room_members mem JOIN rooms r ON r.id = mem.room_id "
+        "WHERE mem.user_id = $1 ORDER BY mem.joined_at",
+        uid,
+    )
+    return {"messages": messages, "memberships": rooms}
+
+
+async def erase_for_user(user_id: str) -> None:
+    uid = uuid.UUID(user_id)
+    await fetch(
+        "UPDATE room_messages SET text = '[deleted]', deleted = true, deleted_at = now() WHERE author_id = $1",
+        uid,
+    )
+    await fetch("DELETE FROM room_members WHERE user_id = $1 AND role <> 'owner'", uid)
+
+
+account_hooks.exporters["rooms"] = export_for_user
+account_hooks.add(account_hooks.on_user_erased, erase_for_user)
