@@ -61,13 +61,13 @@ class Recorder(SubscriptionEventHandler):
         self.errors.append(ctx)
         self.changed.set()
 
-    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
+    async def wait_for(self, predicate: Any, within: float = 5.0) -> None:
         async def loop() -> None:
             while not predicate():
                 self.changed.clear()
                 await self.changed.wait()
 
-        await asyncio.wait_for(loop(), timeout)
+        await asyncio.wait_for(loop(), within)
 
 
 class ClientEvents(ClientEventHandler):
@@ -94,17 +94,18 @@ class ClientEvents(ClientEventHandler):
         self.errors.append(ctx)
         self.changed.set()
 
-    async def wait_for(self, predicate: Any, timeout: float = 5.0) -> None:
+    async def wait_for(self, predicate: Any, within: float = 5.0) -> None:
         async def loop() -> None:
             while not predicate():
                 self.changed.clear()
                 await self.changed.wait()
 
-        await asyncio.wait_for(loop(), timeout)
+        await asyncio.wait_for(loop(), within)
 
 
 def make_client(url: str, token: str = "", protobuf: bool = False, **kw: Any) -> Client:
     events = kw.pop("events", None) or ClientEvents()
+    kw.setdefault("proxy", None)
     client = Client(url, token=token, use_protobuf=protobuf, events=events, timeout=5.0, **kw)
     client.test_events = events  # type: ignore[attr-defined]
     return client
@@ -112,3 +113,75 @@ def make_client(url: str, token: str = "", protobuf: bool = False, **kw: Any) ->
 
 def encode(data: Any, protobuf: bool) -> Any:
     return json.dumps(data).encode() if protobuf else data
+
+
+class RawClient:
+    """A bare websocket speaking the protocol by hand, to test edge cases SDKs never send."""
+
+    def __init__(self, ws: Any, protobuf: bool = False) -> None:
+        self.ws = ws
+        self.protobuf = protobuf
+        self.next_id = 0
+        self.pending: list[dict[str, Any]] = []
+
+    @classmethod
+    async def open(cls, url: str, protobuf: bool = False, **kw: Any) -> RawClient:
+        from websockets.asyncio.client import connect
+
+        subprotocols = ["centrifuge-protobuf"] if protobuf else None
+        ws = await connect(url, subprotocols=subprotocols, max_size=None, proxy=None, **kw)
+        return cls(ws, protobuf)
+
+    async def send_raw(self, frame: str | bytes) -> None:
+        await self.ws.send(frame)
+
+    async def command(self, method: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        self.next_id += 1
+        cid = self.next_id
+        await self.ws.send(json.dumps({"id": cid, method: params or {}}))
+        return await self.reply(cid)
+
+    async def reply(self, cid: int, within: float = 5.0) -> dict[str, Any]:
+        async def loop() -> dict[str, Any]:
+            while True:
+                for i, msg in enumerate(self.pending):
+                    if msg.get("id") == cid:
+                        return self.pending.pop(i)
+                await self._read()
+
+        return await asyncio.wait_for(loop(), within)
+
+    async def _read(self) -> None:
+        frame = await self.ws.recv()
+        for line in frame.split("\n"):
+            if line.strip():
+                self.pending.append(json.loads(line))
+
+    async def pushes(self, n: int, within: float = 5.0) -> list[dict[str, Any]]:
+        async def loop() -> list[dict[str, Any]]:
+            while sum(1 for m in self.pending if "push" in m) < n:
+                await self._read()
+            out = [m for m in self.pending if "push" in m][:n]
+            for m in out:
+                self.pending.remove(m)
+            return out
+
+        return await asyncio.wait_for(loop(), within)
+
+    async def closed(self, within: float = 10.0) -> tuple[int | None, str]:
+        """Read until the server closes; (close code, reason)."""
+        from websockets.exceptions import ConnectionClosed
+
+        async def loop() -> None:
+            try:
+                while True:
+                    await self.ws.recv()
+            except ConnectionClosed:
+                return
+
+        await asyncio.wait_for(loop(), within)
+        rcvd = self.ws.close_rcvd
+        return (rcvd.code, rcvd.reason) if rcvd is not None else (None, "")
+
+    async def close(self) -> None:
+        await self.ws.close()
