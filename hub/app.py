@@ -29,6 +29,7 @@ from hub.logging import configure_logging
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.ops.api import OpsController
 from hub.rooms.api import RoomsController
+from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.settings import Settings, get_settings
 
@@ -44,6 +45,7 @@ API_V1_HANDLERS: list[Any] = [
     WalletController,
     CreatorMoneyController,
     *PROMPTS_HANDLERS,
+    *COMMUNITY_HANDLERS,
     RoomsController,
 ]
 

@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 
 from hub.accounts import service as accounts
+from workers import feeds
 
 log = structlog.get_logger("workers.jobs")
 
@@ -18,5 +19,5 @@ async def prune_refresh_tokens(ctx: dict[str, Any]) -> int:
     return removed
 
 
-FUNCTIONS: list[Any] = [prune_refresh_tokens]
-CRON_JOBS: list[Any] = []
+FUNCTIONS: list[Any] = [prune_refresh_tokens, *feeds.FUNCTIONS]
+CRON_JOBS: list[Any] = [*feeds.CRON_JOBS]

@@ -1,0 +1,167 @@
+"""Community routes: creators and follows, reviews, feed, notifications (thin controllers)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, Response, delete, get, post
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+
+from hub.auth import CurrentUser, optional_user
+from hub.community import feed, notifications, reviews, service
+from hub.community.schemas import (
+    CreatorOut,
+    FeedPage,
+    FollowingPage,
+    FollowState,
+    MarkRead,
+    MarkReadResult,
+    NotificationPage,
+    ReplyIn,
+    ReviewIn,
+    ReviewOut,
+    ReviewPage,
+)
+from hub.prompts.api import Cursor, Limit
+
+Handle = FromPath[Annotated[str, Parameter(max_length=30, pattern=r"^[A-Za-z0-9_]+$")]]
+
+
+class CreatorsController(Controller):
+    path = "/creators"
+    tags = ["creators"]
+
+    @get(
+        "/{handle:str}",
+        exclude_from_auth=True,
+        summary="A creator's profile and prompts",
+        description="Counts plus a page of the creator's active prompts, newest first "
+        "(`?cursor=&limit=` page the prompts). `following` tells whether you follow them.",
+    )
+    async def creator(
+        self,
+        request: Request[Any, Any, Any],
+        handle: Handle,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> CreatorOut:
+        user = await optional_user(request)
+        return await service.get_creator(handle, user.id if user else None, cursor, limit)
+
+    @post(
+        "/{handle:str}/follow",
+        status_code=HTTP_200_OK,
+        summary="Follow a creator (idempotent)",
+        description="Following someone you already follow changes nothing. You cannot follow "
+        "yourself (422).",
+    )
+    async def follow(self, request: Request[CurrentUser, Any, Any], handle: Handle) -> FollowState:
+        return await service.follow(request.user.id, handle)
+
+    @delete(
+        "/{handle:str}/follow",
+        status_code=HTTP_200_OK,
+        summary="Unfollow a creator (idempotent)",
+    )
+    async def unfollow(
+        self, request: Request[CurrentUser, Any, Any], handle: Handle
+    ) -> FollowState:
+        return await service.unfollow(request.user.id, handle)
+
+
+class ReviewsController(Controller):
+    path = "/prompts/{prompt_id:uuid}/reviews"
+    tags = ["reviews"]
+
+    @get("/", exclude_from_auth=True, summary="A prompt's reviews, newest first")
+    async def list_reviews(
+        self,
+        request: Request[Any, Any, Any],
+        prompt_id: FromPath[UUID],
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> ReviewPage:
+        user = await optional_user(request)
+        return await reviews.list_reviews(prompt_id, user.id if user else None, cursor, limit)
+
+    @post(
+        "/",
+        summary="Review a prompt, or edit your review",
+        description="Only users with a completed run of the prompt may review it (403 "
+        "otherwise), and not its creator. One review per user: posting again edits it "
+        "(200) instead of creating one (201). Ratings update in the same transaction.",
+        responses={
+            200: ResponseSpec(data_container=ReviewOut, description="Your review was edited")
+        },
+    )
+    async def review(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: FromPath[UUID],
+        data: JSONBody[ReviewIn],
+    ) -> Response[ReviewOut]:
+        out, created = await reviews.upsert_review(prompt_id, request.user.id, data)
+        return Response(out, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @post(
+        "/{review_id:uuid}/reply",
+        status_code=HTTP_200_OK,
+        summary="Reply to a review (the prompt's creator, once)",
+    )
+    async def reply(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: FromPath[UUID],
+        review_id: FromPath[UUID],
+        data: JSONBody[ReplyIn],
+    ) -> ReviewOut:
+        return await reviews.reply(prompt_id, review_id, request.user.id, data)
+
+
+class MyCommunityController(Controller):
+    path = "/me"
+    tags = ["community"]
+
+    @get("/following", summary="Creators I follow")
+    async def following(
+        self, request: Request[CurrentUser, Any, Any], cursor: Cursor = None, limit: Limit = 20
+    ) -> FollowingPage:
+        return await service.list_following(request.user.id, cursor, limit)
+
+    @get(
+        "/feed",
+        summary="My activity feed",
+        description="New prompts and new versions from creators I follow, newest first. "
+        "Also pushed live as `feed.item` on `feed#<my user id>`.",
+    )
+    async def my_feed(
+        self, request: Request[CurrentUser, Any, Any], cursor: Cursor = None, limit: Limit = 20
+    ) -> FeedPage:
+        return await feed.list_feed(request.user.id, cursor, limit)
+
+    @get(
+        "/notifications",
+        summary="My notifications",
+        description="`unread=true` for unread only, `unread=false` for read only. Also pushed "
+        "live as `notification.created` on `notifications#<my user id>`.",
+    )
+    async def my_notifications(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        unread: bool | None = None,
+        cursor: Cursor = None,
+        limit: Limit = 20,
+    ) -> NotificationPage:
+        return await notifications.list_notifications(request.user.id, unread, cursor, limit)
+
+    @post("/notifications/read", status_code=HTTP_200_OK, summary="Mark notifications read")
+    async def mark_read(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[MarkRead]
+    ) -> MarkReadResult:
+        return await notifications.mark_read(request.user.id, data)
+
+
+HANDLERS: list[Any] = [CreatorsController, ReviewsController, MyCommunityController]

@@ -1,0 +1,130 @@
+"""Request and response bodies for creators, follows, reviews, feed and notifications."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+import msgspec
+
+from hub.prompts.schemas import NO_NUL, PromptPage
+
+ReviewBody = Annotated[str, msgspec.Meta(max_length=5000, pattern=NO_NUL)]
+ReplyBody = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=NO_NUL)]
+Rating = Annotated[int, msgspec.Meta(ge=1, le=5, description="1 to 5 stars.")]
+NotificationKind = Literal["follower.new", "review.new"]
+
+
+class UserRef(msgspec.Struct):
+    id: str
+    handle: str
+    display_name: str
+
+
+class PromptRef(msgspec.Struct):
+    id: str
+    title: str
+    private_mode: bool
+    price_cents: int
+    model: str
+    tags: list[str]
+
+
+class CreatorOut(msgspec.Struct):
+    id: str
+    handle: str
+    display_name: str
+    bio: str
+    created_at: datetime
+    follower_count: int
+    following_count: int
+    prompt_count: int
+    following: bool  # whether the viewer follows this creator (false when anonymous)
+    prompts: PromptPage  # newest first; page on with ?cursor=
+
+
+class FollowState(msgspec.Struct):
+    handle: str
+    following: bool
+    follower_count: int
+
+
+class FollowingOut(msgspec.Struct):
+    id: str
+    handle: str
+    display_name: str
+    followed_at: datetime
+
+
+class FollowingPage(msgspec.Struct):
+    items: list[FollowingOut]
+    next_cursor: str | None
+
+
+class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
+    rating: Rating
+    body: ReviewBody = ""
+
+
+class ReplyIn(msgspec.Struct, forbid_unknown_fields=True):
+    body: ReplyBody
+
+
+class ReviewOut(msgspec.Struct):
+    id: str
+    prompt_id: str
+    author: UserRef
+    rating: int
+    body: str
+    reply: str | None
+    replied_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class ReviewPage(msgspec.Struct):
+    items: list[ReviewOut]
+    next_cursor: str | None
+
+
+class NotificationOut(msgspec.Struct):
+    id: str
+    type: NotificationKind
+    actor: UserRef | None
+    prompt: PromptRef | None
+    review_id: str | None
+    rating: int | None
+    read: bool
+    created_at: datetime
+
+
+class NotificationPage(msgspec.Struct):
+    items: list[NotificationOut]
+    next_cursor: str | None
+    unread_count: int
+
+
+class MarkRead(msgspec.Struct, forbid_unknown_fields=True):
+    """Either `ids` (at most 100 of your notifications) or `all: true`."""
+
+    ids: Annotated[list[str], msgspec.Meta(max_length=100)] | None = None
+    all: bool = False
+
+
+class MarkReadResult(msgspec.Struct):
+    updated: int
+    unread_count: int
+
+
+class FeedItemOut(msgspec.Struct):
+    id: str
+    type: Literal["prompt.created", "prompt.version"]
+    actor: UserRef
+    prompt: PromptRef
+    version: int
+    created_at: datetime
+
+
+class FeedPage(msgspec.Struct):
+    items: list[FeedItemOut]
+    next_cursor: str | None

@@ -1,0 +1,53 @@
+"""Community tables. The schema itself (constraints, indexes) lives in the migrations."""
+
+from piccolo.columns import UUID, BigInt, ForeignKey, Integer, SmallInt, Text, Timestamptz, Varchar
+from piccolo.table import Table
+
+from hub.accounts.tables import User
+from hub.prompts.tables import Prompt
+
+
+class Follow(Table, tablename="follows"):
+    follower_id = ForeignKey(references=User)
+    followee_id = ForeignKey(references=User)
+    created_at = Timestamptz()
+
+
+class CreatorStats(Table, tablename="creator_stats"):
+    user_id = ForeignKey(references=User, primary_key=True)
+    follower_count = Integer(default=0)
+    following_count = Integer(default=0)
+
+
+class Review(Table, tablename="reviews"):
+    id = UUID(primary_key=True)
+    prompt_id = ForeignKey(references=Prompt)
+    user_id = ForeignKey(references=User)
+    rating = SmallInt()
+    body = Text(default="")
+    reply = Text(null=True, default=None)
+    replied_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz()
+    updated_at = Timestamptz()
+
+
+class Notification(Table, tablename="notifications"):
+    id = UUID(primary_key=True)
+    user_id = ForeignKey(references=User)
+    kind = Varchar(length=32)
+    actor_id = ForeignKey(references=User, null=True)
+    prompt_id = ForeignKey(references=Prompt, null=True)
+    review_id = ForeignKey(references=Review, null=True)
+    dedupe_key = Varchar(length=200)
+    created_at = Timestamptz()
+    read_at = Timestamptz(null=True, default=None)
+
+
+class FeedItem(Table, tablename="feed_items"):
+    id = BigInt(primary_key=True)
+    user_id = ForeignKey(references=User)
+    kind = Varchar(length=32)
+    actor_id = ForeignKey(references=User)
+    prompt_id = ForeignKey(references=Prompt)
+    version = Integer()
+    created_at = Timestamptz()
