@@ -180,7 +180,7 @@ class RawClient:
                 return
 
         await asyncio.wait_for(loop(), within)
-        rcvd = self.ws.close_rcvd
+        rcvd = self.ws.protocol.close_rcvd
         return (rcvd.code, rcvd.reason) if rcvd is not None else (None, "")
 
     async def close(self) -> None:
