@@ -20,17 +20,18 @@ from litestar.response import File
 from litestar.static_files import create_static_files_router
 from litestar.stores.redis import RedisStore
 
+from hub import realtime_setup
 from hub import redis as hub_redis
 from hub.accounts.api import AuthController, MeController, RealtimeTokenController
 from hub.auth import build_jwt_auth
 from hub.billing.api import CreatorMoneyController, WalletController
+from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.db import close_pool, start_pool
 from hub.logging import configure_logging
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.ops.api import OpsController
-from hub.rooms.api import RoomsController
-from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
+from hub.rooms.api import RoomsController
 from hub.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -80,21 +81,19 @@ def create_app(settings: Settings | None = None) -> Litestar:
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         hub_redis.connect(settings.redis_url)
         await start_pool(min_size=2, max_size=20)
-        from hub import realtime_setup
-
-        await realtime_setup.start(app, settings)
+        await realtime_setup.start(app, rt_engine)
         gc.collect()
         gc.freeze()  # long-lived objects out of the collector's way (realtime fan-out p99)
         log.info("hub.started", settings=settings.redacted())
         try:
             yield
         finally:
-            await realtime_setup.stop(app)
+            await realtime_setup.stop(app, rt_engine)
             await close_pool()
             await hub_redis.close()
             log.info("hub.stopped")
 
-    from hub import realtime_setup
+    rt_engine = realtime_setup.build(settings)
 
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.rate_limit_per_minute),
@@ -118,7 +117,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PrometheusController,
             index,
             static,
-            *realtime_setup.route_handlers(),
+            *realtime_setup.route_handlers(rt_engine),
         ],
         lifespan=[lifespan],
         on_app_init=[jwt_auth.on_app_init],

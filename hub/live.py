@@ -26,6 +26,10 @@ def install(publish: PublishFn | None, disconnect: DisconnectFn | None = None) -
     _publish, _disconnect = publish, disconnect
 
 
+def is_installed() -> bool:
+    return _publish is not None
+
+
 async def publish(channel: str, data: dict[str, Any]) -> Any:
     """Publish `data` (it must carry a `type`) to `channel`; returns the engine's result.
 

@@ -1,0 +1,137 @@
+"""The hub's channel policy and authenticator for the realtime engine (see realtime.md table).
+
+`realtime/` knows nothing of runs, rooms or users; this module tells it, per namespace, the
+history and presence options and who may subscribe or publish.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+
+from hub import auth
+from hub.auth import CurrentUser
+from realtime import (
+    ANONYMOUS,
+    Credentials,
+    InvalidToken,
+    NamespaceOptions,
+    PublishRejected,
+    TokenExpired,
+    namespace_of,
+)
+
+log = structlog.get_logger(__name__)
+
+HOUR, DAY = 3600, 86400
+
+NAMESPACES: dict[str, NamespaceOptions] = {
+    # The whole run (a run is capped well below this many deltas), kept 1 h after the last event.
+    "runs": NamespaceOptions(history_size=20000, history_ttl_seconds=HOUR),
+    "prompts": NamespaceOptions(history_size=100, history_ttl_seconds=HOUR),
+    "live": NamespaceOptions(history_size=100, history_ttl_seconds=600),
+    "rooms": NamespaceOptions(
+        history_size=1000,
+        history_ttl_seconds=DAY,
+        presence=True,
+        join_leave=True,
+        allow_publish=True,
+    ),
+    "notifications": NamespaceOptions(
+        history_size=100, history_ttl_seconds=DAY, allow_anonymous=False
+    ),
+    "sales": NamespaceOptions(
+        history_size=1000, history_ttl_seconds=7 * DAY, allow_anonymous=False
+    ),
+    "feed": NamespaceOptions(history_size=200, history_ttl_seconds=DAY, allow_anonymous=False),
+}
+
+# User-limited namespaces must be addressed as `<ns>#<user_id>`; the engine checks the user.
+USER_LIMITED = frozenset({"notifications", "sales", "feed"})
+
+
+def current_user(creds: Credentials) -> CurrentUser | None:
+    if creds.user_id is None:
+        return None
+    roles = tuple((creds.info or {}).get("roles") or ())
+    return CurrentUser(id=creds.user_id, roles=roles)
+
+
+class HubAuthenticator:
+    """Connection tokens are the REST access tokens (JWT), checked for revocation too."""
+
+    async def authenticate(self, token: str | None) -> Credentials:
+        if not token:
+            return ANONYMOUS
+        try:
+            user = await auth.verify_access_token(token)
+        except auth.TokenRejected as exc:
+            if exc.expired:
+                raise TokenExpired() from exc
+            raise InvalidToken() from exc
+        return Credentials(
+            user_id=user.id, expires_at=user.expires_at, info={"roles": list(user.roles)}
+        )
+
+
+class HubPolicy:
+    def namespace_options(self, channel: str) -> NamespaceOptions | None:
+        ns = namespace_of(channel)
+        opts = NAMESPACES.get(ns)
+        if opts is None:
+            return None
+        rest = channel[len(ns) + 1 :]
+        if ns in USER_LIMITED:
+            return opts if channel[len(ns) : len(ns) + 1] == "#" and rest else None
+        if channel[len(ns) : len(ns) + 1] != ":" or not rest:
+            return None
+        if ns == "live" and rest != "runs":
+            return None
+        return opts
+
+    async def can_subscribe(self, creds: Credentials, channel: str) -> bool:
+        ns = namespace_of(channel)
+        rest = channel[len(ns) + 1 :]
+        if ns == "runs":
+            return await _can_watch_run(creds.user_id, rest)
+        if ns == "rooms":
+            from hub.rooms import service as rooms
+
+            room = await rooms.find_room(rest)
+            return room is not None and await rooms.can_read(room, current_user(creds))
+        return True  # prompts:, live:runs are public; user-limited ones are checked by the engine
+
+    async def can_publish(self, creds: Credentials, channel: str) -> bool:
+        return namespace_of(channel) == "rooms" and creds.user_id is not None
+
+    async def on_publish(self, creds: Credentials, channel: str, data: Any) -> dict[str, Any]:
+        """A client publish to `rooms:<slug>` is a chat message: same path as the REST post."""
+        from hub.rooms import service as rooms
+
+        if not isinstance(data, dict) or set(data) - {"text", "type"}:
+            raise PublishRejected(107, 'publish {"text": "..."} to a room')
+        room = await rooms.find_room(channel.removeprefix("rooms:"))
+        if room is None:
+            raise PublishRejected(102, "unknown room")
+        try:
+            return await rooms.create_message(room, current_user(creds), data.get("text"))
+        except rooms.PostRefused as exc:
+            code = {"rate": 111, "invalid": 107}.get(exc.kind, 103)
+            raise PublishRejected(code, exc.message, temporary=exc.kind == "rate") from exc
+
+    async def rpc(self, creds: Credentials, method: str, data: Any) -> Any:
+        raise PublishRejected(104, "method not found")
+
+
+async def _can_watch_run(user_id: str | None, run_id: str) -> bool:
+    try:
+        uuid.UUID(run_id)
+    except ValueError:
+        return False
+    try:
+        from hub.runs.service import can_watch_run
+    except ImportError:
+        return False
+    return bool(await can_watch_run(user_id, run_id))
