@@ -67,20 +67,28 @@ async def get_creator(
 
 
 async def _bump_counts(follower: uuid.UUID, followee: uuid.UUID, delta: int) -> None:
-    rows = sorted(
-        [(followee, delta, 0), (follower, 0, delta)],
-        key=lambda r: r[0],
-    )
-    await fetch(
-        "INSERT INTO creator_stats AS s (user_id, follower_count, following_count) "
-        "SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[]) "
-        "ON CONFLICT (user_id) DO UPDATE SET "
-        "follower_count = s.follower_count + EXCLUDED.follower_count, "
-        "following_count = s.following_count + EXCLUDED.following_count",
-        [r[0] for r in rows],
-        [r[1] for r in rows],
-        [r[2] for r in rows],
-    )
+    """Change both users' counters by `delta`, locking their rows in id order."""
+    rows = sorted([(followee, delta, 0), (follower, 0, delta)], key=lambda r: r[0])
+    if delta > 0:
+        await fetch(
+            "INSERT INTO creator_stats AS s (user_id, follower_count, following_count) "
+            "SELECT * FROM unnest($1::uuid[], $2::int[], $3::int[]) "
+            "ON CONFLICT (user_id) DO UPDATE SET "
+            "follower_count = s.follower_count + EXCLUDED.follower_count, "
+            "following_count = s.following_count + EXCLUDED.following_count",
+            [r[0] for r in rows],
+            [r[1] for r in rows],
+            [r[2] for r in rows],
+        )
+        return
+    for user_id, followers, following in rows:  # rows exist: the follow being removed made them
+        await fetch(
+            "UPDATE creator_stats SET follower_count = follower_count + $2, "
+            "following_count = following_count + $3 WHERE user_id = $1",
+            user_id,
+            followers,
+            following,
+        )
 
 
 async def _follower_count(user_id: uuid.UUID) -> int:
