@@ -1,0 +1,215 @@
+"""Feed fan-out and notifications end to end: REST, the arq worker, and live channels
+(subscribed with the official centrifuge-python SDK)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+
+from hub.community import feed
+from hub.db import fetchrow
+from tests.prompts.helpers import assert_problem, create_prompt
+from tests.realtime.sdk_helpers import Recorder, make_client
+
+
+@pytest.fixture
+def ws_url(hub_server: str) -> str:
+    return hub_server.replace("http://", "ws://") + "/connection/websocket"
+
+
+async def _until(check, within: float = 10.0):
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        result = await check()
+        if result:
+            return result
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not met in time")
+        await asyncio.sleep(0.05)
+
+
+async def _subscribe(ws_url: str, token: str, channel: str):
+    client = make_client(ws_url, token=token)
+    await client.connect()
+    rec = Recorder()
+    sub = client.new_subscription(channel, rec)
+    await sub.subscribe()
+    await sub.ready(5)
+    return client, rec
+
+
+async def test_new_prompt_and_version_reach_followers_feed_live(client, register, ws_url):
+    creator, fan, bystander = await register(), await register(), await register()
+    await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
+    ws, rec = await _subscribe(ws_url, fan.token, f"feed#{fan.id}")
+    try:
+        p = await create_prompt(client, creator, title="Fresh prompt", private_mode=True)
+
+        async def feed_items(acct):
+            r = await client.get("/me/feed", headers=acct.headers)
+            assert r.status_code == 200, r.text
+            return r.json()["items"]
+
+        items = await _until(lambda: feed_items(fan))
+        assert items[0]["type"] == "prompt.created"
+        assert items[0]["prompt"]["id"] == p["id"] and items[0]["version"] == 1
+        assert items[0]["actor"]["handle"] == creator.handle
+        assert "template" not in str(items[0])
+        await rec.wait_for(lambda: len(rec.pubs) >= 1)
+        live = rec.data()[0]
+        assert live["type"] == "feed.item" and live["item"]["id"] == items[0]["id"]
+
+        await client.patch(
+            f"/prompts/{p['id']}", headers=creator.headers, json={"template": "New {{thing}}"}
+        )
+        items = await _until(
+            lambda: _with_len(feed_items(fan), 2),
+        )
+        assert [(i["type"], i["version"]) for i in items] == [
+            ("prompt.version", 2),
+            ("prompt.created", 1),
+        ]
+        await rec.wait_for(lambda: len(rec.pubs) >= 2)
+        assert await feed_items(bystander) == []
+        page1 = (await client.get("/me/feed", params={"limit": 1}, headers=fan.headers)).json()
+        page2 = (
+            await client.get(
+                "/me/feed", params={"limit": 1, "cursor": page1["next_cursor"]}, headers=fan.headers
+            )
+        ).json()
+        assert [i["id"] for i in page1["items"] + page2["items"]] == [i["id"] for i in items]
+
+        # archiving hides the prompt's items
+        await client.delete(f"/prompts/{p['id']}", headers=creator.headers)
+        assert await feed_items(fan) == []
+    finally:
+        await ws.disconnect()
+
+
+async def _with_len(coro, n):
+    items = await coro
+    return items if len(items) >= n else None
+
+
+async def test_fanout_is_batched_and_idempotent(client, register, monkeypatch):
+    creator = await register()
+    fans = await asyncio.gather(*(register() for _ in range(5)))
+    for f in fans:
+        await client.post(f"/creators/{creator.handle}/follow", headers=f.headers)
+    monkeypatch.setattr(feed, "FANOUT_BATCH", 2)
+    p = await create_prompt(client, creator)
+
+    async def delivered():
+        row = await fetchrow(
+            "SELECT count(*) AS n FROM feed_items WHERE prompt_id = $1::uuid", p["id"]
+        )
+        return row["n"] == 5
+
+    await _until(delivered)
+    # a re-delivered batch (arq is at-least-once) inserts nothing new
+    at = datetime.now(UTC)
+    after = None
+    while True:
+        after = await feed.fanout_batch(p["id"], 1, at, after)
+        if after is None:
+            break
+    row = await fetchrow("SELECT count(*) AS n FROM feed_items WHERE prompt_id = $1::uuid", p["id"])
+    assert row["n"] == 5
+
+
+async def test_new_follower_notification_with_unread_state(client, register, ws_url):
+    creator, fan = await register(), await register()
+    ws, rec = await _subscribe(ws_url, creator.token, f"notifications#{creator.id}")
+    try:
+        await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
+        # unfollow + follow again does not notify twice
+        await client.delete(f"/creators/{creator.handle}/follow", headers=fan.headers)
+        await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
+        r = await client.get("/me/notifications", headers=creator.headers)
+        body = r.json()
+        assert body["unread_count"] == 1
+        [note] = body["items"]
+        assert note["type"] == "follower.new" and note["actor"]["handle"] == fan.handle
+        assert note["read"] is False
+        await rec.wait_for(lambda: len(rec.pubs) >= 1)
+        live = rec.data()[0]
+        assert live["type"] == "notification.created"
+        assert live["notification"]["id"] == note["id"] and live["unread_count"] == 1
+    finally:
+        await ws.disconnect()
+
+    r = await client.post(
+        "/me/notifications/read", headers=creator.headers, json={"ids": [note["id"]]}
+    )
+    assert r.json() == {"updated": 1, "unread_count": 0}
+    r = await client.post(
+        "/me/notifications/read", headers=creator.headers, json={"ids": [note["id"]]}
+    )
+    assert r.json() == {"updated": 0, "unread_count": 0}
+    assert (await client.get("/me/notifications?unread=true", headers=creator.headers)).json()[
+        "items"
+    ] == []
+    read = (await client.get("/me/notifications?unread=false", headers=creator.headers)).json()
+    assert [n["id"] for n in read["items"]] == [note["id"]] and read["items"][0]["read"]
+
+
+async def test_review_notification_and_mark_all_read(client, register, grant_completed_run, ws_url):
+    creator, buyer, other = await register(), await register(), await register()
+    p = await create_prompt(client, creator)
+    await grant_completed_run(buyer.id, p["id"])
+    ws, rec = await _subscribe(ws_url, "", f"prompts:{p['id']}")  # anonymous: public channel
+    try:
+        await client.post(f"/prompts/{p['id']}/reviews", headers=buyer.headers, json={"rating": 4})
+        await client.post(f"/prompts/{p['id']}/reviews", headers=buyer.headers, json={"rating": 5})
+        await rec.wait_for(lambda: len(rec.pubs) >= 2)
+        created, updated = rec.data()[:2]
+        assert created["type"] == "review.created" and created["rating_count"] == 1
+        assert updated["type"] == "review.updated" and updated["rating_avg"] == 5.0
+    finally:
+        await ws.disconnect()
+    await client.post(f"/creators/{creator.handle}/follow", headers=other.headers)
+    notes = (await client.get("/me/notifications", headers=creator.headers)).json()
+    assert [n["type"] for n in notes["items"]] == ["follower.new", "review.new"]
+    review_note = notes["items"][1]
+    assert review_note["prompt"]["id"] == p["id"] and review_note["rating"] == 5
+    assert notes["unread_count"] == 2
+    r = await client.post("/me/notifications/read", headers=creator.headers, json={"all": True})
+    assert r.json() == {"updated": 2, "unread_count": 0}
+    # someone else's ids are ignored, not revealed
+    assert (
+        await client.post(
+            "/me/notifications/read", headers=other.headers, json={"ids": [review_note["id"]]}
+        )
+    ).json()["updated"] == 0
+
+
+async def test_notifications_and_feed_bad_input(client, register, ws_url):
+    me, other = await register(), await register()
+    assert_problem(await client.post("/me/notifications/read", headers=me.headers, json={}), 400)
+    assert_problem(
+        await client.post("/me/notifications/read", headers=me.headers, json={"ids": ["nope"]}),
+        400,
+        "ids",
+    )
+    assert_problem(
+        await client.post("/me/notifications/read", headers=me.headers, json={"ids": ["x"] * 101}),
+        400,
+        "ids",
+    )
+    assert_problem(await client.get("/me/notifications?unread=maybe", headers=me.headers), 400)
+    assert_problem(await client.get("/me/feed?limit=101", headers=me.headers), 400, "limit")
+    assert_problem(await client.get("/me/feed?cursor=garbage", headers=me.headers), 400, "cursor")
+    assert_problem(await client.get("/me/feed"), 401)
+    assert_problem(await client.get("/me/notifications"), 401)
+    # another user's private channels are refused
+    ws = make_client(ws_url, token=me.token)
+    await ws.connect()
+    try:
+        rec = Recorder()
+        sub = ws.new_subscription(f"notifications#{other.id}", rec)
+        await sub.subscribe()
+        await rec.wait_for(lambda: rec.errors or rec.unsubscribed)
+    finally:
+        await ws.disconnect()
