@@ -178,6 +178,7 @@ def build_jwt_auth(settings: Settings) -> JWTAuth[CurrentUser, Token]:
             "^/metrics",
             "^/connection/",
             "^/static/",
+            "^/vendor/",
             "^/$",
         ],
         exclude_opt_key="exclude_from_auth",
