@@ -110,6 +110,14 @@ def create_app(settings: Settings | None = None) -> Litestar:
         opt={"exclude_from_auth": True},
         include_in_schema=False,
     )
+    # The browser build of centrifuge-js, installed by `npm ci` (make install).
+    vendor = create_static_files_router(
+        path="/vendor",
+        directories=[ROOT / "node_modules" / "centrifuge" / "dist"],
+        opt={"exclude_from_auth": True},
+        include_in_schema=False,
+        name="vendor",
+    )
     return Litestar(
         route_handlers=[
             api,
@@ -117,6 +125,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             PrometheusController,
             index,
             static,
+            vendor,
             *realtime_setup.route_handlers(rt_engine),
         ],
         lifespan=[lifespan],
