@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.auth import CurrentUser, optional_user
 from hub.community import feed, notifications, reviews, service
+from hub.community import gdpr as _gdpr  # noqa: F401 - registers the GDPR export/erasure hooks
 from hub.community.schemas import (
     CreatorOut,
     FeedPage,
