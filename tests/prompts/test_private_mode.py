@@ -73,6 +73,8 @@ async def test_private_template_never_leaks(
     await client.post(f"/creators/{owner.handle}/follow", headers=fan.headers)
     ws_url = hub_server.replace("http://", "ws://") + "/connection/websocket"
     responses: list[str] = []
+    # subscribed before the prompt exists, so the live feed item cannot race the subscription
+    ws_fan, rec_fan = await _subscribe(ws_url, fan.token, f"feed#{fan.id}")
 
     async def call(method: str, url: str, **kw: Any):
         r = await client.request(method, url, **kw)
@@ -90,7 +92,6 @@ async def test_private_template_never_leaks(
     assert marker in p["template"]  # the owner sees it
     pid = p["id"]
     ws_anon, rec_anon = await _subscribe(ws_url, "", f"prompts:{pid}")
-    ws_fan, rec_fan = await _subscribe(ws_url, fan.token, f"feed#{fan.id}")
     try:
         # a new version, a sample, a review, and every read path, as others
         r = await client.patch(

@@ -18,8 +18,8 @@ from tests.prompts.helpers import assert_problem, create_prompt
 
 
 def alpha_word() -> str:
-    """A unique word of letters only (so the English stemmer treats it as a word)."""
-    return "zebra" + "".join(chr(ord("a") + b % 26) for b in secrets.token_bytes(8))
+    """A unique word of letters only, ending in k (so "<word>s" stems to "<word>")."""
+    return "zebra" + "".join(chr(ord("a") + b % 26) for b in secrets.token_bytes(8)) + "k"
 
 
 def ids(r) -> list[str]:
