@@ -59,12 +59,14 @@ log = structlog.get_logger(__name__)
 
 MAX_SAMPLES_PER_PROMPT = 20
 
-_PUBLIC_COLUMNS = (
-    "p.id, p.owner_id, u.handle AS owner_handle, u.display_name AS owner_display_name, "
-    "p.title, p.description, p.variables, p.model, p.price_cents, p.private_mode, p.tags, "
-    "p.sample_inputs, p.status, p.version, p.rating_avg, p.rating_count, p.run_count, "
-    "p.live_runs, p.runs_7d, p.rating_score, p.created_at, p.updated_at"
+_PROMPT_COLUMNS = (
+    "p.id, p.owner_id, p.title, p.description, p.variables, p.model, p.price_cents, "
+    "p.private_mode, p.tags, p.sample_inputs, p.status, p.version, p.rating_avg, "
+    "p.rating_count, p.run_count, p.live_runs, p.runs_7d, p.rating_score, p.created_at, "
+    "p.updated_at"
 )
+_OWNER_COLUMNS = "u.handle AS owner_handle, u.display_name AS owner_display_name"
+_PUBLIC_COLUMNS = f"{_PROMPT_COLUMNS}, {_OWNER_COLUMNS}"
 # $1 is always the viewer's id (NULL when anonymous).
 _TEMPLATE_IF_VISIBLE = (
     "CASE WHEN NOT p.private_mode OR p.owner_id = $1 THEN p.template END AS template"
@@ -556,11 +558,15 @@ def build_list_query(query: ListQuery) -> tuple[str, list[Any], str]:
     if query.cursor:
         key, after_id = decode_cursor(query.cursor, sort, key_kind)
         where.append(f"({key_sql}, p.id) < ({arg(key)}, {arg(after_id)})")
-    sql = (
-        f"SELECT {_PUBLIC_COLUMNS}, {key_sql} AS sort_key FROM prompts p "
-        "JOIN users u ON u.id = p.owner_id "
+    # The page is chosen from prompts alone; owners are joined to those rows only.
+    page_sql = (
+        f"SELECT {_PROMPT_COLUMNS}, {key_sql} AS sort_key FROM prompts p "
         f"WHERE {' AND '.join(where) or 'true'} "
         f"ORDER BY {key_sql} DESC, p.id DESC LIMIT {arg(query.limit + 1)}"
+    )
+    sql = (
+        f"SELECT p.*, {_OWNER_COLUMNS} FROM ({page_sql}) p JOIN users u ON u.id = p.owner_id "
+        "ORDER BY p.sort_key DESC, p.id DESC"
     )
     return sql, params, sort
 
