@@ -74,7 +74,7 @@ async def engine_server(redis_url):
     await engine.start()
     server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
     task = asyncio.create_task(server.serve())
-    while not server.started:
+    while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
         await asyncio.sleep(0.01)
     try:
         yield engine, f"ws://127.0.0.1:{port}/connection/websocket"
