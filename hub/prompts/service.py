@@ -12,6 +12,7 @@ that the caller can see answer 403, since its existence is public anyway.
 from __future__ import annotations
 
 import json
+import time
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -22,7 +23,7 @@ import structlog
 
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.db import engine, fetch, fetchrow
-from hub.errors import Problem, conflict, forbidden, not_found, validation_error
+from hub.errors import Problem, conflict, forbidden, not_found, too_many, validation_error
 from hub.prompts import events
 from hub.prompts.pagination import decode_cursor, page
 from hub.prompts.rules import runs_table_exists
@@ -45,6 +46,7 @@ from hub.prompts.templating import (
     render_template,
 )
 from hub.providers.models import get_model
+from hub.redis import get_redis
 
 __all__ = [
     "MissingVariables",
@@ -58,6 +60,7 @@ __all__ = [
 log = structlog.get_logger(__name__)
 
 MAX_SAMPLES_PER_PROMPT = 20
+MAX_PROMPTS_PER_HOUR = 60
 
 _PROMPT_COLUMNS = (
     "p.id, p.owner_id, p.title, p.description, p.variables, p.model, p.price_cents, "
@@ -224,10 +227,28 @@ def _require_owner(row: dict[str, Any], viewer: uuid.UUID | None, action: str) -
         raise forbidden(f"Only the prompt's creator can {action}.")
 
 
+async def _check_creation_rate(owner_id: str) -> None:
+    """At most MAX_PROMPTS_PER_HOUR new prompts per user per clock hour (spam brake)."""
+    hour = int(time.time() // 3600)
+    key = f"hub:prompts:created:{owner_id}:{hour}"
+    pipe = get_redis().pipeline(transaction=False)
+    pipe.set(key, 0, ex=3600, nx=True)  # (EXPIRE NX needs Redis 7; this works on 6.2)
+    pipe.incr(key)
+    _, count = await pipe.execute()
+    if int(count) > MAX_PROMPTS_PER_HOUR:
+        retry = 3600 - int(time.time()) % 3600
+        raise too_many(
+            f"You can publish at most {MAX_PROMPTS_PER_HOUR} prompts per hour; "
+            f"try again in {retry} seconds.",
+            retry,
+        )
+
+
 async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
     _check_model(body.model)
     variables = _variables(body.template)
     _check_sample_inputs(body.sample_inputs, variables, "sample_inputs")
+    await _check_creation_rate(owner_id)
     owner = uuid.UUID(owner_id)
     async with engine().transaction():
         created = await fetchrow(

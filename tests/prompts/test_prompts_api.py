@@ -231,3 +231,15 @@ async def test_prompt_for_run_contract(client, register):
     await client.delete(f"/prompts/{p['id']}", headers=owner.headers)
     run3 = await get_prompt_for_run(p["id"])
     assert run3 is not None and run3.status == "archived"
+
+
+async def test_prompt_creation_is_rate_limited(client, register, monkeypatch):
+    from hub.prompts import service
+
+    monkeypatch.setattr(service, "MAX_PROMPTS_PER_HOUR", 2)
+    owner = await register()
+    await create_prompt(client, owner)
+    await create_prompt(client, owner)
+    r = await client.post("/prompts", json=prompt_body(), headers=owner.headers)
+    body = assert_problem(r, 429)
+    assert int(r.headers["retry-after"]) > 0 and "per hour" in body["detail"]
