@@ -243,3 +243,23 @@ async def test_prompt_creation_is_rate_limited(client, register, monkeypatch):
     r = await client.post("/prompts", json=prompt_body(), headers=owner.headers)
     body = assert_problem(r, 429)
     assert int(r.headers["retry-after"]) > 0 and "per hour" in body["detail"]
+
+
+async def test_sample_from_run_id_is_guarded(client, register):
+    from hub.prompts.rules import runs_table_exists
+
+    owner = await register()
+    p = await create_prompt(client, owner)
+    url = f"/prompts/{p['id']}/samples"
+    r = await client.post(
+        url, headers=owner.headers, json={"run_id": "00000000-0000-0000-0000-000000000000"}
+    )
+    if await runs_table_exists():
+        assert_problem(r, 404)  # not one of the owner's runs
+    else:
+        assert_problem(r, 422, "run_id")
+    assert_problem(
+        await client.post(url, headers=owner.headers, json={"run_id": "x", "output": "y"}),
+        422,
+        "output",
+    )
