@@ -18,6 +18,7 @@ APP_REGISTRY = AppRegistry(
     apps=[
         "hub.accounts.piccolo_app",
         "hub.prompts.piccolo_app",
+        "hub.billing.piccolo_app",
         "hub.community.piccolo_app",
         "hub.billing.piccolo_app",
         "hub.rooms.piccolo_app",

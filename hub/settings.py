@@ -48,6 +48,23 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payout_minimum_cents: int = 1000
     # Demo AI provider
     demo_tokens_per_second: float = 40.0
+    # Runs: streaming, persistence, liveness (see hub/runs)
+    run_default_max_tokens: int = 200
+    run_coalesce_ms: float = 50.0  # a run.delta at least this often while tokens flow...
+    run_coalesce_tokens: int = 32  # ...or as soon as this many tokens are buffered
+    run_persist_seconds: float = 1.0  # output + stream position + heartbeat written this often
+    run_stale_seconds: float = 15.0  # no heartbeat for this long: the reaper takes over
+    run_max_attempts: int = 2  # a run whose worker died is restarted until this many attempts
+    run_queued_timeout_seconds: float = 600.0  # a run never started by then is failed + refunded
+    # Providers: timeouts, retries before the first token, circuit breaker
+    provider_connect_timeout_seconds: float = 5.0
+    provider_first_token_timeout_seconds: float = 30.0
+    provider_read_timeout_seconds: float = 30.0
+    provider_max_retries: int = 3
+    provider_retry_base_seconds: float = 0.5
+    provider_retry_max_seconds: float = 8.0
+    provider_breaker_failures: int = 5
+    provider_breaker_cooldown_seconds: float = 30.0
     # Payments (empty = not configured)
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
