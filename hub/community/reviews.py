@@ -17,7 +17,7 @@ import structlog
 from hub.community import notifications
 from hub.community.schemas import ReplyIn, ReviewIn, ReviewOut, ReviewPage, UserRef
 from hub.db import engine, fetch, fetchrow
-from hub.errors import conflict, forbidden, not_found
+from hub.errors import conflict, forbidden, not_found, validation_error
 from hub.prompts.events import publish_quietly
 from hub.prompts.pagination import decode_cursor, page
 from hub.prompts.rules import has_completed_run
@@ -162,6 +162,8 @@ async def reply(
 ) -> ReviewOut:
     """The prompt's creator answers a review, once."""
     me = uuid.UUID(owner_id)
+    if not body.body.strip():
+        raise validation_error("body", "A reply cannot be blank.")
     async with engine().transaction():
         prompt = await _locked_prompt(prompt_id, me)
         if prompt["owner_id"] != me:

@@ -40,6 +40,8 @@ def decode_cursor(
         if made_for != sort or not isinstance(row_id, str):
             raise invalid
         parsed_id: Any = uuid.UUID(row_id) if id_kind is uuid.UUID else int(row_id)
+        if isinstance(parsed_id, int) and not 0 <= parsed_id < 2**63:
+            raise invalid
         if key_kind is datetime:
             key = datetime.fromisoformat(key)
             if key.tzinfo is None:
@@ -49,7 +51,7 @@ def decode_cursor(
                 raise invalid
             key = float(key)
         elif key_kind is int:
-            if isinstance(key, bool) or not isinstance(key, int):
+            if isinstance(key, bool) or not isinstance(key, int) or not -(2**31) <= key < 2**31:
                 raise invalid
         return key, parsed_id
     except (ValueError, TypeError, binascii.Error, UnicodeDecodeError) as exc:

@@ -198,6 +198,13 @@ def _check_sample_inputs(inputs: dict[str, str], variables: list[str], field: st
         )
 
 
+def _title(title: str) -> str:
+    stripped = title.strip()
+    if len(stripped) < 3:
+        raise validation_error("title", "title needs at least 3 characters besides spaces.")
+    return stripped
+
+
 def _normalise_tags(tags: list[str]) -> list[str]:
     return list(dict.fromkeys(t.lower() for t in tags))
 
@@ -246,6 +253,7 @@ async def _check_creation_rate(owner_id: str) -> None:
 
 async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
     _check_model(body.model)
+    title = _title(body.title)
     variables = _variables(body.template)
     _check_sample_inputs(body.sample_inputs, variables, "sample_inputs")
     await _check_creation_rate(owner_id)
@@ -256,7 +264,7 @@ async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
             "price_cents, private_mode, tags, sample_inputs) "
             "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb) RETURNING id",
             owner,
-            body.title.strip(),
+            title,
             body.description,
             body.template,
             variables,
@@ -321,7 +329,7 @@ async def update_prompt(prompt_id: uuid.UUID, owner_id: str, patch: PromptPatch)
             kept = {k: v for k, v in _json_obj(row["sample_inputs"]).items() if k in variables}
             changes["sample_inputs"] = json.dumps(kept)
         if patch.title is not None:
-            changes["title"] = patch.title.strip()
+            changes["title"] = _title(patch.title)
         for field in ("description", "model", "price_cents", "private_mode"):
             value = getattr(patch, field)
             if value is not None:

@@ -60,6 +60,7 @@ async def test_review_create_edit_aggregates_and_reply(client, register, grant_c
     assert_problem(await client.post(url, headers=stranger.headers, json={"body": "hi"}), 403)
     assert_problem(await client.post(url, headers=a.headers, json={"body": "hi"}), 403)
     assert_problem(await client.post(url, headers=owner.headers, json={"body": ""}), 400, "body")
+    assert_problem(await client.post(url, headers=owner.headers, json={"body": "  "}), 422, "body")
     r = await client.post(url, headers=owner.headers, json={"body": "Thanks!"})
     assert r.status_code == 200 and r.json()["reply"] == "Thanks!" and r.json()["replied_at"]
     assert_problem(await client.post(url, headers=owner.headers, json={"body": "again"}), 409)

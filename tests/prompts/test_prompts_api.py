@@ -43,6 +43,7 @@ async def test_create_requires_auth(client):
     ("overrides", "status", "field"),
     [
         ({"title": "ab"}, 400, "title"),
+        ({"title": "   \t "}, 422, "title"),
         ({"title": "x" * 121}, 400, "title"),
         ({"description": "d" * 5001}, 400, "description"),
         ({"template": ""}, 400, "template"),

@@ -98,6 +98,14 @@ async def test_filters_tag_creator_model_price(client, register):
         ({"creator": "x" * 31}, 400, "creator"),
         ({"cursor": "not-a-cursor"}, 400, "cursor"),
         ({"cursor": "W10"}, 400, "cursor"),
+        (
+            {
+                "sort": "popular",
+                "cursor": "WyJwb3B1bGFyIiwxMDk5NTExNjI3Nzc2LCIwMDAwMDAwMC0wMDAwLTAwMDAtMDAwMC0wMDAwMDAwMDAwMDAiXQ",
+            },
+            400,
+            "cursor",
+        ),
     ],
 )
 async def test_bad_list_parameters_name_the_field(client, params, status, field):
