@@ -20,7 +20,6 @@ APP_REGISTRY = AppRegistry(
         "hub.prompts.piccolo_app",
         "hub.billing.piccolo_app",
         "hub.community.piccolo_app",
-        "hub.billing.piccolo_app",
         "hub.rooms.piccolo_app",
     ]
 )
