@@ -97,7 +97,15 @@ class PromptOut(msgspec.Struct, omit_defaults=True):
     live_runs: int
     created_at: datetime
     updated_at: datetime
-    template: str | None = None  # absent unless the viewer owns the prompt or it is not private
+    template: (
+        Annotated[
+            str,
+            msgspec.Meta(
+                description="Present only for the prompt's owner, or when private_mode is false."
+            ),
+        ]
+        | None
+    ) = None
 
 
 class PromptPage(msgspec.Struct):
