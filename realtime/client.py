@@ -12,7 +12,6 @@ import asyncio
 import logging
 import time
 import uuid
-from collections import deque
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -28,7 +27,7 @@ from realtime.errors import (
 )
 from realtime.node import SUBSCRIBING, Sub
 from realtime.policy import ANONYMOUS, Credentials, user_limit_of
-from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec
+from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec, ws_frame
 
 if TYPE_CHECKING:
     from realtime.engine import Engine
@@ -107,20 +106,32 @@ class Client:
         "pong_deadline",
         "connect_deadline",
         "slow",
+        "direct",
+        "kind",
+        "_dirty",
+        "_blocked",
         "__weakref__",
     )
 
-    def __init__(self, engine: Engine, asgi_send: Any, protobuf: bool) -> None:
+    def __init__(self, engine: Engine, asgi_send: Any, protobuf: bool, direct: Any = None) -> None:
         self.engine = engine
         self.asgi_send = asgi_send
         self.is_pb = protobuf
         self.codec: Any = ProtobufCodec if protobuf else JsonCodec
+        #: The server's websocket protocol object when frames can be written to its transport
+        #: directly (uvicorn's websockets-sansio); None: everything goes through ASGI send.
+        self.direct = direct
+        #: Which shared encoding of a publication this client takes (see Node.on_publication):
+        #: bit 0 protobuf, bit 1 direct (complete websocket frames).
+        self.kind = (1 if protobuf else 0) | (2 if direct is not None else 0)
+        self._dirty = False
+        self._blocked: asyncio.Task[None] | None = None
         self.id = str(uuid.uuid4())
         self.state = CONNECTING
         self.creds: Credentials = ANONYMOUS
         self.info = b""
         self.subs: dict[str, Sub] = {}
-        self._queue: deque[Any] = deque()
+        self._queue: list[Any] = []
         self._qbytes = 0
         self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -136,10 +147,23 @@ class Client:
     # --- sending -----------------------------------------------------------------------
 
     def start(self) -> None:
-        self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+        if self.direct is None:
+            self._writer = asyncio.get_running_loop().create_task(self._write_loop())
+
+    def send(self, payload: str | bytes) -> None:
+        """Queue one codec payload (a reply, error or push) for this connection."""
+        if self.direct is not None:
+            if self.is_pb:
+                payload = ws_frame(2, payload)  # type: ignore[arg-type]
+            else:
+                payload = ws_frame(1, payload.encode())  # type: ignore[union-attr]
+        self.push(payload)
 
     def push(self, item: Any) -> None:
-        """Queue one encoded item. Never blocks, never closes synchronously (fan-out safe)."""
+        """Queue one item already in this client's `kind` of encoding (shared by fan-out).
+
+        Never blocks and never closes synchronously, so the fan-out loop can call it freely.
+        """
         if self.state == CLOSED or self.slow:
             return
         q = self._queue
@@ -148,10 +172,15 @@ class Client:
         cfg = self.engine.config
         if self._qbytes > cfg.send_queue_max_bytes or len(q) > cfg.send_queue_max_messages:
             self.slow = True
-            q.clear()
+            self._queue = []
             self._qbytes = 0
             metrics.SLOW_DISCONNECTS.inc()
             asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_SLOW)
+            return
+        if self.direct is not None:
+            if not self._dirty:
+                self._dirty = True
+                self.engine.mark_dirty(self)
             return
         waiter = self._waiter
         if waiter is not None:
@@ -159,8 +188,33 @@ class Client:
             if not waiter.done():
                 waiter.set_result(None)
 
-    async def _write_loop(self) -> None:
+    def flush_direct(self) -> None:
+        """Write everything queued as one transport write (called once per loop iteration)."""
+        self._dirty = False
         q = self._queue
+        if not q or self.state == CLOSED:
+            return
+        proto = self.direct
+        if proto.close_sent:
+            return
+        if not proto.writable.is_set():  # the peer is not reading: keep queueing (bounded)
+            if self._blocked is None:
+                self._blocked = asyncio.get_running_loop().create_task(self._wait_writable())
+            return
+        self._queue = []
+        self._qbytes = 0
+        proto.transport.write(q[0] if len(q) == 1 else b"".join(q))
+
+    async def _wait_writable(self) -> None:
+        try:
+            await self.direct.writable.wait()
+        finally:
+            self._blocked = None
+        if self._queue and not self._dirty and self.state != CLOSED:
+            self._dirty = True
+            self.engine.mark_dirty(self)
+
+    async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         send = self.asgi_send
         key = "bytes" if self.is_pb else "text"
@@ -168,21 +222,23 @@ class Client:
         limit = self.engine.config.write_batch_max_bytes
         try:
             while True:
+                q = self._queue
                 if not q:
                     waiter = self._waiter = loop.create_future()
                     await waiter
                     continue
                 if self._qbytes <= limit:
-                    items = list(q)
-                    q.clear()
+                    items = q
+                    self._queue = []
                     self._qbytes = 0
                 else:
-                    items = []
                     size = 0
-                    while q and size < limit:
-                        item = q.popleft()
-                        size += len(item)
-                        items.append(item)
+                    cut = 0
+                    while cut < len(q) and size < limit:
+                        size += len(q[cut])
+                        cut += 1
+                    items = q[:cut]
+                    del q[:cut]
                     self._qbytes -= size
                 frame = items[0] if len(items) == 1 else join(items)
                 await send({"type": "websocket.send", key: frame})
@@ -198,12 +254,12 @@ class Client:
         if self.state == CLOSED:
             return
         self.state = CLOSED
-        writer = self._writer
-        if writer is not None and writer is not asyncio.current_task():
-            writer.cancel()
-        self._writer = None
-        pending = [] if self.slow else list(self._queue)
-        self._queue.clear()
+        for task in (self._writer, self._blocked):
+            if task is not None and task is not asyncio.current_task():
+                task.cancel()
+        self._writer = self._blocked = None
+        pending = [] if self.slow else self._queue
+        self._queue = []
         self._qbytes = 0
         self.engine.detach(self)
         if disconnect is not None:
@@ -211,13 +267,25 @@ class Client:
             self.engine.spawn(self._send_close(disconnect, pending))
 
     async def _send_close(self, disconnect: Disconnect, pending: list[Any]) -> None:
+        proto = self.direct
         try:
             if pending:
-                key = "bytes" if self.is_pb else "text"
-                await self.asgi_send({"type": "websocket.send", key: self.codec.join(pending)})
-            await self.asgi_send(
-                {"type": "websocket.close", "code": disconnect.code, "reason": disconnect.reason}
-            )
+                if proto is not None:
+                    if not proto.close_sent and proto.writable.is_set():
+                        proto.transport.write(b"".join(pending))
+                else:
+                    key = "bytes" if self.is_pb else "text"
+                    await self.asgi_send({"type": "websocket.send", key: self.codec.join(pending)})
+            close = {
+                "type": "websocket.close",
+                "code": disconnect.code,
+                "reason": disconnect.reason,
+            }
+            # A peer that stopped reading never lets the close frame out: drop it after a while.
+            await asyncio.wait_for(self.asgi_send(close), self.engine.config.close_timeout)
+        except TimeoutError:
+            if proto is not None:
+                proto.transport.abort()
         except Exception:  # noqa: BLE001 - already closed by the peer
             pass
 
@@ -226,7 +294,7 @@ class Client:
         metrics.INSUFFICIENT_STATE.inc()
         code, reason = errors.UNSUBSCRIBE_INSUFFICIENT_STATE
         if self.subs.get(sub.channel) is sub:
-            self.push(self.codec.push(sub.channel, "unsubscribe", {"code": code, "reason": reason}))
+            self.send(self.codec.push(sub.channel, "unsubscribe", {"code": code, "reason": reason}))
         self.engine.drop_sub(self, sub)
 
     # --- incoming ----------------------------------------------------------------------
@@ -270,7 +338,7 @@ class Client:
             if cmd.id == 0:
                 self.pong_deadline = 0.0  # pong
                 return
-            self.push(self.codec.error(cmd.id, errors.ERROR_METHOD_NOT_FOUND))
+            self.send(self.codec.error(cmd.id, errors.ERROR_METHOD_NOT_FOUND))
             metrics.COMMANDS.labels("unknown", "error").inc()
             return
         if method == "send":
@@ -288,16 +356,16 @@ class Client:
             handler = getattr(self, "cmd_" + method)
             result = await handler(cmd.params, cmd.id)
             if result is not None and self.state != CLOSED:
-                self.push(self.codec.reply(cmd.id, method, result))
+                self.send(self.codec.reply(cmd.id, method, result))
             metrics.COMMANDS.labels(method, "ok").inc()
         except ReplyError as e:
             metrics.COMMANDS.labels(method, str(e.error.code)).inc()
             if self.state != CLOSED:
-                self.push(self.codec.error(cmd.id, e.error))
+                self.send(self.codec.error(cmd.id, e.error))
         except PublishRejected as e:
             metrics.COMMANDS.labels(method, str(e.error.code)).inc()
             if self.state != CLOSED:
-                self.push(self.codec.error(cmd.id, e.error))
+                self.send(self.codec.error(cmd.id, e.error))
         except Close as e:
             metrics.COMMANDS.labels(method, str(e.disconnect.code)).inc()
             self.close(e.disconnect)
@@ -308,7 +376,7 @@ class Client:
             log.exception("command %s failed", method)
             metrics.COMMANDS.labels(method, "internal").inc()
             if self.state != CLOSED:
-                self.push(self.codec.error(cmd.id, errors.ERROR_INTERNAL))
+                self.send(self.codec.error(cmd.id, errors.ERROR_INTERNAL))
 
     # --- auth --------------------------------------------------------------------------
 
@@ -472,7 +540,7 @@ class Client:
                 result["publications"] = [
                     {"data": msgspec.Raw(p.data), "offset": p.offset} for p in pubs
                 ]
-        self.push(self.codec.reply(cid, "subscribe", result))
+        self.send(self.codec.reply(cid, "subscribe", result))
         engine.node.ready(self, sub, state.epoch, state.offset)
         if opts.presence and self.subs.get(channel) is sub:
             await engine.join(self, sub)

@@ -49,7 +49,13 @@ class EngineConfig:
     #: Per-connection send queue bound; overflow closes the connection with 3008 "slow".
     send_queue_max_bytes: int = 2 * 1024 * 1024
     send_queue_max_messages: int = 20_000
-    #: Coalesced frames are cut at this size.
+    #: Write frames straight to the server's transport when it is uvicorn's websockets-sansio
+    #: protocol (one shared, pre-built frame per publication, one write per connection per
+    #: event-loop iteration); otherwise, or when False, every frame goes through ASGI send.
+    direct_writes: bool = True
+    #: A close frame that cannot be written within this time (peer not reading) -> abort.
+    close_timeout: float = 10.0
+    #: Coalesced frames (ASGI path) are cut at this size.
     write_batch_max_bytes: int = 512 * 1024
     #: Server ping period (seconds) and how long a pong may take (-> close 3012).
     ping_interval: float = 25.0

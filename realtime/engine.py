@@ -55,6 +55,8 @@ class Engine:
         self._pubsub: PubSubConnection | None = None
         self._pubsub_ok: asyncio.Event | None = None
         self._running = False
+        self._dirty: list[Client] = []
+        self._flush_scheduled = False
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -147,12 +149,30 @@ class Engine:
 
     # --- clients -----------------------------------------------------------------------
 
-    def connection(self, asgi_send: Any, protobuf: bool) -> Client:
-        client = Client(self, asgi_send, protobuf)
+    def connection(self, asgi_send: Any, protobuf: bool, direct: Any = None) -> Client:
+        client = Client(self, asgi_send, protobuf, direct if self.config.direct_writes else None)
         self.clients.add(client)
         metrics.CONNECTIONS.inc()
         client.start()
         return client
+
+    def mark_dirty(self, client: Client) -> None:
+        """Direct-write clients with queued frames are flushed once per loop iteration, so the
+        publications of one Redis read leave in one write per connection."""
+        self._dirty.append(client)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_scheduled = False
+        dirty = self._dirty
+        self._dirty = []
+        for client in dirty:
+            try:
+                client.flush_direct()
+            except Exception:  # noqa: BLE001 - a broken transport closes just that client
+                client.close(None)
 
     def attach_user(self, client: Client) -> None:
         user_id = client.creds.user_id
@@ -266,7 +286,7 @@ class Engine:
                         client.close(errors.DISCONNECT_EXPIRED)
                         continue
                     if now >= client.next_ping:
-                        client.push(client.codec.ping_item)
+                        client.send(client.codec.ping_item)
                         client.next_ping = now + cfg.ping_interval
                         if not client.pong_deadline:
                             client.pong_deadline = now + cfg.pong_timeout

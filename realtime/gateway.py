@@ -7,6 +7,7 @@ negotiation (`centrifuge-protobuf`) needs the raw scope anyway.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import Any
 
@@ -38,7 +39,7 @@ async def serve_websocket(engine: Engine, scope: Any, receive: Any, send: Any) -
     await send(
         {"type": "websocket.accept", "subprotocol": PROTOBUF_SUBPROTOCOL if protobuf else None}
     )
-    client = engine.connection(send, protobuf)
+    client = engine.connection(send, protobuf, direct_protocol(send))
     try:
         while True:
             message = await receive()
@@ -56,6 +57,40 @@ async def serve_websocket(engine: Engine, scope: Any, receive: Any, send: Any) -
         log.exception("websocket handler failed")
     finally:
         client.close(None)
+
+
+def direct_protocol(send: Any) -> Any:
+    """The server's websocket protocol object behind an ASGI `send`, if frames may be written
+    to its transport directly: uvicorn's websockets-sansio protocol (its default), possibly
+    wrapped by Litestar's exception middleware. None for any other server: then every frame
+    goes through ASGI send, which is always correct, only slower."""
+    fn = send
+    for _ in range(4):
+        owner = getattr(fn, "__self__", None)
+        if owner is not None:
+            if (
+                type(owner).__name__ == "WebSocketsSansIOProtocol"
+                and isinstance(getattr(owner, "writable", None), asyncio.Event)
+                and hasattr(owner, "transport")
+                and hasattr(owner, "close_sent")
+            ):
+                return owner
+            return None
+        nxt = None
+        for cell in getattr(fn, "__closure__", None) or ():
+            try:
+                value = cell.cell_contents
+            except ValueError:
+                continue
+            if callable(value) and (
+                getattr(value, "__self__", None) is not None or getattr(value, "__closure__", None)
+            ):
+                nxt = value
+                break
+        if nxt is None:
+            return None
+        fn = nxt
+    return None
 
 
 def websocket_route(engine: Engine, path: str = "/connection/websocket") -> Any:

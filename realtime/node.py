@@ -57,8 +57,7 @@ class ChannelEntry:
         "rchannel",
         "json_prefix",
         "pb_field",
-        "live_json",
-        "live_pb",
+        "live",
         "catchup",
         "join_leave",
         "epoch",
@@ -71,8 +70,8 @@ class ChannelEntry:
         self.rchannel = rchannel
         self.json_prefix = wire.json_channel_prefix(name)
         self.pb_field = wire.pb_channel_field(name)
-        self.live_json: set[Client] = set()
-        self.live_pb: set[Client] = set()
+        # live subscribers by Client.kind: json, protobuf, json frames, protobuf frames
+        self.live: tuple[set[Client], ...] = (set(), set(), set(), set())
         self.catchup: dict[Client, Sub] = {}
         self.join_leave: set[Client] = set()
         self.epoch = ""
@@ -80,7 +79,11 @@ class ChannelEntry:
         self.ready: Any = None  # future of the Redis SUBSCRIBE confirmation
 
     def empty(self) -> bool:
-        return not (self.live_json or self.live_pb or self.catchup)
+        live = self.live
+        return not (live[0] or live[1] or live[2] or live[3] or self.catchup)
+
+    def live_clients(self) -> list[Client]:
+        return [c for clients in self.live for c in clients]
 
 
 _decode_json = msgspec.json.decode
@@ -119,8 +122,7 @@ class Node:
             return
         sub.entry = None
         entry.catchup.pop(client, None)
-        entry.live_json.discard(client)
-        entry.live_pb.discard(client)
+        entry.live[client.kind].discard(client)
         entry.join_leave.discard(client)
         if entry.empty() and self.entries.get(entry.rchannel) is entry:
             del self.entries[entry.rchannel]
@@ -147,7 +149,7 @@ class Node:
         if entry is None:
             return
         entry.catchup.pop(client, None)
-        (entry.live_pb if client.is_pb else entry.live_json).add(client)
+        entry.live[client.kind].add(client)
         sub.state = LIVE
 
     def _advance(self, client: Client, sub: Sub, offset: int, epoch: str, data: bytes) -> bool:
@@ -158,10 +160,13 @@ class Node:
         if offset == sub.offset + 1:
             entry = sub.entry
             assert entry is not None
-            if client.is_pb:
-                client.push(wire.pub_push_protobuf(entry.pb_field, data, offset))
+            kind = client.kind
+            if kind & 1:
+                item = wire.pub_push_protobuf(entry.pb_field, data, offset)
+                client.push(item if kind == 1 else wire.ws_frame(2, item))
             else:
-                client.push(wire.pub_push_json(entry.json_prefix, data.decode(), offset))
+                js = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
+                client.push(js if kind == 0 else wire.ws_frame(1, js.encode()))
             sub.offset = offset
             metrics.DELIVERIES.inc()
         return True
@@ -187,28 +192,34 @@ class Node:
     def on_publication(self, entry: ChannelEntry, offset: int, epoch: str, data: bytes) -> None:
         metrics.PUBLICATIONS_RECEIVED.inc()
         last = entry.last_offset
-        if entry.live_json or entry.live_pb:
+        live = entry.live
+        if live[0] or live[1] or live[2] or live[3]:
             if last is not None and (epoch != entry.epoch or offset != last + 1):
                 if epoch == entry.epoch and offset <= last:
                     return  # a stale duplicate: already delivered
-                for client in list(entry.live_json) + list(entry.live_pb):
+                for client in entry.live_clients():
                     sub = client.subs.get(entry.name)
                     if sub is not None:
                         client.insufficient_state(sub)
             else:
+                # One encoding per kind, shared by every subscriber of that kind.
                 n = 0
-                live = entry.live_json
-                if live:
-                    item = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
-                    for client in live:
+                js = pb = None
+                for kind in (0, 1, 2, 3):
+                    clients = live[kind]
+                    if not clients:
+                        continue
+                    if kind & 1:
+                        if pb is None:
+                            pb = wire.pub_push_protobuf(entry.pb_field, data, offset)
+                        item = pb if kind == 1 else wire.ws_frame(2, pb)
+                    else:
+                        if js is None:
+                            js = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
+                        item = js if kind == 0 else wire.ws_frame(1, js.encode())
+                    for client in clients:
                         client.push(item)
-                    n += len(live)
-                live = entry.live_pb
-                if live:
-                    item_pb = wire.pub_push_protobuf(entry.pb_field, data, offset)
-                    for client in live:
-                        client.push(item_pb)
-                    n += len(live)
+                    n += len(clients)
                 metrics.DELIVERIES.inc(n)
         entry.epoch = epoch
         entry.last_offset = offset
@@ -238,11 +249,11 @@ class Node:
                     if "conn_info" in info_pb:
                         info_pb["conn_info"] = msgspec.json.encode(info_pb["conn_info"])
                     pb = wire.ProtobufCodec.push(entry.name, kind, {"info": info_pb})
-                client.push(pb)
+                client.send(pb)
             else:
                 if js is None:
                     js = wire.JsonCodec.push(entry.name, kind, body)
-                client.push(js)
+                client.send(js)
 
     def reset(self) -> None:
         """The pub/sub connection was lost: every local subscription may have missed messages."""
@@ -250,7 +261,7 @@ class Node:
         self.entries.clear()
         metrics.CHANNELS.set(0)
         for entry in entries:
-            clients = list(entry.live_json) + list(entry.live_pb) + list(entry.catchup)
+            clients = entry.live_clients() + list(entry.catchup)
             for client in clients:
                 sub = client.subs.get(entry.name)
                 if sub is not None and sub.state != SUBSCRIBING:

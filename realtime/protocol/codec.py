@@ -289,4 +289,14 @@ def pub_push_protobuf(channel_field: bytes, data: bytes, offset: int) -> bytes:
     return varint(len(reply)) + reply
 
 
+def ws_frame(opcode: int, payload: bytes) -> bytes:
+    """A complete unmasked server-to-client websocket frame (FIN set): 1 text, 2 binary."""
+    n = len(payload)
+    if n < 126:
+        return bytes((0x80 | opcode, n)) + payload
+    if n < 65536:
+        return bytes((0x80 | opcode, 126)) + n.to_bytes(2, "big") + payload
+    return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
+
+
 CODECS = {"json": JsonCodec, "protobuf": ProtobufCodec}

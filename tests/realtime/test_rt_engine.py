@@ -63,16 +63,22 @@ def test_empty_results_keep_their_key():
     assert pb.Reply.FromString(item[1:]).HasField("publish")
 
 
-@pytest.fixture
-async def engine_server(redis_url):
-    """An Engine served in this process by uvicorn, so the test can stop it."""
+@pytest.fixture(params=[True, False], ids=["direct-writes", "asgi-send"])
+async def engine_server(redis_url, request):
+    """An Engine served in this process by uvicorn, so the test can stop it; with frames
+    written to uvicorn's transport directly, and through plain ASGI send."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    engine = Engine(redis_url, make_policy(), TokenAuthenticator(), EngineConfig(prefix="hub"))
+    config = EngineConfig(direct_writes=request.param)
+    engine = Engine(redis_url, make_policy(), TokenAuthenticator(), config)
     app = Litestar(route_handlers=[websocket_route(engine)])
     await engine.start()
-    server = uvicorn.Server(uvicorn.Config(app, port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app, port=port, log_level="warning", lifespan="off", ws_per_message_deflate=False
+        )
+    )
     task = asyncio.create_task(server.serve())
     while not server.started:  # noqa: ASYNC110 - uvicorn exposes only a flag
         await asyncio.sleep(0.01)
@@ -92,9 +98,14 @@ async def test_engine_publish_and_shutdown_code(engine_server, uid):
     sub = client.new_subscription(f"runs:{uid}", events=rec)
     await sub.subscribe()
     await sub.ready(5)
+    assert [c.direct is not None for c in engine.clients] == [engine.config.direct_writes]
     result = await engine.publish(f"runs:{uid}", {"type": "run.queued"})
     assert result.offset == 1 and result.epoch
     await rec.wait_for(lambda: rec.pubs == [(1, {"type": "run.queued"})])
+    for i in range(50):  # several publications coalesced into one write
+        await engine.publish(f"runs:{uid}", {"i": i})
+    await rec.wait_for(lambda: len(rec.pubs) == 51)
+    assert rec.offsets() == list(range(1, 52))
     with pytest.raises(UnknownChannel):
         await engine.publish(f"nope:{uid}", {})
     await client.disconnect()
