@@ -19,6 +19,7 @@ APP_REGISTRY = AppRegistry(
         "hub.accounts.piccolo_app",
         "hub.prompts.piccolo_app",
         "hub.billing.piccolo_app",
+        "hub.runs.piccolo_app",
         "hub.community.piccolo_app",
         "hub.rooms.piccolo_app",
     ]

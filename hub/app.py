@@ -32,6 +32,7 @@ from hub.middleware import request_context_middleware, security_headers_middlewa
 from hub.ops.api import OpsController
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rooms.api import RoomsController
+from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -45,6 +46,7 @@ API_V1_HANDLERS: list[Any] = [
     RealtimeTokenController,
     WalletController,
     CreatorMoneyController,
+    *RUNS_HANDLERS,
     *PROMPTS_HANDLERS,
     *COMMUNITY_HANDLERS,
     RoomsController,

@@ -7,7 +7,10 @@ from typing import Any
 import structlog
 
 from hub.accounts import service as accounts
+from workers import billing as billing_jobs
 from workers import feeds
+from workers import reaper as reaper_jobs
+from workers import runs as run_jobs
 
 log = structlog.get_logger("workers.jobs")
 
@@ -19,5 +22,5 @@ async def prune_refresh_tokens(ctx: dict[str, Any]) -> int:
     return removed
 
 
-FUNCTIONS: list[Any] = [prune_refresh_tokens, *feeds.FUNCTIONS]
-CRON_JOBS: list[Any] = [*feeds.CRON_JOBS]
+FUNCTIONS: list[Any] = [prune_refresh_tokens, *feeds.FUNCTIONS, *run_jobs.FUNCTIONS]
+CRON_JOBS: list[Any] = [*feeds.CRON_JOBS, *reaper_jobs.CRON_JOBS, *billing_jobs.CRON_JOBS]

@@ -1,0 +1,111 @@
+"""Runs routes (thin): estimate, start, read, cancel, my runs, live public runs."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_202_ACCEPTED
+
+from hub.auth import CurrentUser, optional_user
+from hub.runs import service
+from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
+
+Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
+Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]
+
+
+class PromptRunsController(Controller):
+    path = "/prompts"
+    tags = ["runs"]
+
+    @get(
+        "/{prompt_id:uuid}/estimate",
+        exclude_from_auth=True,
+        summary="What a run would hold: price + usage cap",
+        description="`hold_cents = price_cents + usage_cap_cents`; the usage cap is "
+        "`max_tokens` at the model's rates (input counted on the template; the hold itself "
+        "counts the rendered prompt). Signed in, `balance_cents` is your wallet balance.",
+    )
+    async def estimate(
+        self,
+        prompt_id: UUID,
+        request: Request[Any, Any, Any],
+        max_tokens: Annotated[int | None, Parameter(ge=1, le=8000)] = None,
+    ) -> Estimate:
+        user = await optional_user(request)
+        return await service.estimate(str(prompt_id), max_tokens, user.id if user else None)
+
+    @post(
+        "/{prompt_id:uuid}/runs",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Start a run (requires an Idempotency-Key header)",
+        description="Holds price + usage cap from your wallet and queues the run; subscribe "
+        "to `channel` for its events. The same Idempotency-Key with the same body returns the "
+        "same run; with a different body, 422. 402 (with the estimate) when your wallet is "
+        "short, 429 over your daily spending limit, 422 for a missing or unknown variable.",
+    )
+    async def start(
+        self,
+        prompt_id: UUID,
+        request: Request[CurrentUser, Any, Any],
+        data: JSONBody[RunRequest],
+        idempotency_key: Annotated[
+            str | None,
+            Parameter(header="Idempotency-Key", description="A unique value per run (UUID)."),
+        ] = None,
+    ) -> RunOut:
+        return await service.start_run(request.user.id, str(prompt_id), data, idempotency_key)
+
+
+class RunsController(Controller):
+    path = "/runs"
+    tags = ["runs"]
+
+    @get(
+        "/{run_id:uuid}",
+        exclude_from_auth=True,
+        summary="A run: status, output so far and the stream position it reflects",
+        description="Visible to its buyer, and to anyone when public. Render `output`, then "
+        "subscribe to `channel` since `stream` {offset, epoch}: nothing missed or doubled.",
+    )
+    async def get_run(self, run_id: UUID, request: Request[Any, Any, Any]) -> RunOut:
+        user = await optional_user(request)
+        return await service.get_run(str(run_id), user.id if user else None)
+
+    @post(
+        "/{run_id:uuid}/cancel",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Cancel my run; it ends `canceled` within a second",
+        description="You pay the model usage so far; the creator earns nothing.",
+    )
+    async def cancel(self, run_id: UUID, request: Request[CurrentUser, Any, Any]) -> CancelOut:
+        return await service.request_cancel(str(run_id), request.user.id)
+
+
+class MyRunsController(Controller):
+    path = "/me/runs"
+    tags = ["runs"]
+
+    @get("/", summary="My runs, newest first")
+    async def my_runs(
+        self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
+    ) -> RunPage:
+        return await service.my_runs(request.user.id, limit, cursor)
+
+
+class LiveRunsController(Controller):
+    path = "/live/runs"
+    tags = ["runs"]
+
+    @get("/", exclude_from_auth=True, summary="Public runs streaming now")
+    async def live_runs(
+        self, request: Request[Any, Any, Any], limit: Limit = 20, cursor: Cursor = None
+    ) -> RunPage:
+        user = await optional_user(request)
+        return await service.live_runs(limit, cursor, user.id if user else None)
+
+
+HANDLERS: list[Any] = [PromptRunsController, RunsController, MyRunsController, LiveRunsController]

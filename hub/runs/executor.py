@@ -1,0 +1,368 @@
+"""Executing one attempt of a run in a worker: claim, stream, coalesce, persist, settle.
+
+- **Claim.** `queued -> running` for this attempt and this worker, or nothing: a duplicated
+  or stale job does no work and publishes nothing.
+- **Stream.** The provider runs in its own task and feeds a queue; this task coalesces
+  tokens into `run.delta` publications (every `run_coalesce_ms` or `run_coalesce_tokens`).
+- **Persist.** Every `run_persist_seconds` the output so far, the seq and the channel
+  position of the last delta it includes are written together, with the heartbeat. The
+  write is fenced by (attempt, worker): a worker that lost the run stops.
+- **Cancel.** A Redis pub/sub message (or, as a fallback, the DB flag seen at the next
+  persist) cancels the provider task, which closes the HTTP stream; the usage so far is
+  settled.
+- The rendered prompt lives only in the provider request: never logged or published.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+import uuid
+from typing import Any
+
+import httpx
+import structlog
+
+from hub.db import fetchrow
+from hub.prompts.service import render_template
+from hub.providers import provider_for
+from hub.providers.base import CompletionRequest, ProviderError, TokenDelta, Usage
+from hub.providers.models import get_model
+from hub.redis import get_redis
+from hub.runs import service
+from hub.runs.schemas import event
+from hub.settings import get_settings
+
+log = structlog.get_logger(__name__)
+
+_END = object()
+_CANCEL = object()
+
+INTERNAL_ERROR = "Something went wrong on our side while running this prompt. You were not charged."
+
+
+class RunControl:
+    """This process's handle on one executing run, for the cancel listener."""
+
+    def __init__(self) -> None:
+        self.queue: asyncio.Queue[Any] = asyncio.Queue()
+        self.producer: asyncio.Task[None] | None = None
+        self.cancel_requested = False
+
+    def cancel(self) -> None:
+        if self.cancel_requested:
+            return
+        self.cancel_requested = True
+        if self.producer is not None:
+            self.producer.cancel()
+        self.queue.put_nowait(_CANCEL)
+
+
+_controls: dict[str, RunControl] = {}
+_listener: asyncio.Task[None] | None = None
+
+
+async def _listen_for_cancels() -> None:
+    """One pub/sub subscription per worker process for every run's cancel signal."""
+    while True:
+        pubsub = None
+        try:
+            pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
+            await pubsub.subscribe(service.CANCEL_CHANNEL)
+            async for message in pubsub.listen():
+                if message.get("type") != "message":
+                    continue
+                run_id = message["data"].decode() if isinstance(message["data"], bytes) else ""
+                control = _controls.get(run_id)
+                if control is not None:
+                    log.info("run.cancel_received", run_id=run_id)
+                    control.cancel()
+        except asyncio.CancelledError:
+            raise
+        except Exception:  # noqa: BLE001 - keep listening; the DB flag covers the gap
+            log.warning("run.cancel_listener_error", exc_info=True)
+            await asyncio.sleep(1.0)
+        finally:
+            if pubsub is not None:
+                with contextlib.suppress(Exception):
+                    await pubsub.aclose()
+
+
+def ensure_cancel_listener() -> None:
+    global _listener
+    if _listener is None or _listener.done():
+        _listener = asyncio.get_running_loop().create_task(_listen_for_cancels())
+
+
+async def stop_cancel_listener() -> None:
+    global _listener
+    if _listener is not None:
+        _listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await _listener
+        _listener = None
+
+
+async def _claim(run_id: str, attempt: int, worker_id: str) -> dict[str, Any] | None:
+    return await fetchrow(
+        "UPDATE runs SET status = 'running', worker_id = $3, heartbeat_at = now(), "
+        "started_at = coalesce(started_at, now()), updated_at = now() "
+        "WHERE id = $1 AND attempt = $2 AND status = 'queued' RETURNING *",
+        uuid.UUID(run_id),
+        attempt,
+        worker_id,
+    )
+
+
+async def _produce(provider: Any, request: CompletionRequest, queue: asyncio.Queue[Any]) -> None:
+    try:
+        async for item in provider.stream(request):
+            queue.put_nowait(item)
+        queue.put_nowait(_END)
+    except asyncio.CancelledError:
+        raise
+    except Exception as exc:  # noqa: BLE001 - handed to the consumer, which decides
+        queue.put_nowait(exc)
+
+
+class _Stream:
+    """The consumer side: coalescing, publishing, persisting (one per attempt)."""
+
+    def __init__(self, row: dict[str, Any], worker_id: str, position: tuple[int, str] | None):
+        settings = get_settings()
+        self.run_id = str(row["id"])
+        self.attempt = int(row["attempt"])
+        self.worker_id = worker_id
+        self.coalesce = settings.run_coalesce_ms / 1000
+        self.coalesce_tokens = settings.run_coalesce_tokens
+        self.persist_every = settings.run_persist_seconds
+        self.parts: list[str] = []
+        self.tokens = 0
+        self.seq = 0
+        self.buffer: list[str] = []
+        self.buffer_tokens = 0
+        self.flush_at: float | None = None
+        self.position = position
+        self.persisted_seq = -1
+
+    @property
+    def output(self) -> str:
+        return "".join(self.parts)
+
+    def add(self, delta: TokenDelta) -> None:
+        if not self.buffer:
+            self.flush_at = time.monotonic() + self.coalesce
+        self.buffer.append(delta.text)
+        self.buffer_tokens += delta.tokens
+        self.tokens += delta.tokens
+
+    def flush_due(self) -> bool:
+        return bool(self.buffer) and (
+            self.buffer_tokens >= self.coalesce_tokens
+            or (self.flush_at is not None and time.monotonic() >= self.flush_at)
+        )
+
+    async def flush(self) -> None:
+        if not self.buffer:
+            return
+        text = "".join(self.buffer)
+        self.buffer.clear()
+        self.buffer_tokens = 0
+        self.flush_at = None
+        self.seq += 1
+        result = await service._publish(
+            self.run_id,
+            event("run.delta", run_id=self.run_id, seq=self.seq, text=text, attempt=self.attempt),
+        )
+        self.parts.append(text)
+        pos = service.position(result)
+        if pos is not None:
+            self.position = pos
+
+    async def persist(self) -> dict[str, Any] | None:
+        """Output, seq, position and heartbeat in one fenced write; None = we lost the run."""
+        return await fetchrow(
+            "UPDATE runs SET output = $4, output_tokens = $5, delta_seq = $6, "
+            "stream_offset = coalesce($7, stream_offset), stream_epoch = coalesce($8, stream_epoch), "
+            "heartbeat_at = now(), updated_at = now() "
+            "WHERE id = $1 AND attempt = $2 AND worker_id = $3 AND status = 'running' "
+            "RETURNING cancel_requested_at",
+            uuid.UUID(self.run_id),
+            self.attempt,
+            self.worker_id,
+            self.output,
+            self.tokens,
+            self.seq,
+            self.position[0] if self.position else None,
+            self.position[1] if self.position else None,
+        )
+
+
+async def execute(run_id: str, attempt: int, *, worker_id: str, http: httpx.AsyncClient) -> str:
+    """Run one attempt; returns what happened: completed|failed|canceled|skipped|lost."""
+    row = await _claim(run_id, attempt, worker_id)
+    if row is None:
+        await _republish_terminal(run_id)
+        return "skipped"
+    ensure_cancel_listener()
+    control = RunControl()
+    _controls[run_id] = control
+    try:
+        return await _run(row, worker_id, http, control)
+    finally:
+        _controls.pop(run_id, None)
+        if control.producer is not None and not control.producer.done():
+            control.producer.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await control.producer
+
+
+async def _republish_terminal(run_id: str) -> None:
+    """A duplicated job of a run that ended: make sure its terminal event went out."""
+    row = await service.load(run_id)
+    if row is not None and row["terminal_event"] and row["terminal_published_at"] is None:
+        ev = row["terminal_event"]
+        await service.publish_terminal(run_id, json.loads(ev) if isinstance(ev, str) else ev, 0)
+
+
+async def _run(
+    row: dict[str, Any], worker_id: str, http: httpx.AsyncClient, control: RunControl
+) -> str:
+    run_id = str(row["id"])
+    attempt = int(row["attempt"])
+    log.info("run.started", run_id=run_id, attempt=attempt, worker_id=worker_id)
+    if row["cancel_requested_at"] is not None:
+        return await _finish_cancel(run_id, attempt, worker_id, None)
+    started = await service._publish(run_id, event("run.started", run_id=run_id, attempt=attempt))
+    stream = _Stream(row, worker_id, service.position(started))
+    if await stream.persist() is None:
+        return "lost"
+    spec = get_model(row["model"])
+    if spec is None:
+        return await _finish_fail(
+            run_id,
+            attempt,
+            worker_id,
+            "model_unavailable",
+            f"The model '{row['model']}' is no longer available on this hub. You were not charged.",
+        )
+    try:
+        request = CompletionRequest(
+            prompt=await _render(row), max_tokens=row["max_tokens"], model=spec, run_id=run_id
+        )
+    except Exception:  # noqa: BLE001 - never echo the template in the error
+        log.error("run.render_failed", run_id=run_id)
+        return await _finish_fail(run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR)
+    control.producer = asyncio.create_task(
+        _produce(provider_for(spec, http), request, control.queue)
+    )
+    del request
+    usage: Usage | None = None
+    next_persist = time.monotonic() + stream.persist_every
+    try:
+        while True:
+            deadline = next_persist
+            if stream.flush_at is not None:
+                deadline = min(deadline, stream.flush_at)
+            item: Any = None
+            try:
+                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                    item = await control.queue.get()
+            except TimeoutError:
+                pass
+            if isinstance(item, TokenDelta):
+                stream.add(item)
+            elif isinstance(item, Usage):
+                usage = item
+            elif item is _END:
+                await stream.flush()
+                break
+            elif item is _CANCEL:
+                await stream.flush()
+                return await _finish_cancel(run_id, attempt, worker_id, stream)
+            elif isinstance(item, ProviderError):
+                return await _finish_fail(
+                    run_id, attempt, worker_id, item.code, item.message + " You were not charged."
+                )
+            elif isinstance(item, BaseException):
+                log.error("run.provider_crashed", run_id=run_id, error_type=type(item).__name__)
+                return await _finish_fail(
+                    run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR
+                )
+            if stream.flush_due():
+                await stream.flush()
+            if time.monotonic() >= next_persist:
+                next_persist = time.monotonic() + stream.persist_every
+                state = await stream.persist()
+                if state is None:
+                    log.warning("run.lost", run_id=run_id, attempt=attempt)
+                    return "lost"
+                if state["cancel_requested_at"] is not None:
+                    control.cancel()
+    except asyncio.CancelledError:
+        # The job itself is being cancelled (shutdown, abort): leave the run to the reaper.
+        raise
+    except Exception:  # noqa: BLE001
+        log.exception("run.executor_error", run_id=run_id)
+        return await _finish_fail(run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR)
+    if usage is None:
+        return await _finish_fail(
+            run_id,
+            attempt,
+            worker_id,
+            "provider_bad_response",
+            "The AI provider did not report usage. You were not charged.",
+        )
+    terminal = await service.complete(
+        run_id,
+        attempt=attempt,
+        worker_id=worker_id,
+        output=stream.output,
+        output_tokens=usage.output_tokens,
+        input_tokens=usage.input_tokens,
+        seq=stream.seq,
+        spec=spec,
+        stream=stream.position,
+    )
+    if terminal is None:
+        return "lost"
+    await service.announce(terminal)
+    return "completed"
+
+
+async def _render(row: dict[str, Any]) -> str:
+    version = await fetchrow(
+        "SELECT template FROM prompt_versions WHERE id = $1", row["prompt_version_id"]
+    )
+    if version is None:
+        raise LookupError("prompt version missing")
+    inputs = row["inputs"]
+    if isinstance(inputs, str):
+        inputs = json.loads(inputs)
+    return render_template(version["template"], inputs)
+
+
+async def _finish_fail(run_id: str, attempt: int, worker_id: str, code: str, message: str) -> str:
+    terminal = await service.fail(run_id, code, message, attempt=attempt, worker_id=worker_id)
+    if terminal is None:
+        return "lost"
+    await service.announce(terminal)
+    return "failed"
+
+
+async def _finish_cancel(run_id: str, attempt: int, worker_id: str, stream: _Stream | None) -> str:
+    terminal = await service.cancel_now(
+        run_id,
+        output=stream.output if stream else None,
+        output_tokens=stream.tokens if stream else None,
+        seq=stream.seq if stream else None,
+        attempt=attempt,
+        worker_id=worker_id,
+        stream=stream.position if stream else None,
+    )
+    if terminal is None:
+        return "lost"
+    await service.announce(terminal)
+    return "canceled"

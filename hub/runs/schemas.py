@@ -1,0 +1,85 @@
+"""Run bodies (msgspec). Money is integer cents."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+InputValue = Annotated[str, msgspec.Meta(max_length=8000)]
+MaxTokens = Annotated[int, msgspec.Meta(ge=1, le=8000)]
+
+
+class RunRequest(msgspec.Struct, forbid_unknown_fields=True):
+    inputs: Annotated[dict[str, InputValue], msgspec.Meta(max_length=20)] = {}
+    visibility: Literal["private", "public"] = "private"
+    max_tokens: MaxTokens | None = None
+
+
+class Estimate(msgspec.Struct):
+    prompt_id: str
+    model: str
+    max_tokens: int
+    input_tokens: int  # counted on the template; the hold counts the rendered prompt
+    price_cents: int
+    usage_cap_cents: int
+    hold_cents: int
+    balance_cents: int | None = None  # when signed in
+
+
+class StreamPosition(msgspec.Struct):
+    offset: int
+    epoch: str
+
+
+class RunUsage(msgspec.Struct):
+    input_tokens: int
+    output_tokens: int
+    cost_cents: int
+
+
+class RunError(msgspec.Struct):
+    code: str
+    message: str
+
+
+class RunOut(msgspec.Struct):
+    id: str
+    prompt_id: str
+    prompt_version: int
+    status: str
+    visibility: str
+    model: str
+    max_tokens: int
+    channel: str
+    output: str
+    attempt: int
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    price_cents: int
+    usage_cap_cents: int | None = None  # the money fields are shown to the buyer only
+    hold_cents: int | None = None
+    charge_cents: int | None = None
+    refunded_cents: int | None = None
+    usage: RunUsage | None = None
+    error: RunError | None = None
+    stream: StreamPosition | None = None
+    prompt_title: str | None = None
+    cancel_requested: bool = False
+
+
+class RunPage(msgspec.Struct):
+    items: list[RunOut]
+    next_cursor: str | None
+
+
+class CancelOut(msgspec.Struct):
+    id: str
+    status: str
+    cancel_requested: bool
+
+
+def event(type_: str, **fields: Any) -> dict[str, Any]:
+    return {"type": type_, **fields}
