@@ -122,7 +122,7 @@ class Client:
         #: directly (uvicorn's websockets-sansio); None: everything goes through ASGI send.
         self.direct = direct
         #: Which shared encoding of a publication this client takes (see Node.on_publication):
-        #: bit 0 protobuf, bit 1 direct (complete websocket frames).
+        #: 0 JSON str (ASGI), 1 Protobuf bytes, 2 JSON bytes (direct), 3 Protobuf (direct).
         self.kind = (1 if protobuf else 0) | (2 if direct is not None else 0)
         self._dirty = False
         self._blocked: asyncio.Task[None] | None = None
@@ -152,11 +152,8 @@ class Client:
 
     def send(self, payload: str | bytes) -> None:
         """Queue one codec payload (a reply, error or push) for this connection."""
-        if self.direct is not None:
-            if self.is_pb:
-                payload = ws_frame(2, payload)  # type: ignore[arg-type]
-            else:
-                payload = ws_frame(1, payload.encode())  # type: ignore[union-attr]
+        if self.direct is not None and not self.is_pb:
+            payload = payload.encode()  # type: ignore[union-attr]
         self.push(payload)
 
     def push(self, item: Any) -> None:
@@ -203,7 +200,34 @@ class Client:
             return
         self._queue = []
         self._qbytes = 0
-        proto.transport.write(q[0] if len(q) == 1 else b"".join(q))
+        proto.transport.write(self._frames(q))
+
+    def _frames(self, items: list[bytes]) -> bytes:
+        """Queued payloads as websocket frames: as few as possible, each at most
+        `write_batch_max_bytes` (JSON lines joined with newlines, Protobuf messages
+        concatenated - both are how the protocol packs several messages in a frame)."""
+        if self.is_pb:
+            opcode, sep = 2, b""
+        else:
+            opcode, sep = 1, b"\n"
+        if len(items) == 1:
+            return ws_frame(opcode, items[0])
+        limit = self.engine.config.write_batch_max_bytes
+        total = sum(len(i) for i in items)
+        if total <= limit:
+            return ws_frame(opcode, sep.join(items))
+        frames = []
+        batch: list[bytes] = []
+        size = 0
+        for item in items:
+            if batch and size + len(item) > limit:
+                frames.append(ws_frame(opcode, sep.join(batch)))
+                batch = []
+                size = 0
+            batch.append(item)
+            size += len(item) + 1
+        frames.append(ws_frame(opcode, sep.join(batch)))
+        return b"".join(frames)
 
     async def _wait_writable(self) -> None:
         try:
@@ -272,7 +296,7 @@ class Client:
             if pending:
                 if proto is not None:
                     if not proto.close_sent and proto.writable.is_set():
-                        proto.transport.write(b"".join(pending))
+                        proto.transport.write(self._frames(pending))
                 else:
                     key = "bytes" if self.is_pb else "text"
                     await self.asgi_send({"type": "websocket.send", key: self.codec.join(pending)})

@@ -162,11 +162,10 @@ class Node:
             assert entry is not None
             kind = client.kind
             if kind & 1:
-                item = wire.pub_push_protobuf(entry.pb_field, data, offset)
-                client.push(item if kind == 1 else wire.ws_frame(2, item))
+                client.push(wire.pub_push_protobuf(entry.pb_field, data, offset))
             else:
                 js = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
-                client.push(js if kind == 0 else wire.ws_frame(1, js.encode()))
+                client.push(js if kind == 0 else js.encode())
             sub.offset = offset
             metrics.DELIVERIES.inc()
         return True
@@ -212,11 +211,11 @@ class Node:
                     if kind & 1:
                         if pb is None:
                             pb = wire.pub_push_protobuf(entry.pb_field, data, offset)
-                        item = pb if kind == 1 else wire.ws_frame(2, pb)
+                        item = pb
                     else:
                         if js is None:
                             js = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
-                        item = js if kind == 0 else wire.ws_frame(1, js.encode())
+                        item = js if kind == 0 else js.encode()
                     for client in clients:
                         client.push(item)
                     n += len(clients)
