@@ -24,6 +24,7 @@ from realtime import (
     Engine,
     EngineConfig,
     NamespaceOptions,
+    RealtimeASGI,
     SimplePolicy,
     websocket_route,
 )
@@ -103,4 +104,10 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
 
 
-app = Litestar(route_handlers=[websocket_route(engine), stats, reset], lifespan=[lifespan])
+litestar_app = Litestar(route_handlers=[websocket_route(engine), stats, reset], lifespan=[lifespan])
+# BENCH_MOUNT=front: the websocket endpoint served in front of Litestar (RealtimeASGI)
+app = (
+    RealtimeASGI(litestar_app, engine)
+    if os.environ.get("BENCH_MOUNT", "route") == "front"
+    else litestar_app
+)

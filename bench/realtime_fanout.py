@@ -48,10 +48,12 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def proc_cpu(pid: int) -> float:
+def proc_cpu(pid: int, part: str = "all") -> float:
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    user, system = int(fields[11]), int(fields[12])
+    ticks = {"all": user + system, "user": user, "sys": system}[part]
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def proc_rss(pid: int) -> int:
@@ -221,6 +223,7 @@ async def run_step(
     gc.collect()
     gc.disable()
     cpu_s0, cpu_c0, cpu_r0 = proc_cpu(server_pid), self_cpu(), proc_cpu(redis_pid)
+    sys_s0 = proc_cpu(server_pid, "sys")
     t0 = time.monotonic()
     published = 0
     interval = 1.0 / rate
@@ -247,6 +250,7 @@ async def run_step(
         self_cpu() - cpu_c0,
         proc_cpu(redis_pid) - cpu_r0,
     )
+    sys_s = proc_cpu(server_pid, "sys") - sys_s0
     gc.enable()
     elapsed = drained - t0
     server = await http_json(port, "/bench/stats")
@@ -269,6 +273,7 @@ async def run_step(
         "p99_ms": pct(0.99),
         "max_ms": round(lat[-1], 1) if lat else float("nan"),
         "server_cpu": round(cpu_s / elapsed, 2),
+        "server_sys_cpu": round(sys_s / elapsed, 2),
         "client_cpu": round(cpu_c / elapsed, 2),
         "redis_cpu": round(cpu_r / elapsed, 2),
         "gc": server["gc"],
@@ -349,6 +354,8 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
         rss0 = proc_rss(server.pid)
         print(f"server pid {server.pid}, idle RSS {rss0 / 2**20:.1f} MiB", flush=True)
         ladder = {1000: LADDER[1000]} if args.quick else LADDER
+        if args.subs:
+            ladder = {args.subs: args.rates or LADDER.get(args.subs, [10])}
         for n, rates in ladder.items():
             clients += await connect_many(n - len(clients), http_port, stats, len(clients))
             await asyncio.sleep(1.0)
@@ -370,7 +377,8 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
                 print(
                     f"  {rate:>4} pub/s: {r['deliveries_per_s']:>7} deliveries/s  lost {r['lost']}"
                     f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  max {r['max_ms']} ms"
-                    f"  cpu server {r['server_cpu']} client {r['client_cpu']} redis {r['redis_cpu']}"
+                    f"  cpu server {r['server_cpu']} (sys {r['server_sys_cpu']})"
+                    f" client {r['client_cpu']} redis {r['redis_cpu']}"
                     f"  gc2 {gc2['count']}x max {gc2['max_ms']} ms"
                     f"  gc0/1 max {max(r['gc']['0']['max_ms'], r['gc']['1']['max_ms'])} ms",
                     flush=True,
@@ -394,6 +402,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="1k subscribers only")
+    parser.add_argument("--subs", type=int, help="one subscriber count instead of the ladder")
+    parser.add_argument("--rates", type=int, nargs="*", help="publication rates for --subs")
     parser.add_argument(
         "--gc",
         default="tuned",

@@ -39,7 +39,7 @@ from realtime.errors import (
     TokenExpired,
     UnknownChannel,
 )
-from realtime.gateway import serve_websocket, websocket_route
+from realtime.gateway import RealtimeASGI, serve_websocket, websocket_route
 from realtime.policy import (
     ANONYMOUS,
     Authenticator,
@@ -62,6 +62,7 @@ __all__ = [
     "PublishRejected",
     "PublishResult",
     "Publisher",
+    "RealtimeASGI",
     "RealtimeError",
     "SimplePolicy",
     "TokenExpired",

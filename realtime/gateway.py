@@ -100,3 +100,23 @@ def websocket_route(engine: Engine, path: str = "/connection/websocket") -> Any:
         await serve_websocket(engine, scope, receive, send)
 
     return asgi(path, copy_scope=False, name="realtime-websocket")(centrifuge_websocket)
+
+
+class RealtimeASGI:
+    """Serve the websocket endpoint in front of another ASGI app (e.g. the Litestar app).
+
+    Equivalent to mounting `websocket_route`, minus the framework's per-connection work
+    (exception middleware, scope state): `app = RealtimeASGI(create_app(), engine)`. The
+    wrapped app still runs its lifespan, so `engine.lifespan` can stay in its lifespan list.
+    """
+
+    def __init__(self, app: Any, engine: Engine, path: str = "/connection/websocket") -> None:
+        self.app = app
+        self.engine = engine
+        self.path = path
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "websocket" and scope.get("path") == self.path:
+            await serve_websocket(self.engine, scope, receive, send)
+        else:
+            await self.app(scope, receive, send)

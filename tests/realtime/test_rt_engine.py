@@ -15,6 +15,7 @@ from sdk_helpers import RawClient, Recorder, make_client
 from realtime import (
     Engine,
     EngineConfig,
+    RealtimeASGI,
     UnknownChannel,
     namespace_of,
     user_limit_of,
@@ -63,16 +64,24 @@ def test_empty_results_keep_their_key():
     assert pb.Reply.FromString(item[1:]).HasField("publish")
 
 
-@pytest.fixture(params=[True, False], ids=["direct-writes", "asgi-send"])
+@pytest.fixture(
+    params=[(True, "route"), (False, "route"), (True, "front")],
+    ids=["direct-writes", "asgi-send", "in-front-of-litestar"],
+)
 async def engine_server(redis_url, request):
-    """An Engine served in this process by uvicorn, so the test can stop it; with frames
-    written to uvicorn's transport directly, and through plain ASGI send."""
+    """An Engine served in this process by uvicorn, so the test can stop it: mounted as a
+    Litestar route with frames written to uvicorn's transport directly or through plain ASGI
+    send, and served in front of the Litestar app (RealtimeASGI)."""
+    direct, mount = request.param
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = EngineConfig(direct_writes=request.param)
+    config = EngineConfig(direct_writes=direct)
     engine = Engine(redis_url, make_policy(), TokenAuthenticator(), config)
-    app = Litestar(route_handlers=[websocket_route(engine)])
+    if mount == "route":
+        app = Litestar(route_handlers=[websocket_route(engine)])
+    else:
+        app = RealtimeASGI(Litestar(route_handlers=[]), engine)
     await engine.start()
     server = uvicorn.Server(
         uvicorn.Config(
