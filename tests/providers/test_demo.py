@@ -1,0 +1,44 @@
+"""The demo provider: deterministic, exactly max_tokens tokens, paced, honest counts."""
+
+from __future__ import annotations
+
+import time
+
+from hub.providers.base import CompletionRequest, TokenDelta, Usage
+from hub.providers.demo import DemoProvider, demo_output, demo_tokens
+from hub.providers.models import DEMO, count_tokens, usage_cents
+
+
+async def _collect(provider: DemoProvider, prompt: str, n: int) -> tuple[str, Usage, float]:
+    started = time.monotonic()
+    text, usage = "", None
+    async for item in provider.stream(CompletionRequest(prompt=prompt, max_tokens=n, model=DEMO)):
+        if isinstance(item, TokenDelta):
+            text += item.text
+        else:
+            usage = item
+    assert usage is not None
+    return text, usage, time.monotonic() - started
+
+
+async def test_same_prompt_same_text_exactly_max_tokens():
+    a, usage, _ = await _collect(DemoProvider(10_000), "Write about {{x}} SECRET-MARK", 57)
+    b, _, _ = await _collect(DemoProvider(10_000), "Write about {{x}} SECRET-MARK", 57)
+    assert a == b == demo_output("Write about {{x}} SECRET-MARK", 57)
+    assert len(demo_tokens("p", 57)) == 57 == usage.output_tokens
+    assert usage.input_tokens == count_tokens("Write about {{x}} SECRET-MARK")
+    assert "SECRET" not in a  # derived from the prompt, never quoting it
+    c, _, _ = await _collect(DemoProvider(10_000), "another prompt", 57)
+    assert c != a
+
+
+async def test_paced_at_the_configured_rate():
+    _, _, took = await _collect(DemoProvider(200), "pace", 40)
+    assert 0.18 <= took < 1.0
+
+
+def test_usage_is_whole_cents_rounded_up():
+    assert usage_cents(DEMO, 0, 0) == 0
+    assert usage_cents(DEMO, 8, 1) == 1
+    assert usage_cents(DEMO, 0, 2000) == 2
+    assert usage_cents(DEMO, 2, 2000) == 3
