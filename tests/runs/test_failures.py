@@ -3,13 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import subprocess
-import sys
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 from centrifuge import Client
@@ -29,8 +24,8 @@ from tests.runs.helpers import (
     wallet,
 )
 from tests.runs.test_happy_path import ws_url
+from tests.runs.workerproc import worker_process
 
-ROOT = Path(__file__).resolve().parents[2]
 NOBODY = "arq:test-no-worker"  # a queue no worker consumes: runs stay queued
 
 
@@ -164,40 +159,15 @@ async def test_a_terminal_event_lost_in_a_crash_is_published_by_the_reaper(clien
 
 
 @pytest.fixture
-def worker_process(hub_env, tmp_path):
-    """A real `arq` worker process on a queue of its own, streaming the demo model slowly."""
-    queue = f"arq:test-kill-{uuid.uuid4().hex[:8]}"
-    log_path = tmp_path / "worker.log"
-    env = {
-        **os.environ,
-        **hub_env,
-        "HUB_TEST_QUEUE": queue,
-        "HUB_DEMO_TOKENS_PER_SECOND": "60",
-        "HUB_RUN_PERSIST_SECONDS": "0.2",
-        "HUB_LOG_LEVEL": "INFO",
-        "PYTHONPATH": str(ROOT),
-    }
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "arq", "tests.runs.kill_worker.WorkerSettings"],
-            cwd=ROOT,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    deadline = time.monotonic() + 30
-    while b"worker.started" not in log_path.read_bytes():
-        assert proc.poll() is None, log_path.read_text()
-        assert time.monotonic() < deadline, "worker process did not start"
-        time.sleep(0.1)
-    proc.queue = queue  # type: ignore[attr-defined]
-    yield proc
-    if proc.poll() is None:
-        proc.kill()
-    proc.wait(10)
+def killable_worker(hub_env, tmp_path):
+    """A real worker process streaming the demo model slowly, to be SIGKILLed mid-run."""
+    with worker_process(
+        hub_env, tmp_path, HUB_DEMO_TOKENS_PER_SECOND="60", HUB_RUN_PERSIST_SECONDS="0.2"
+    ) as proc:
+        yield proc
 
 
-async def test_sigkill_of_the_worker_mid_run(client, register, hub_server, worker_process):
+async def test_sigkill_of_the_worker_mid_run(client, register, hub_server, killable_worker):
     creator = await register()
     buyer = await register()
     prompt = await make_prompt(client, creator, price_cents=25)
@@ -206,12 +176,12 @@ async def test_sigkill_of_the_worker_mid_run(client, register, hub_server, worke
         prompt["id"],
         RunRequest(inputs={"topic": "tea"}, max_tokens=300, visibility="private"),
         str(uuid.uuid4()),
-        queue_name=worker_process.queue,
+        queue_name=killable_worker.queue,
     )
     mid = await wait_run(client, buyer, run.id, until=lambda r: len(r["output"]) > 20, within=20)
     assert mid["status"] == "running" and mid["attempt"] == 1
-    worker_process.send_signal(signal.SIGKILL)
-    worker_process.wait(10)
+    killable_worker.proc.send_signal(signal.SIGKILL)
+    killable_worker.proc.wait(10)
 
     await asyncio.sleep(1.2)
     counts = await reaper.reap(stale_seconds=1.0)
