@@ -192,7 +192,7 @@ class Client:
         if not q or self.state == CLOSED:
             return
         proto = self.direct
-        if proto.close_sent:
+        if proto.close_sent or proto.transport.is_closing():
             return
         if not proto.writable.is_set():  # the peer is not reading: keep queueing (bounded)
             if self._blocked is None:
