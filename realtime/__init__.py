@@ -13,6 +13,11 @@ Mounting it in a Litestar app::
         route_handlers=[websocket_route(engine, "/connection/websocket"), ...],
         lifespan=[engine.lifespan],          # or call engine.start()/stop() in your lifespan
     )
+    # or, leaner per connection: serve the endpoint in front of the app (in asgi.py)
+    app = RealtimeASGI(app, engine, "/connection/websocket")
+
+Run uvicorn with `ws_per_message_deflate=False`, and call `gc.collect(); gc.freeze()` once
+the app has started.
 
 Server API (the hub's processes)::
 

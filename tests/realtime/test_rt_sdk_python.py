@@ -323,3 +323,22 @@ async def test_publications_racing_the_subscribe_are_neither_lost_nor_duplicated
     assert rec.subscribed[1].recovered
     assert rec.offsets() == list(range(start + 1, last + 1))
     await client.disconnect()
+
+
+@pytest.mark.parametrize("protobuf", PROTOCOLS)
+async def test_live_subscriber_notices_a_lost_stream(hub, publisher, redis, uid, protobuf):
+    """Redis loses the channel while a client is subscribed: the next publication carries a
+    new epoch, the server sends unsubscribe 2500, and the SDK resubscribes (recovered=false)."""
+    channel = f"public:{uid}"
+    client = make_client(hub.ws_url, protobuf=protobuf)
+    await client.connect()
+    sub, rec = await subscribed(client, channel, protobuf)
+    await publisher.publish(channel, {"n": 1})
+    await rec.wait_for(lambda: len(rec.pubs) == 1)
+    await redis.delete(f"hub:{{{channel}}}:meta", f"hub:{{{channel}}}:stream")
+    await publisher.publish(channel, {"n": 2})
+    await rec.wait_for(lambda: len(rec.subscribed) == 2)
+    assert rec.subscribed[1].was_recovering and not rec.subscribed[1].recovered
+    await publisher.publish(channel, {"n": 3})
+    await rec.wait_for(lambda: rec.pubs and rec.data()[-1] == {"n": 3})
+    await client.disconnect()
