@@ -351,16 +351,18 @@ async def creator_earnings(creator_id: str) -> EarningsOut:
     )
 
 
-async def mature_earnings(batch: int = 500) -> int:
+async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> int:
     """Move pending earnings whose hold period is over to available; one tx per creator.
 
     Idempotent: the sales rows are locked and marked in the same transaction as the posting,
     so a second (or concurrent) run of the cron finds nothing to do.
     """
+    cutoff = as_of or datetime.now(UTC)
     creators = await fetch(
         "SELECT DISTINCT creator_id FROM sales WHERE matured_transaction_id IS NULL "
-        "AND matures_at <= now() AND earning_cents > 0 LIMIT $1",
+        "AND matures_at <= $2 AND earning_cents > 0 LIMIT $1",
         batch,
+        cutoff,
     )
     moved = 0
     for c in creators:
@@ -368,10 +370,11 @@ async def mature_earnings(batch: int = 500) -> int:
         async with engine().transaction():
             sales = await fetch(
                 "SELECT run_id, earning_cents FROM sales WHERE creator_id = $1 "
-                "AND matured_transaction_id IS NULL AND matures_at <= now() AND earning_cents > 0 "
+                "AND matured_transaction_id IS NULL AND matures_at <= $3 AND earning_cents > 0 "
                 "ORDER BY run_id LIMIT $2 FOR UPDATE SKIP LOCKED",
                 c["creator_id"],
                 batch,
+                cutoff,
             )
             if not sales:
                 continue
