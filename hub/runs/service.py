@@ -352,6 +352,7 @@ async def start_run(
     idempotency_key: str | None,
     *,
     queue_name: str | None = None,
+    enqueue_job: bool = True,
 ) -> RunOut:
     """Create the run and its hold in one transaction, then publish and enqueue it.
 
@@ -448,7 +449,8 @@ async def start_run(
         await _record_position(run_id, 1, result)
         row = await load(run_id) or row
     try:
-        await enqueue(run_id, 1, queue_name)
+        if enqueue_job:
+            await enqueue(run_id, 1, queue_name)
     except Exception:  # noqa: BLE001 - the reaper re-enqueues queued runs that no worker took
         log.error("run.enqueue_failed", run_id=run_id, exc_info=True)
     await billing.publish_wallet(buyer_id)
