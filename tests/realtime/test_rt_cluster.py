@@ -135,3 +135,27 @@ async def test_slow_client_is_closed_3008_and_others_get_everything(hub, publish
     stop.set()
     assert await slow == (3008, "slow")
     await fast.disconnect()
+
+
+@pytest.mark.parametrize("protobuf", PROTOCOLS)
+async def test_pubsub_connection_loss_is_recovered(hub, publisher, redis, uid, protobuf):
+    """Redis drops the hubs' pub/sub connections: they reconnect, reset their subscribers
+    (2500) and the SDKs recover whatever was published in between."""
+    channel = f"runs:{uid}"
+    client = make_client(hub.ws_url, protobuf=protobuf)
+    await client.connect()
+    rec = Recorder(protobuf)
+    sub = client.new_subscription(channel, events=rec)
+    await sub.subscribe()
+    await sub.ready(5)
+    await publisher.publish(channel, {"n": 0})
+    await rec.wait_for(lambda: len(rec.pubs) == 1)
+    await redis.client_kill_filter(_type="pubsub")
+    for n in range(1, 6):
+        await publisher.publish(channel, {"n": n})
+    await rec.wait_for(lambda: len(rec.pubs) == 6, within=10)
+    assert rec.data() == [{"n": n} for n in range(6)]
+    assert rec.offsets() == list(range(1, 7))
+    assert len(rec.subscribed) >= 2  # reset by the server, resubscribed by the SDK
+    assert all(ctx.recovered for ctx in rec.subscribed[1:])
+    await client.disconnect()
