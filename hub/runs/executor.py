@@ -144,6 +144,7 @@ class _Stream:
         self.buffer: list[str] = []
         self.buffer_tokens = 0
         self.flush_at: float | None = None
+        self.first_at = 0.0
         self.position = position
         self.persisted_seq = -1
 
@@ -154,6 +155,7 @@ class _Stream:
     def add(self, delta: TokenDelta) -> None:
         if not self.buffer:
             self.flush_at = time.monotonic() + self.coalesce
+            self.first_at = time.time()
         self.buffer.append(delta.text)
         self.buffer_tokens += delta.tokens
         self.tokens += delta.tokens
@@ -174,7 +176,15 @@ class _Stream:
         self.seq += 1
         result = await service._publish(
             self.run_id,
-            event("run.delta", run_id=self.run_id, seq=self.seq, text=text, attempt=self.attempt),
+            event(
+                "run.delta",
+                run_id=self.run_id,
+                seq=self.seq,
+                text=text,
+                attempt=self.attempt,
+                emitted_at=round(self.first_at, 4),  # when the provider gave its first token
+                published_at=round(time.time(), 4),
+            ),
         )
         self.parts.append(text)
         pos = service.position(result)

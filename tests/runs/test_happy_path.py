@@ -151,9 +151,11 @@ async def test_late_joiner_gets_exactly_the_output(client, register, hub_server)
     buyer = await register()
     creator = await register()
     prompt = await make_prompt(client, creator, price_cents=0)
-    r = await start(client, buyer, prompt["id"], max_tokens=400, visibility="public")
+    r = await start(client, buyer, prompt["id"], max_tokens=1200, visibility="public")
     run_id = r.json()["id"]
-    mid = await wait_run(client, None, run_id, until=lambda run: len(run["output"]) > 0)
+    mid = await wait_run(
+        client, None, run_id, until=lambda run: run["output"] and run["status"] == "running"
+    )
     assert mid["stream"] is not None
     final = await wait_run(client, None, run_id)
     sdk = Client(ws_url(hub_server), timeout=5.0, proxy=None)  # anonymous: the run is public
