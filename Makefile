@@ -7,7 +7,7 @@ PY ?= $(shell for p in python3.12 python3.11 python3; do \
 	&& echo $$p && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-realtime bench-runs clean
+.PHONY: run test install lint bench bench-realtime bench-runs bench-marketplace clean
 
 run: $(STAMP)
 	$(VENV)/bin/python -m hub.devserver
@@ -31,7 +31,17 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check hub workers tests
 
-bench: bench-realtime bench-runs
+# Benchmarks (loopback only, bounded, stop by themselves); figures go to docs/performance.md.
+bench: bench-realtime bench-runs bench-marketplace
+
+bench-realtime: $(STAMP)
+	$(VENV)/bin/python bench/realtime_fanout.py
+
+bench-runs: $(STAMP)
+	$(VENV)/bin/python bench/runs_bench.py
+
+bench-marketplace: $(STAMP)
+	$(VENV)/bin/python bench/seed_prompts.py --markdown
 
 clean:
 	rm -rf $(VENV) .testdata .pytest_cache node_modules

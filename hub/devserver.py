@@ -29,8 +29,10 @@ def main() -> int:
     os.environ["DATABASE_URL"] = services.database_url
     os.environ["REDIS_URL"] = services.redis_url
     os.environ.setdefault("HUB_LOG_JSON", "false")
-    _say(f"postgres: {'embedded (.devdata/pg)' if services._pg else 'DATABASE_URL'}; "
-         f"redis: {'embedded (.devdata/redis) at ' + services.redis_url if services._redis else 'REDIS_URL'}")
+    _say(
+        f"postgres: {'embedded (.devdata/pg)' if services._pg else 'DATABASE_URL'}; "
+        f"redis: {'embedded (.devdata/redis) at ' + services.redis_url if services._redis else 'REDIS_URL'}"
+    )
 
     from hub.settings import get_settings
 
@@ -59,19 +61,42 @@ def main() -> int:
         asyncio.run(prepare())
         _say("migrations applied, demo data present")
         env = dict(os.environ)
-        children.append(subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "asgi:app", "--host", settings.host, "--port", str(settings.port),
-             "--no-access-log", "--timeout-graceful-shutdown", "10"],
-            env=env, cwd=ROOT,
-        ))
-        children.append(subprocess.Popen([sys.executable, "-m", "arq", "workers.settings.WorkerSettings"],
-                                         env=env, cwd=ROOT))
-        _say(f"serving http://{settings.host}:{settings.port}  (demo sign-in: alice@example.com / "
-             f"demo-password; docs at /schema) — ready in {time.monotonic() - started:.1f}s; Ctrl-C stops")
+        children.append(
+            subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "asgi:app",
+                    "--host",
+                    settings.host,
+                    "--port",
+                    str(settings.port),
+                    "--no-access-log",
+                    "--timeout-graceful-shutdown",
+                    "10",
+                    "--ws-per-message-deflate",
+                    "false",
+                ],
+                env=env,
+                cwd=ROOT,
+            )
+        )
+        children.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env=env, cwd=ROOT
+            )
+        )
+        _say(
+            f"serving http://{settings.host}:{settings.port}  (demo sign-in: alice@example.com / "
+            f"demo-password; docs at /schema) — ready in {time.monotonic() - started:.1f}s; Ctrl-C stops"
+        )
         while not stopping:
             for child in children:
                 if child.poll() is not None:
-                    _say(f"process {child.args[2]} exited with {child.returncode}; stopping the rest")
+                    _say(
+                        f"process {child.args[2]} exited with {child.returncode}; stopping the rest"
+                    )
                     code = child.returncode or 1
                     stopping = True
             time.sleep(0.3)

@@ -145,15 +145,17 @@ async def hub_server(hub_env: dict[str, str], worker: Any) -> AsyncIterator[str]
     import uvicorn
 
     from hub.app import create_app
+    from realtime.gateway import RealtimeASGI
 
     port = free_port()
+    app = create_app()
     config = uvicorn.Config(
-        create_app(),
+        RealtimeASGI(app, app.state.realtime),  # as asgi.py serves it
         host="127.0.0.1",
         port=port,
         log_level="warning",
         lifespan="on",
-        ws="websockets",
+        ws_per_message_deflate=False,
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
