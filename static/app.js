@@ -254,7 +254,7 @@ async function loadPrompts(append = false) {
     const list = $("prompt-list");
     if (!append) list.replaceChildren();
     for (const p of page.items) {
-      const el = li(`${p.private_mode ? "🔒 " : ""}${p.title} — ${p.price_cents ? "$" + (p.price_cents / 100).toFixed(2) : "free"}`, "clickable");
+      const el = li(`${p.private_mode ? "[private] " : ""}${p.title} — ${p.price_cents ? "$" + (p.price_cents / 100).toFixed(2) : "free"}`, "clickable");
       el.dataset.promptId = p.id;
       el.onclick = () => openPrompt(p.id);
       list.append(el);
@@ -330,7 +330,8 @@ async function watchRun(id) {
   $("run-result").textContent = "";
   let run;
   try { run = await api(`/runs/${id}`); } catch (e) { toast(e.message, true); return; }
-  state.run = { id, mine: !!state.user && run.buyer_id === state.user.id || (run.is_owner === true), lastSeq: run.last_seq || 0 };
+  // Money fields are shown to the buyer only: their presence says "my run" (cancel allowed).
+  state.run = { id, mine: run.hold_cents !== null && run.hold_cents !== undefined, lastSeq: 0 };
   const out = $("run-output");
   out.textContent = run.output || "";
   setRunStatus(run.status);
@@ -370,17 +371,19 @@ function subscribeLive() {
   const sub = state.centrifuge.newSubscription("live:runs");
   sub.on("publication", (ctx) => renderLiveEvent(ctx.data));
   sub.subscribe();
-  api("/live/runs?limit=20").then((page) => page.items.forEach((r) => renderLiveEvent({ ...r, type: "run.live" }))).catch(() => {});
+  api("/live/runs?limit=20")
+    .then((page) => page.items.forEach((r) => renderLiveEvent({ ...r, type: "live.run_started" })))
+    .catch(() => {});
 }
 
 function renderLiveEvent(d) {
   const id = d.run_id || d.id;
   if (!id) return;
   const existing = document.querySelector(`[data-live-run="${id}"]`);
-  const ended = ["run.completed", "run.failed", "run.canceled", "run.ended"].includes(d.type);
+  const ended = d.type === "live.run_ended";
   if (ended) { if (existing) existing.remove(); return; }
   if (existing) return;
-  const el = li(`▶ ${d.prompt_title || d.title || "a run"}${d.buyer_handle ? " by @" + d.buyer_handle : ""}`, "clickable");
+  const el = li(`LIVE ${d.prompt_title || d.title || "a run"}${d.buyer_handle ? " by @" + d.buyer_handle : ""}`, "clickable");
   el.dataset.liveRun = id;
   el.onclick = () => watchRun(id);
   $("live-runs").prepend(el);

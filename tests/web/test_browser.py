@@ -67,6 +67,8 @@ async def test_register_chat_and_receive_live(page, client, register):
     await page.fill("#reg-password", "correct horse battery")
     await page.click("#register-form button[type=submit]")
     await expect(page.locator("#me-handle")).to_have_text(f"@{handle}", timeout=10000)
+    await expect(page.locator("#login-form")).to_be_hidden()
+    await expect(page.locator("#register-form")).to_be_hidden()
     await expect(page.locator("#status")).to_have_text("live", timeout=10000)
     await expect(page.locator("#chat-text")).to_be_enabled()
     await expect(page.locator("#presence")).to_contain_text("signed in", timeout=10000)
@@ -82,4 +84,54 @@ async def test_register_chat_and_receive_live(page, client, register):
     assert r.status_code == 201
     await expect(page.locator("#messages li", has_text=evil)).to_have_count(1, timeout=10000)
     assert await page.locator("#messages img").count() == 0
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_buyer_runs_a_private_prompt_and_watches_it_stream(page, client, register):
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    word = unique("zq")
+    marker = unique("SECRET")
+    r = await client.post(
+        "/prompts",
+        headers=creator.headers,
+        json={
+            "title": f"Haiku maker {word}",
+            "description": "Writes a haiku",
+            "template": f"{marker} Write a haiku about {{{{topic}}}}",
+            "model": "demo",
+            "price_cents": 10,
+            "private_mode": True,
+            "tags": ["poetry"],
+        },
+    )
+    assert r.status_code == 201, r.text
+    await page.fill("#login-email", buyer["email"])
+    await page.fill("#login-password", buyer["password"])
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#me-handle")).to_have_text(f"@{buyer.handle}", timeout=10000)
+    await expect(page.locator("#wallet")).to_have_text("$5.00", timeout=10000)
+    await page.fill("#search-q", word)
+    await page.click("#search-form button[type=submit]")
+    await page.locator("#prompt-list li", has_text=word).click()
+    await expect(page.locator("#prompt-title")).to_contain_text(word)
+    await expect(page.locator("#prompt-private")).to_be_visible()
+    await expect(page.locator("#prompt-template")).to_be_hidden()
+    await page.fill("#run-inputs input[name=topic]", "autumn rain")
+    await page.fill("#run-max-tokens", "40")
+    await page.click("#run-button")
+    await expect(page.locator("#run-status")).to_have_text("completed", timeout=20000)
+    await expect(page.locator("#run-result")).to_contain_text("charged")
+    output = await page.locator("#run-output").text_content()
+    assert output and len(output.split()) >= 10
+    assert marker not in (await page.content())
+    # The wallet shows the balance after the charge, pushed live (wallet.updated) or reloaded.
+    await expect(page.locator("#wallet")).not_to_have_text("$5.00", timeout=10000)
+    runs = (await client.get("/me/runs", headers=buyer.headers)).json()["items"]
+    assert runs[0]["status"] == "completed"
+    assert output == runs[0]["output"]
+    if os.environ.get("HUB_SCREENSHOT"):
+        await page.set_viewport_size({"width": 1400, "height": 900})
+        await page.screenshot(path=os.environ["HUB_SCREENSHOT"], full_page=True)
     assert page.errors == []  # type: ignore[attr-defined]
