@@ -1,45 +1,39 @@
 """Marketplace community fixtures.
 
-`grant_completed_run(user_id, prompt_id)` makes the review rule pass for that pair. When the
-runs domain's `runs` table exists it inserts a real completed run row with SQL (fixture data,
-not the run flow); until then it extends `has_completed_run` in-process (the server runs in
-this process) so that the review logic can be tested. The lead switches this to the real run
-flow once both domains have landed.
+`grant_completed_run(user_id, prompt_id)` satisfies the review rule the way a user does: it
+starts a real run of the prompt through the REST API (with a token for that user) and waits
+for the worker to complete it.
 """
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
 
+import httpx
 import pytest
 
-from hub.community import reviews
-from hub.db import fetch
-from hub.prompts.rules import has_completed_run, runs_table_exists
+from hub.auth import issue_access_token
 
 
 @pytest.fixture
-def grant_completed_run(monkeypatch) -> Callable[[str, str], Awaitable[None]]:
-    granted: set[tuple[str, str]] = set()
-
-    async def rule(user_id: str, prompt_id: str) -> bool:
-        return (str(user_id), str(prompt_id)) in granted or await has_completed_run(
-            user_id, prompt_id
-        )
-
-    monkeypatch.setattr(reviews, "has_completed_run", rule)
-
+def grant_completed_run(client: httpx.AsyncClient) -> Callable[[str, str], Awaitable[None]]:
     async def grant(user_id: str, prompt_id: str) -> None:
-        if await runs_table_exists():
-            try:
-                await fetch(
-                    "INSERT INTO runs (prompt_id, buyer_id, status) VALUES ($1::uuid, $2::uuid, 'completed')",
-                    prompt_id,
-                    user_id,
-                )
-                return
-            except Exception:  # noqa: BLE001 - the runs schema needs more columns: fall back
-                pass
-        granted.add((str(user_id), str(prompt_id)))
+        token, _ = issue_access_token(str(user_id), [], str(uuid.uuid4()))
+        headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
+        prompt = (await client.get(f"/prompts/{prompt_id}", headers=headers)).json()
+        inputs = {name: "test" for name in prompt.get("variables", [])}
+        r = await client.post(
+            f"/prompts/{prompt_id}/runs", headers=headers, json={"inputs": inputs, "max_tokens": 5}
+        )
+        assert r.status_code == 202, r.text
+        run_id = r.json()["id"]
+        for _ in range(400):
+            run = (await client.get(f"/runs/{run_id}", headers=headers)).json()
+            if run["status"] in ("completed", "failed", "canceled"):
+                break
+            await asyncio.sleep(0.05)
+        assert run["status"] == "completed", run
 
     return grant
