@@ -8,13 +8,10 @@ indexes. Only rows whose count changed are written.
 from __future__ import annotations
 
 from hub.db import engine, fetch
-from hub.prompts.rules import runs_table_exists
 
 
 async def refresh_runs_7d() -> int:
     """Set runs_7d from the `runs` table; returns how many prompts changed."""
-    if not await runs_table_exists():
-        return 0
     async with engine().transaction():
         rows = await fetch(
             "WITH counts AS (SELECT prompt_id, count(*)::int AS n FROM runs "

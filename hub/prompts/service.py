@@ -23,10 +23,9 @@ import structlog
 
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.db import engine, fetch, fetchrow
-from hub.errors import Problem, conflict, forbidden, not_found, too_many, validation_error
+from hub.errors import conflict, forbidden, not_found, too_many, validation_error
 from hub.prompts import events
 from hub.prompts.pagination import decode_cursor, page
-from hub.prompts.rules import runs_table_exists
 from hub.prompts.schemas import (
     OwnerOut,
     PromptCreate,
@@ -440,14 +439,6 @@ async def list_samples(
 async def _run_for_sample(run_id: uuid.UUID, prompt_id: uuid.UUID, owner: uuid.UUID) -> dict:
     """The owner's own completed run of this prompt, as a JSON object (schema-agnostic)."""
     missing = not_found("This run")
-    if not await runs_table_exists():
-        raise Problem(
-            422,
-            "validation",
-            "Invalid input",
-            "Samples from runs are not available yet; send the sample text as `output`.",
-            invalid_params=[{"name": "run_id", "reason": "runs are not available"}],
-        )
     row = await fetchrow(
         "SELECT to_jsonb(r) AS run FROM runs r WHERE r.id = $1 AND r.buyer_id = $2",
         run_id,

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Awaitable, Callable
+from typing import Any
 
 import httpx
 import pytest
@@ -18,8 +19,10 @@ from hub.auth import issue_access_token
 
 
 @pytest.fixture
-def grant_completed_run(client: httpx.AsyncClient) -> Callable[[str, str], Awaitable[None]]:
-    async def grant(user_id: str, prompt_id: str) -> None:
+def grant_completed_run(
+    client: httpx.AsyncClient,
+) -> Callable[[str, str], Awaitable[dict[str, Any]]]:
+    async def grant(user_id: str, prompt_id: str) -> dict[str, Any]:
         token, _ = issue_access_token(str(user_id), [], str(uuid.uuid4()))
         headers = {"Authorization": f"Bearer {token}", "Idempotency-Key": uuid.uuid4().hex}
         prompt = (await client.get(f"/prompts/{prompt_id}", headers=headers)).json()
@@ -35,5 +38,6 @@ def grant_completed_run(client: httpx.AsyncClient) -> Callable[[str, str], Await
                 break
             await asyncio.sleep(0.05)
         assert run["status"] == "completed", run
+        return run
 
     return grant

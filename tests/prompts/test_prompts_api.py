@@ -247,20 +247,34 @@ async def test_prompt_creation_is_rate_limited(client, register, monkeypatch):
 
 
 async def test_sample_from_run_id_is_guarded(client, register):
-    from hub.prompts.rules import runs_table_exists
-
     owner = await register()
     p = await create_prompt(client, owner)
     url = f"/prompts/{p['id']}/samples"
     r = await client.post(
         url, headers=owner.headers, json={"run_id": "00000000-0000-0000-0000-000000000000"}
     )
-    if await runs_table_exists():
-        assert_problem(r, 404)  # not one of the owner's runs
-    else:
-        assert_problem(r, 422, "run_id")
+    assert_problem(r, 404)  # not one of the owner's runs
     assert_problem(
         await client.post(url, headers=owner.headers, json={"run_id": "x", "output": "y"}),
         422,
         "output",
     )
+
+
+async def test_sample_from_the_owners_own_completed_run(client, register, grant_completed_run):
+    owner, buyer = await register(), await register()
+    p = await create_prompt(client, owner)
+    run = await grant_completed_run(owner.id, p["id"])
+    r = await client.post(
+        f"/prompts/{p['id']}/samples", headers=owner.headers, json={"run_id": run["id"]}
+    )
+    assert r.status_code == 201, r.text
+    assert r.json()["output"] == run["output"] and r.json()["run_id"] == run["id"]
+    listed = (await client.get(f"/prompts/{p['id']}/samples")).json()["items"]
+    assert [s["run_id"] for s in listed] == [run["id"]]
+    # A buyer's run is not the owner's to publish.
+    theirs = await grant_completed_run(buyer.id, p["id"])
+    r = await client.post(
+        f"/prompts/{p['id']}/samples", headers=owner.headers, json={"run_id": theirs["id"]}
+    )
+    assert_problem(r, 404)
