@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from hub.db import engine, fetch, fetchrow
+from hub.db import engine, fetch
 
 PLATFORM_KINDS = ("platform_fees", "usage_revenue", "stripe_clearing", "promotions")
 BUYER_KINDS = ("wallet", "hold")
@@ -37,17 +37,20 @@ class AlreadyPosted(LedgerError):
     """A transaction with this `ref` (or this run's terminal transaction) already exists."""
 
 
+async def platform_accounts() -> dict[str, int]:
+    """{kind: id} of the platform accounts (created by the migration; cached per process)."""
+    if len(_platform_ids) < len(PLATFORM_KINDS):
+        rows = await fetch("SELECT id, kind FROM ledger_accounts WHERE user_id IS NULL")
+        _platform_ids.update({r["kind"]: int(r["id"]) for r in rows})
+        if len(_platform_ids) < len(PLATFORM_KINDS):
+            raise LedgerError("platform accounts are missing: run the migrations")
+    return _platform_ids
+
+
 async def platform_account(kind: str) -> int:
     if kind not in PLATFORM_KINDS:
         raise ValueError(f"{kind} is not a platform account")
-    if kind not in _platform_ids:
-        row = await fetchrow(
-            "SELECT id FROM ledger_accounts WHERE kind = $1 AND user_id IS NULL", kind
-        )
-        if row is None:
-            raise LedgerError(f"platform account {kind} is missing: run the migrations")
-        _platform_ids[kind] = int(row["id"])
-    return _platform_ids[kind]
+    return (await platform_accounts())[kind]
 
 
 async def user_accounts(user_id: str | uuid.UUID, kinds: Iterable[str]) -> dict[str, int]:
@@ -116,33 +119,36 @@ async def post(
         raise LedgerError(f"unbalanced transaction {ref}: {entries}")
     if len(entries) < 2:
         raise LedgerError(f"transaction {ref} moves no money")
-    ordered = await lock_accounts(list(entries))
-    if len(ordered) != len(entries):
-        raise LedgerError(f"transaction {ref} names an account that does not exist")
+    platform = set((await platform_accounts()).values())
+    ids = sorted(entries, key=lambda a: (a in platform, a))  # the global lock order
     try:
-        tx = await fetchrow(
-            "INSERT INTO ledger_transactions (kind, ref, run_id, memo) VALUES ($1, $2, $3, $4) "
-            "RETURNING id",
+        # One statement: the transaction row, then its entries in lock order (each entry's
+        # trigger locks and updates its account as it is inserted).
+        rows = await fetch(
+            """
+            WITH tx AS (
+                INSERT INTO ledger_transactions (kind, ref, run_id, memo)
+                VALUES ($1, $2, $3, $4) RETURNING id
+            )
+            INSERT INTO ledger_entries (transaction_id, account_id, amount)
+            SELECT tx.id, t.a, t.v FROM tx,
+                unnest($5::bigint[], $6::bigint[]) WITH ORDINALITY AS t(a, v, i)
+            ORDER BY t.i
+            RETURNING transaction_id
+            """,
             kind,
             ref,
             uuid.UUID(str(run_id)) if run_id is not None else None,
             memo,
-        )
-        assert tx is not None
-        ids = list(ordered)
-        await fetch(
-            "INSERT INTO ledger_entries (transaction_id, account_id, amount) "
-            "SELECT $1, a, v FROM unnest($2::bigint[], $3::bigint[]) AS t(a, v)",
-            tx["id"],
             ids,
             [entries[i] for i in ids],
         )
         # Check the balance now rather than at COMMIT: an error raised by COMMIT escapes
         # Piccolo's transaction without releasing its pooled connection.
-        await fetch(
-            "SET CONSTRAINTS ledger_entries_balanced, ledger_transactions_balanced IMMEDIATE"
-        )
-        await fetch(
+        tx = engine().current_transaction.get()
+        assert tx is not None
+        await tx.connection.execute(
+            "SET CONSTRAINTS ledger_entries_balanced, ledger_transactions_balanced IMMEDIATE; "
             "SET CONSTRAINTS ledger_entries_balanced, ledger_transactions_balanced DEFERRED"
         )
     except asyncpg.exceptions.UniqueViolationError as exc:
@@ -151,7 +157,7 @@ async def post(
         if getattr(exc, "constraint_name", None) == "ledger_accounts_nonnegative":
             raise InsufficientFunds(ref) from exc
         raise
-    return int(tx["id"])
+    return int(rows[0]["transaction_id"])
 
 
 async def balances(account_ids: Sequence[int]) -> dict[int, int]:

@@ -111,15 +111,37 @@ async def spent_today(wallet_id: int) -> int:
     return max(0, int(row["spent"])) if row else 0
 
 
+_WALLET_SQL = """
+WITH acc AS (
+    SELECT id, kind, balance FROM ledger_accounts WHERE user_id = $1 AND kind IN ('wallet', 'hold')
+),
+w AS (SELECT id FROM acc WHERE kind = 'wallet'),
+today AS (
+    SELECT t.run_id FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
+    WHERE e.account_id = (SELECT id FROM w) AND t.kind = 'run_hold' AND e.created_at >= $2
+)
+SELECT
+    (SELECT balance FROM acc WHERE kind = 'wallet') AS wallet,
+    (SELECT balance FROM acc WHERE kind = 'hold') AS hold,
+    (SELECT coalesce(-sum(e.amount), 0) FROM ledger_entries e
+        JOIN ledger_transactions t ON t.id = e.transaction_id
+        WHERE e.account_id = (SELECT id FROM w) AND t.run_id IN (SELECT run_id FROM today)) AS spent
+"""
+
+
 async def wallet(user_id: str) -> WalletOut:
-    accounts = await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
-    bal = await ledger.balances(list(accounts.values()))
+    """Balance, held and spent today in one query (the wallet is opened on first use)."""
+    row = await fetchrow(_WALLET_SQL, _uid(user_id), _today_utc())
+    if row is None or row["wallet"] is None or row["hold"] is None:
+        await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
+        row = await fetchrow(_WALLET_SQL, _uid(user_id), _today_utc())
+    assert row is not None
     return WalletOut(
-        balance_cents=bal.get(accounts["wallet"], 0),
-        held_cents=bal.get(accounts["hold"], 0),
+        balance_cents=int(row["wallet"] or 0),
+        held_cents=int(row["hold"] or 0),
         currency=CURRENCY,
         spending_limit_cents=get_settings().daily_spending_limit_cents,
-        spent_today_cents=await spent_today(accounts["wallet"]),
+        spent_today_cents=max(0, int(row["spent"] or 0)),
     )
 
 
@@ -129,9 +151,18 @@ async def lock_wallet(user_id: str) -> tuple[dict[str, int], int]:
     Run creation takes this lock first, so the spending-limit check and the hold it guards
     are serialised per buyer.
     """
-    accounts = await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
-    locked = await ledger.lock_accounts(list(accounts.values()))
-    return accounts, locked[accounts["wallet"]]
+    for _ in range(2):
+        rows = await fetch(
+            "SELECT id, kind, balance FROM ledger_accounts WHERE user_id = $1 "
+            "AND kind IN ('wallet', 'hold') ORDER BY id FOR UPDATE",
+            _uid(user_id),
+        )
+        if len(rows) == 2:
+            accounts = {r["kind"]: int(r["id"]) for r in rows}
+            balance = next(int(r["balance"]) for r in rows if r["kind"] == "wallet")
+            return accounts, balance
+        await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
+    raise ledger.LedgerError("could not open the wallet")
 
 
 async def check_spending_limit(wallet_id: int, amount_cents: int) -> None:

@@ -11,9 +11,11 @@ republished by the reaper if the publisher died in between (outbox).
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import uuid
+from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -445,20 +447,35 @@ async def start_run(
         visibility=body.visibility,
     )
     result = await _publish(run_id, event("run.queued", run_id=run_id, status="queued"))
-    if result is not None:
-        await _record_position(run_id, 1, result)
-        row = await load(run_id) or row
+    row = await _record_position(run_id, 1, result) or row
     try:
         if enqueue_job:
             await enqueue(run_id, 1, queue_name)
     except Exception:  # noqa: BLE001 - the reaper re-enqueues queued runs that no worker took
         log.error("run.enqueue_failed", run_id=run_id, exc_info=True)
-    await billing.publish_wallet(buyer_id)
-    if body.visibility == "public":
-        await _publish_live_started(row, prompt.title)
-        if live_counts is not None:
-            await _publish_prompt_counts(prompt.id, live_counts)
+    in_background(_after_start(row, buyer_id, prompt.title, live_counts))
     return run_out(row, buyer_id)
+
+
+async def _after_start(
+    row: dict[str, Any], buyer_id: str, title: str, live_counts: dict[str, Any] | None
+) -> None:
+    """Notices that need not delay the 202: the wallet, the live index, the prompt counters."""
+    await billing.publish_wallet(buyer_id)
+    if row["visibility"] == "public":
+        await _publish_live_started(row, title)
+        if live_counts is not None:
+            await _publish_prompt_counts(str(row["prompt_id"]), live_counts)
+
+
+_background: set[asyncio.Task[None]] = set()
+
+
+def in_background(coro: Coroutine[Any, Any, None]) -> None:
+    """Run a best-effort coroutine after the response (a reference is kept until it ends)."""
+    task = asyncio.get_running_loop().create_task(coro)
+    _background.add(task)
+    task.add_done_callback(_background.discard)
 
 
 # --- publishing --------------------------------------------------------------------------
@@ -493,14 +510,16 @@ def position(result: Any) -> tuple[int, str] | None:
     return int(offset), str(epoch)
 
 
-async def _record_position(run_id: str, attempt: int, result: Any) -> None:
-    """Record the channel position of a publication that left `output` unchanged."""
+async def _record_position(run_id: str, attempt: int, result: Any) -> dict[str, Any] | None:
+    """Record the channel position of a publication that left `output` unchanged; returns
+    the updated row (None when there was nothing to record)."""
     pos = position(result)
     if pos is None:
-        return
-    await fetch(
+        return None
+    return await fetchrow(
         "UPDATE runs SET stream_offset = $3, stream_epoch = $4 WHERE id = $1 AND attempt = $2 "
-        "AND status IN ('queued', 'running') AND (stream_offset IS NULL OR stream_offset < $3)",
+        "AND status IN ('queued', 'running') AND (stream_offset IS NULL OR stream_offset < $3) "
+        "RETURNING *",
         uuid.UUID(run_id),
         attempt,
         pos[0],

