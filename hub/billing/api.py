@@ -12,8 +12,8 @@ from hub.auth import CurrentUser
 from hub.billing import service
 from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, WalletOut
 
-if service.on_user_registered not in hooks.on_user_registered:
-    hooks.on_user_registered.append(service.on_user_registered)
+hooks.add(hooks.on_user_registered, service.on_user_registered)
+hooks.exporters["money"] = service.export_user
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
 Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]

@@ -13,6 +13,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import msgspec
 import structlog
 
 from hub import live
@@ -438,6 +439,41 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
         if amount:
             await publish_earnings(creator_id)
     return moved
+
+
+# --- GDPR ------------------------------------------------------------------------------
+
+
+async def export_user(user_id: str) -> dict[str, Any]:
+    """The user's part of GET /me/export: wallet, every ledger entry, sales and earnings."""
+    entries = await fetch(
+        "SELECT e.id, t.kind, a.kind AS account, e.amount AS amount_cents, "
+        "e.balance_after AS balance_after_cents, t.run_id, t.memo, e.created_at "
+        "FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id "
+        "JOIN ledger_transactions t ON t.id = e.transaction_id WHERE a.user_id = $1 ORDER BY e.id",
+        _uid(user_id),
+    )
+    sales = await fetch(
+        "SELECT run_id, prompt_id, gross_cents, fee_cents, earning_cents, created_at, matures_at "
+        "FROM sales WHERE creator_id = $1 ORDER BY created_at",
+        _uid(user_id),
+    )
+    w = await wallet(user_id)
+    e = await creator_earnings(user_id)
+    return {
+        "wallet": msgspec.to_builtins(w),
+        "earnings": msgspec.to_builtins(e),
+        "ledger": [{k: _plain(v) for k, v in r.items()} for r in entries],
+        "sales": [{k: _plain(v) for k, v in r.items()} for r in sales],
+    }
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, uuid.UUID):
+        return str(value)
+    return value
 
 
 # --- realtime notices (after commit, best effort) ----------------------------------------

@@ -9,9 +9,13 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_202_ACCEPTED
 
+from hub.accounts import hooks
 from hub.auth import CurrentUser, optional_user
 from hub.runs import service
 from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
+
+hooks.exporters["runs"] = service.export_user
+hooks.add(hooks.on_user_erased, service.erase_user)
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
 Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]
