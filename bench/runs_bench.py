@@ -105,9 +105,12 @@ def worker_main() -> None:
         {
             **{k: v for k, v in vars(Base).items() if not k.startswith("__")},
             "max_jobs": int(os.environ.get("BENCH_MAX_JOBS", "1000")),
-            "poll_delay": 0.05,
         },
     )
+    if os.environ.get("BENCH_WORKER_UVLOOP", "1") == "1":
+        import uvloop
+
+        asyncio.set_event_loop(uvloop.new_event_loop())
     profile_to = os.environ.get("BENCH_PROFILE_WORKER")
     if profile_to:
         import cProfile
@@ -317,6 +320,7 @@ async def phase(
         for name, pid in pids.items()
     }
     cpu["client"] = round(self_cpu() - client0, 2)
+    cpu["worker"] = round(sum(v for k, v in cpu.items() if k.startswith("worker")), 2)
     await asyncio.sleep(1.0)  # trailing terminal events
     for w in watchers:
         await w.close()
@@ -419,7 +423,7 @@ async def main(args: argparse.Namespace) -> None:
         "HUB_DEMO_TOKENS_PER_SECOND": str(args.rate),
         "HUB_STARTER_CREDITS_CENTS": "100000",
         "HUB_DAILY_SPENDING_LIMIT_CENTS": "0",
-        "BENCH_MAX_JOBS": str(max(args.runs) + 100),
+        "BENCH_MAX_JOBS": str(-(-max(args.runs) // args.workers) + 100),
         "PYTHONPATH": str(ROOT),
     }
     os.environ.update(env)
@@ -457,16 +461,20 @@ async def main(args: argparse.Namespace) -> None:
         env=child_env,
     )
     procs.append(hub)
-    worker = subprocess.Popen(  # noqa: ASYNC220
-        [sys.executable, __file__, "--worker"], cwd=ROOT, env=child_env
-    )
-    procs.append(worker)
+    workers = [
+        subprocess.Popen(  # noqa: ASYNC220
+            [sys.executable, __file__, "--worker"], cwd=ROOT, env=child_env
+        )
+        for _ in range(args.workers)
+    ]
+    procs += workers
     results: list[dict[str, Any]] = []
     try:
         await wait_http(f"http://127.0.0.1:{http_port}/readyz")
         hub_redis.connect(env["REDIS_URL"])
         await start_pool(min_size=1, max_size=4)
-        pids = {"worker": worker.pid, "hub": hub.pid, "redis": redis_proc.pid}
+        pids = {"hub": hub.pid, "redis": redis_proc.pid}
+        pids.update({f"worker{i}": w.pid for i, w in enumerate(workers)})
         if pg is not None:
             pid_file = Path("/tmp/bench-runs/pg/postmaster.pid")
             pids["postgres"] = int(pid_file.read_text().split()[0])  # noqa: ASYNC240
@@ -497,6 +505,7 @@ async def main(args: argparse.Namespace) -> None:
             for n in args.runs:
                 result = await phase(n, args, http, ws_url, prompt_id, buyers, pids)
                 result.update(
+                    workers=args.workers,
                     rate=args.rate,
                     tokens=args.tokens,
                     concurrency=args.concurrency,
@@ -549,6 +558,7 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=20.0, help="demo tokens/s per run")
     parser.add_argument("--tokens", type=int, default=300, help="max_tokens per run")
     parser.add_argument("--concurrency", type=int, default=16, help="start requests in flight")
+    parser.add_argument("--workers", type=int, default=1, help="arq worker processes")
     parser.add_argument(
         "--arrival", type=float, default=0.0, help="runs started per second (0: closed loop)"
     )

@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 import structlog
 
+from hub import live
 from hub.db import fetchrow
 from hub.prompts.service import render_template
 from hub.providers import provider_for
@@ -116,10 +117,17 @@ async def _claim(run_id: str, attempt: int, worker_id: str) -> dict[str, Any] | 
     )
 
 
-async def _produce(provider: Any, request: CompletionRequest, queue: asyncio.Queue[Any]) -> None:
+async def _produce(
+    provider: Any, request: CompletionRequest, stream: _Stream, queue: asyncio.Queue[Any]
+) -> None:
+    """Tokens go straight into the stream's buffer (the flusher publishes them); usage, the
+    end and errors go to the run's consumer."""
     try:
         async for item in provider.stream(request):
-            queue.put_nowait(item)
+            if isinstance(item, TokenDelta):
+                stream.add(item)
+            else:
+                queue.put_nowait(item)
         queue.put_nowait(_END)
     except asyncio.CancelledError:
         raise
@@ -128,7 +136,7 @@ async def _produce(provider: Any, request: CompletionRequest, queue: asyncio.Que
 
 
 class _Stream:
-    """The consumer side: coalescing, publishing, persisting (one per attempt)."""
+    """One attempt's output: the coalescing buffer, the published deltas, the persisted state."""
 
     def __init__(self, row: dict[str, Any], worker_id: str, position: tuple[int, str] | None):
         settings = get_settings()
@@ -143,10 +151,11 @@ class _Stream:
         self.seq = 0
         self.buffer: list[str] = []
         self.buffer_tokens = 0
-        self.flush_at: float | None = None
+        self.flush_at = 0.0
         self.first_at = 0.0
         self.position = position
-        self.persisted_seq = -1
+        self.lock = asyncio.Lock()
+        self.closed = False
 
     @property
     def output(self) -> str:
@@ -159,37 +168,52 @@ class _Stream:
         self.buffer.append(delta.text)
         self.buffer_tokens += delta.tokens
         self.tokens += delta.tokens
+        if self.buffer_tokens >= self.coalesce_tokens:
+            _flusher.wake()
 
-    def flush_due(self) -> bool:
+    def flush_due(self, now: float) -> bool:
         return bool(self.buffer) and (
-            self.buffer_tokens >= self.coalesce_tokens
-            or (self.flush_at is not None and time.monotonic() >= self.flush_at)
+            now >= self.flush_at or self.buffer_tokens >= self.coalesce_tokens
         )
 
-    async def flush(self) -> None:
-        if not self.buffer:
-            return
+    async def close(self, *, flush: bool) -> None:
+        """No delta after this one: called before the terminal transition."""
+        _flusher.remove(self)
+        async with self.lock:
+            if flush and not self.closed:
+                await self._flush()
+            self.closed = True
+            self.buffer.clear()
+
+    def prepare(self) -> tuple[str, dict[str, Any]]:
+        """Take the buffer as the next delta (the caller holds the lock and publishes it)."""
         text = "".join(self.buffer)
         self.buffer.clear()
         self.buffer_tokens = 0
-        self.flush_at = None
         self.seq += 1
-        result = await service._publish(
-            self.run_id,
-            event(
-                "run.delta",
-                run_id=self.run_id,
-                seq=self.seq,
-                text=text,
-                attempt=self.attempt,
-                emitted_at=round(self.first_at, 4),  # when the provider gave its first token
-                published_at=round(time.time(), 4),
-            ),
+        return text, event(
+            "run.delta",
+            run_id=self.run_id,
+            seq=self.seq,
+            text=text,
+            attempt=self.attempt,
+            emitted_at=round(self.first_at, 4),  # when the provider gave its first token
+            published_at=round(time.time(), 4),
         )
+
+    def published(self, text: str, result: Any) -> None:
+        # Output and position change together, with no await in between: a persist that
+        # runs while a delta is in flight saves the previous (consistent) pair.
         self.parts.append(text)
         pos = service.position(result)
         if pos is not None:
             self.position = pos
+
+    async def _flush(self) -> None:
+        if not self.buffer:
+            return
+        text, data = self.prepare()
+        self.published(text, await service._publish(self.run_id, data))
 
     async def persist(self) -> dict[str, Any] | None:
         """Output, seq, position and heartbeat in one fenced write; None = we lost the run."""
@@ -208,6 +232,73 @@ class _Stream:
             self.position[0] if self.position else None,
             self.position[1] if self.position else None,
         )
+
+
+class _Flusher:
+    """One task per worker process publishes every streaming run's coalesced delta when its
+    window closes (or its buffer is full), so a token costs a list append, not a wake-up of
+    its run's task."""
+
+    TICK = 0.01
+
+    def __init__(self) -> None:
+        self.streams: set[_Stream] = set()
+        self.task: asyncio.Task[None] | None = None
+        self.event: asyncio.Event | None = None
+
+    def add(self, stream: _Stream) -> None:
+        self.streams.add(stream)
+        if self.task is None or self.task.done():
+            self.event = asyncio.Event()
+            self.task = asyncio.get_running_loop().create_task(self._run())
+
+    def remove(self, stream: _Stream) -> None:
+        self.streams.discard(stream)
+
+    def wake(self) -> None:
+        if self.event is not None:
+            self.event.set()
+
+    async def _run(self) -> None:
+        assert self.event is not None
+        while True:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.TICK):
+                    await self.event.wait()
+            self.event.clear()
+            now = time.monotonic()
+            batch: list[tuple[_Stream, str, dict[str, Any]]] = []
+            for stream in list(self.streams):
+                if stream.flush_due(now) and not stream.closed and not stream.lock.locked():
+                    await stream.lock.acquire()  # free: returns at once
+                    batch.append((stream, *stream.prepare()))
+            if not batch:
+                continue
+            try:
+                results = await _publish_batch([(s.run_id, data) for s, _, data in batch])
+                for (stream, text, _), result in zip(batch, results, strict=True):
+                    stream.published(text, result)
+            except Exception:  # noqa: BLE001 - never let the flusher die
+                log.error("run.flush_failed", exc_info=True)
+            finally:
+                for stream, _, _ in batch:
+                    stream.lock.release()
+
+
+async def _publish_batch(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Publish many runs' deltas at once: in one Redis round trip when the realtime layer
+    offers `live.publish_many`, else concurrently."""
+    many = getattr(live, "publish_many", None)
+    if many is not None and live.is_installed():
+        try:
+            return list(await many([(service.channel(run_id), data) for run_id, data in items]))
+        except Exception:  # noqa: BLE001
+            log.warning("run.publish_many_failed", count=len(items), exc_info=True)
+            return [service.PUBLISH_FAILED] * len(items)
+    return list(await asyncio.gather(*(service._publish(r, d) for r, d in items)))
+
+
+_flusher = _Flusher()
 
 
 async def execute(run_id: str, attempt: int, *, worker_id: str, http: httpx.AsyncClient) -> str:
@@ -266,55 +357,54 @@ async def _run(
         log.error("run.render_failed", run_id=run_id)
         return await _finish_fail(run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR)
     control.producer = asyncio.create_task(
-        _produce(provider_for(spec, http), request, control.queue)
+        _produce(provider_for(spec, http), request, stream, control.queue)
     )
     del request
+    _flusher.add(stream)
     usage: Usage | None = None
     next_persist = time.monotonic() + stream.persist_every
     try:
         while True:
-            deadline = next_persist
-            if stream.flush_at is not None:
-                deadline = min(deadline, stream.flush_at)
             item: Any = None
             try:
-                async with asyncio.timeout(max(0.0, deadline - time.monotonic())):
+                async with asyncio.timeout(max(0.0, next_persist - time.monotonic())):
                     item = await control.queue.get()
             except TimeoutError:
                 pass
-            if isinstance(item, TokenDelta):
-                stream.add(item)
-            elif isinstance(item, Usage):
+            if isinstance(item, Usage):
                 usage = item
             elif item is _END:
-                await stream.flush()
+                await stream.close(flush=True)
                 break
             elif item is _CANCEL:
-                await stream.flush()
+                await stream.close(flush=True)
                 return await _finish_cancel(run_id, attempt, worker_id, stream)
             elif isinstance(item, ProviderError):
+                await stream.close(flush=False)
                 return await _finish_fail(
                     run_id, attempt, worker_id, item.code, item.message + " You were not charged."
                 )
             elif isinstance(item, BaseException):
+                await stream.close(flush=False)
                 log.error("run.provider_crashed", run_id=run_id, error_type=type(item).__name__)
                 return await _finish_fail(
                     run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR
                 )
-            if stream.flush_due():
-                await stream.flush()
             if time.monotonic() >= next_persist:
                 next_persist = time.monotonic() + stream.persist_every
                 state = await stream.persist()
                 if state is None:
+                    await stream.close(flush=False)
                     log.warning("run.lost", run_id=run_id, attempt=attempt)
                     return "lost"
                 if state["cancel_requested_at"] is not None:
                     control.cancel()
     except asyncio.CancelledError:
         # The job itself is being cancelled (shutdown, abort): leave the run to the reaper.
+        _flusher.remove(stream)
         raise
     except Exception:  # noqa: BLE001
+        await stream.close(flush=False)
         log.exception("run.executor_error", run_id=run_id)
         return await _finish_fail(run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR)
     if usage is None:
