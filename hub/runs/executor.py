@@ -97,13 +97,17 @@ def ensure_cancel_listener() -> None:
         _listener = asyncio.get_running_loop().create_task(_listen_for_cancels())
 
 
-async def stop_cancel_listener() -> None:
+async def shutdown() -> None:
+    """Stop this process's cancel listener and delta flusher (worker shutdown). Runs still
+    executing are left to the reaper, which restarts them elsewhere."""
     global _listener
-    if _listener is not None:
-        _listener.cancel()
-        with contextlib.suppress(asyncio.CancelledError, Exception):
-            await _listener
-        _listener = None
+    for task in (_listener, _flusher.task):
+        if task is not None and not task.done():
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+    _listener = None
+    _flusher.task = None
 
 
 async def _claim(run_id: str, attempt: int, worker_id: str) -> dict[str, Any] | None:

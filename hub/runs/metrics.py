@@ -1,0 +1,49 @@
+"""Prometheus gauges for runs and money, refreshed from the database.
+
+`/metrics` is served by each hub process while runs finish in workers, so these are read from
+Postgres (the source of truth) rather than counted in-process: call `refresh()` periodically
+(`run_forever()` in the app's lifespan) and the default registry exports them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+import structlog
+from prometheus_client import Gauge
+
+from hub.db import fetch
+
+log = structlog.get_logger(__name__)
+
+RUNS = Gauge("hub_runs", "Runs by status (queued and running are in flight now)", ["status"])
+LEDGER = Gauge(
+    "hub_ledger_balance_cents", "Sum of ledger balances by account kind, in cents", ["account"]
+)
+OLDEST_IN_FLIGHT = Gauge(
+    "hub_runs_oldest_in_flight_seconds", "Age of the oldest queued or running run"
+)
+
+STATUSES = ("queued", "running", "completed", "failed", "canceled")
+
+
+async def refresh() -> None:
+    rows = await fetch("SELECT status, count(*) AS n FROM runs GROUP BY status")
+    counts = {r["status"]: int(r["n"]) for r in rows}
+    for status in STATUSES:
+        RUNS.labels(status).set(counts.get(status, 0))
+    for r in await fetch("SELECT kind, sum(balance) AS s FROM ledger_accounts GROUP BY kind"):
+        LEDGER.labels(r["kind"]).set(int(r["s"] or 0))
+    oldest = await fetch(
+        "SELECT coalesce(extract(epoch FROM now() - min(created_at)), 0) AS age FROM runs "
+        "WHERE status IN ('queued', 'running')"
+    )
+    OLDEST_IN_FLIGHT.set(float(oldest[0]["age"]))
+
+
+async def run_forever(every_seconds: float = 15.0) -> None:
+    while True:
+        with contextlib.suppress(Exception):
+            await refresh()
+        await asyncio.sleep(every_seconds)
