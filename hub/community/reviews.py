@@ -19,7 +19,7 @@ from hub.community.schemas import ReplyIn, ReviewIn, ReviewOut, ReviewPage, User
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, validation_error
 from hub.prompts.events import publish_quietly
-from hub.prompts.pagination import decode_cursor, page
+from hub.pagination import decode_cursor, page
 from hub.prompts.rules import has_completed_run
 from hub.prompts.service import visible_prompt_row
 

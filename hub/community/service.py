@@ -18,7 +18,7 @@ from hub.community.schemas import CreatorOut, FollowingOut, FollowingPage, Follo
 from hub.db import engine, fetch, fetchrow
 from hub.errors import not_found, validation_error
 from hub.prompts import service as prompts
-from hub.prompts.pagination import decode_cursor, page
+from hub.pagination import decode_cursor, page
 
 log = structlog.get_logger(__name__)
 

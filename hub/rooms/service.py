@@ -20,7 +20,7 @@ from hub.accounts import hooks as account_hooks
 from hub.auth import CurrentUser
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
-from hub.prompts.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.redis import get_redis
 from hub.rooms.schemas import Author, MessageOut, RoomOut
 

@@ -4,17 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-PROBLEM = "application/problem+json"
-
-
-def assert_problem(r, status: int, field: str | None = None) -> dict:
-    assert r.status_code == status, r.text
-    assert r.headers["content-type"].startswith(PROBLEM), r.headers["content-type"]
-    body = r.json()
-    assert body["status"] == status and body["title"] and body.get("detail")
-    if field is not None:
-        assert field in r.text, f"error does not name the field {field!r}: {r.text}"
-    return body
+from tests.problems import PROBLEM, assert_problem  # noqa: F401 - re-exported
 
 
 def prompt_body(**overrides: Any) -> dict[str, Any]:
