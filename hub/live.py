@@ -15,7 +15,7 @@ import structlog
 log = structlog.get_logger(__name__)
 
 PublishFn = Callable[[str, dict[str, Any]], Awaitable[Any]]
-DisconnectFn = Callable[[str], Awaitable[None]]
+DisconnectFn = Callable[[str, int, str], Awaitable[None]]
 
 _publish: PublishFn | None = None
 _disconnect: DisconnectFn | None = None
@@ -43,5 +43,11 @@ async def publish(channel: str, data: dict[str, Any]) -> Any:
 
 
 async def disconnect_user(user_id: str) -> None:
+    """Close the user's websockets on every hub process with "force reconnect" (3011).
+
+    Sessions whose token is still valid reconnect at once (and recover what they missed);
+    a revoked token is refused with 3500 on reconnect, which stops that SDK. So signing out
+    one device (or a ban, which revokes every token) ends exactly the sessions it should.
+    """
     if _disconnect is not None:
-        await _disconnect(user_id)
+        await _disconnect(user_id, 3011, "force reconnect")

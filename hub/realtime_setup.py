@@ -12,8 +12,6 @@ from hub.channels import HubAuthenticator, HubPolicy
 from hub.settings import Settings
 from realtime import Engine, EngineConfig, websocket_route
 
-_engine: Engine | None = None
-
 
 def engine_config(settings: Settings) -> EngineConfig:
     return EngineConfig(
@@ -24,27 +22,17 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 
 def build(settings: Settings) -> Engine:
-    global _engine
-    _engine = Engine(settings.redis_url, HubPolicy(), HubAuthenticator(), engine_config(settings))
-    return _engine
+    return Engine(settings.redis_url, HubPolicy(), HubAuthenticator(), engine_config(settings))
 
 
 def route_handlers(engine: Engine) -> list[Any]:
     return [websocket_route(engine, "/connection/websocket")]
 
 
-async def _disconnect(user_id: str) -> None:
-    """Close the user's connections with "force reconnect" (3011): sessions whose token is still
-    valid reconnect at once (and recover), while a revoked token is refused with 3500, which
-    stops that SDK. So logging out one device does not log out the others."""
-    if _engine is not None:
-        await _engine.disconnect_user(user_id, 3011, "force reconnect")
-
-
 async def start(app: Litestar, engine: Engine) -> None:
     await engine.start()
-    live.install(engine.publish, _disconnect)
-    account_hooks.add(account_hooks.on_user_signed_out, _disconnect)
+    live.install(engine.publish, engine.disconnect_user)
+    account_hooks.add(account_hooks.on_user_signed_out, live.disconnect_user)
 
 
 async def stop(app: Litestar, engine: Engine) -> None:
