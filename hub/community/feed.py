@@ -23,8 +23,8 @@ import structlog
 
 from hub.community.schemas import FeedItemOut, FeedPage, PromptRef, UserRef
 from hub.db import fetch, fetchrow
-from hub.prompts.events import publish_quietly
 from hub.pagination import decode_cursor, page
+from hub.prompts.events import publish_quietly
 
 log = structlog.get_logger(__name__)
 

@@ -17,8 +17,8 @@ from hub.community.schemas import (
 )
 from hub.db import fetch, fetchrow
 from hub.errors import bad_request
-from hub.prompts.events import publish_quietly
 from hub.pagination import decode_cursor, page
+from hub.prompts.events import publish_quietly
 
 _SELECT = (
     "SELECT n.id, n.user_id, n.kind, n.review_id, n.read_at, n.created_at, "

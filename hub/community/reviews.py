@@ -18,8 +18,8 @@ from hub.community import notifications
 from hub.community.schemas import ReplyIn, ReviewIn, ReviewOut, ReviewPage, UserRef
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, validation_error
-from hub.prompts.events import publish_quietly
 from hub.pagination import decode_cursor, page
+from hub.prompts.events import publish_quietly
 from hub.prompts.rules import has_completed_run
 from hub.prompts.service import visible_prompt_row
 

@@ -17,8 +17,8 @@ from hub.community import notifications
 from hub.community.schemas import CreatorOut, FollowingOut, FollowingPage, FollowState
 from hub.db import engine, fetch, fetchrow
 from hub.errors import not_found, validation_error
-from hub.prompts import service as prompts
 from hub.pagination import decode_cursor, page
+from hub.prompts import service as prompts
 
 log = structlog.get_logger(__name__)
 

@@ -24,8 +24,8 @@ import structlog
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, too_many, validation_error
-from hub.prompts import events
 from hub.pagination import decode_cursor, page
+from hub.prompts import events
 from hub.prompts.schemas import (
     OwnerOut,
     PromptCreate,
