@@ -42,6 +42,7 @@ class SaleOut(msgspec.Struct):
     matures_at: datetime
     matured: bool
     buyer_handle: str | None = None
+    refunded: bool = False
 
 
 class SalesPage(msgspec.Struct):

@@ -251,8 +251,13 @@ async def settle_run(
         (await ledger.platform_account("platform_fees"), fee),
     ]
     if earning:
-        creator = await ledger.user_accounts(creator_id, ["earnings_pending"])
-        postings.append((creator["earnings_pending"], earning))
+        creator = await ledger.user_accounts(creator_id, ["earnings_pending", "creator_debt"])
+        debt = await _debt(creator["creator_debt"])
+        pay_off = min(earning, debt)  # what an admin refund left the creator owing comes first
+        postings += [
+            (creator["creator_debt"], pay_off),
+            (creator["earnings_pending"], earning - pay_off),
+        ]
     tx_id = await ledger.post(
         "run_settle", _final_ref(run_id), postings, run_id=run_id, memo="Run completed"
     )
@@ -279,6 +284,80 @@ async def settle_run(
         fee_cents=fee,
         earning_cents=earning,
         returned_cents=returned,
+    )
+
+
+async def _debt(debt_account: int) -> int:
+    """What the creator owes (>= 0); locks the account only when there is a debt (rare)."""
+    balance = (await ledger.balances([debt_account])).get(debt_account, 0)
+    if balance < 0:
+        balance = (await ledger.lock_accounts([debt_account]))[debt_account]
+    return -balance
+
+
+class AdminRefund(msgspec.Struct):
+    run_id: str
+    refunded_cents: int
+    fee_reversed_cents: int
+    earning_reversed_cents: int
+    creator_debt_cents: int  # the part of the earning the creator no longer held
+
+
+async def admin_refund_run(
+    *, run_id: str, buyer_id: str, creator_id: str, price_cents: int, usage_cents: int
+) -> AdminRefund:
+    """Reverse a completed run's settlement (inside the caller's transaction).
+
+    The buyer gets price + usage back; the platform returns its fee and the usage; the
+    creator's earning comes back out of pending, then available, and whatever is already gone
+    becomes a creator debt (never a negative balance), paid off by their next sales.
+    """
+    buyer = await ledger.user_accounts(buyer_id, ["wallet"])
+    postings = [
+        (buyer["wallet"], price_cents + usage_cents),
+        (await ledger.platform_account("usage_revenue"), -usage_cents),
+    ]
+    sale = await fetchrow(
+        "SELECT fee_cents, earning_cents, refunded_at FROM sales WHERE run_id = $1 FOR UPDATE",
+        _uid(run_id),
+    )
+    fee = earning = debt = 0
+    if sale is not None:
+        fee, earning = int(sale["fee_cents"]), int(sale["earning_cents"])
+        creator = await ledger.user_accounts(
+            creator_id, ["earnings_pending", "earnings_available", "creator_debt"]
+        )
+        held = await ledger.lock_accounts(
+            [creator["earnings_pending"], creator["earnings_available"]]
+        )
+        from_pending = min(earning, held[creator["earnings_pending"]])
+        from_available = min(earning - from_pending, held[creator["earnings_available"]])
+        debt = earning - from_pending - from_available
+        postings += [
+            (await ledger.platform_account("platform_fees"), -fee),
+            (creator["earnings_pending"], -from_pending),
+            (creator["earnings_available"], -from_available),
+            (creator["creator_debt"], -debt),
+        ]
+    tx_id = await ledger.post(
+        "run_admin_refund",
+        f"run:{run_id}:admin_refund",
+        postings,
+        run_id=run_id,
+        memo="Run refunded by support",
+    )
+    if sale is not None:
+        await fetch(
+            "UPDATE sales SET refunded_at = now(), refund_transaction_id = $2 WHERE run_id = $1",
+            _uid(run_id),
+            tx_id,
+        )
+    return AdminRefund(
+        run_id=run_id,
+        refunded_cents=price_cents + usage_cents,
+        fee_reversed_cents=fee,
+        earning_reversed_cents=earning,
+        creator_debt_cents=debt,
     )
 
 
@@ -335,6 +414,7 @@ async def creator_sales(creator_id: str, limit: int, after: str | None) -> Sales
             created_at=r["created_at"],
             matures_at=r["matures_at"],
             matured=r["matured_transaction_id"] is not None,
+            refunded=r["refunded_at"] is not None,
         )
         for r in rows[:limit]
     ]
@@ -392,7 +472,7 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
     cutoff = as_of or datetime.now(UTC)
     creators = await fetch(
         "SELECT DISTINCT creator_id FROM sales WHERE matured_transaction_id IS NULL "
-        "AND matures_at <= $2 AND earning_cents > 0 LIMIT $1",
+        "AND refunded_at IS NULL AND matures_at <= $2 AND earning_cents > 0 LIMIT $1",
         batch,
         cutoff,
     )
@@ -402,7 +482,8 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
         async with engine().transaction():
             sales = await fetch(
                 "SELECT run_id, earning_cents FROM sales WHERE creator_id = $1 "
-                "AND matured_transaction_id IS NULL AND matures_at <= $3 AND earning_cents > 0 "
+                "AND matured_transaction_id IS NULL AND refunded_at IS NULL AND matures_at <= $3 "
+                "AND earning_cents > 0 "
                 "ORDER BY run_id LIMIT $2 FOR UPDATE SKIP LOCKED",
                 c["creator_id"],
                 batch,

@@ -7,10 +7,12 @@ from uuid import UUID
 
 from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, Parameter
-from litestar.status_codes import HTTP_202_ACCEPTED
+from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from hub.accounts import hooks
 from hub.auth import CurrentUser, optional_user
+from hub.billing import service as billing
+from hub.errors import forbidden
 from hub.runs import service
 from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
 
@@ -112,4 +114,30 @@ class LiveRunsController(Controller):
         return await service.live_runs(limit, cursor, user.id if user else None)
 
 
-HANDLERS: list[Any] = [PromptRunsController, RunsController, MyRunsController, LiveRunsController]
+class AdminRunsController(Controller):
+    path = "/admin/runs"
+    tags = ["money"]
+
+    @post(
+        "/{run_id:uuid}/refund",
+        status_code=HTTP_200_OK,
+        summary="Refund a completed run (admin)",
+        description="Reverses the run's settlement: the buyer gets price + usage back, the "
+        "platform returns its fee, the creator's earning comes back from pending, then "
+        "available, and any rest is recorded as a creator debt. Once per run (409 after).",
+    )
+    async def refund(
+        self, run_id: UUID, request: Request[CurrentUser, Any, Any]
+    ) -> billing.AdminRefund:
+        if not request.user.is_admin:
+            raise forbidden("Only admins can refund runs.")
+        return await service.admin_refund(str(run_id), request.user.id)
+
+
+HANDLERS: list[Any] = [
+    PromptRunsController,
+    RunsController,
+    MyRunsController,
+    LiveRunsController,
+    AdminRunsController,
+]

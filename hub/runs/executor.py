@@ -82,8 +82,8 @@ async def _listen_for_cancels() -> None:
                     control.cancel()
         except asyncio.CancelledError:
             raise
-        except Exception:  # noqa: BLE001 - keep listening; the DB flag covers the gap
-            log.warning("run.cancel_listener_error", exc_info=True)
+        except Exception as exc:  # noqa: BLE001 - keep listening; the DB flag covers the gap
+            log.warning("run.cancel_listener_error", error=f"{type(exc).__name__}: {exc}"[:200])
             await asyncio.sleep(1.0)
         finally:
             if pubsub is not None:

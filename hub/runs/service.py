@@ -879,6 +879,44 @@ async def publish_terminal(run_id: str, ev: dict[str, Any], attempt: int) -> Non
     )
 
 
+# --- support ---------------------------------------------------------------------------
+
+
+async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
+    """Reverse a completed run's charge (support). Once per run."""
+    async with engine().transaction():
+        row = await load(run_id, lock=True)
+        if row is None:
+            raise not_found("This run")
+        if row["status"] != "completed":
+            raise conflict(
+                f"Only completed runs can be refunded; this one is {row['status']} "
+                f"(refunded {row['refunded_cents'] or 0} cents already).",
+                "run-not-refundable",
+            )
+        try:
+            result = await billing.admin_refund_run(
+                run_id=run_id,
+                buyer_id=str(row["buyer_id"]),
+                creator_id=str(row["creator_id"]),
+                price_cents=row["price_cents"],
+                usage_cents=row["usage_cents"] or 0,
+            )
+        except ledger.AlreadyPosted:
+            raise conflict("This run was already refunded.", "run-already-refunded") from None
+    log.info(
+        "run.admin_refund",
+        run_id=run_id,
+        user_id=admin_id,
+        refunded_cents=result.refunded_cents,
+        creator_debt_cents=result.creator_debt_cents,
+    )
+    await billing.publish_wallet(str(row["buyer_id"]))
+    if result.earning_reversed_cents:
+        await billing.publish_earnings(str(row["creator_id"]))
+    return result
+
+
 # --- GDPR ------------------------------------------------------------------------------
 
 
