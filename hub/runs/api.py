@@ -60,7 +60,11 @@ class PromptRunsController(Controller):
         data: JSONBody[RunRequest],
         idempotency_key: Annotated[
             str | None,
-            Parameter(header="Idempotency-Key", description="A unique value per run (UUID)."),
+            Parameter(
+                header="Idempotency-Key",
+                description="Required (400 without it): a new unique value per run, e.g. a "
+                "UUID; resend the same value to retry safely.",
+            ),
         ] = None,
     ) -> RunOut:
         return await service.start_run(request.user.id, str(prompt_id), data, idempotency_key)
