@@ -93,16 +93,18 @@ async def _listen_for_cancels() -> None:
 
 def ensure_cancel_listener() -> None:
     global _listener
-    if _listener is None or _listener.done():
-        _listener = asyncio.get_running_loop().create_task(_listen_for_cancels())
+    loop = asyncio.get_running_loop()
+    if _listener is None or _listener.done() or _listener.get_loop() is not loop:
+        _listener = loop.create_task(_listen_for_cancels())
 
 
 async def shutdown() -> None:
     """Stop this process's cancel listener and delta flusher (worker shutdown). Runs still
     executing are left to the reaper, which restarts them elsewhere."""
     global _listener
+    loop = asyncio.get_running_loop()
     for task in (_listener, _flusher.task):
-        if task is not None and not task.done():
+        if task is not None and not task.done() and task.get_loop() is loop:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
@@ -252,9 +254,10 @@ class _Flusher:
 
     def add(self, stream: _Stream) -> None:
         self.streams.add(stream)
-        if self.task is None or self.task.done():
+        loop = asyncio.get_running_loop()
+        if self.task is None or self.task.done() or self.task.get_loop() is not loop:
             self.event = asyncio.Event()
-            self.task = asyncio.get_running_loop().create_task(self._run())
+            self.task = loop.create_task(self._run())
 
     def remove(self, stream: _Stream) -> None:
         self.streams.discard(stream)
