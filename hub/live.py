@@ -14,24 +14,34 @@ import structlog
 
 log = structlog.get_logger(__name__)
 
-PublishFn = Callable[[str, dict[str, Any]], Awaitable[Any]]
+PublishFn = Callable[..., Awaitable[Any]]  # (channel, data, idempotency_key=None)
+PublishManyFn = Callable[[list[Any]], Awaitable[list[Any]]]
 DisconnectFn = Callable[[str, int, str], Awaitable[None]]
 
 _publish: PublishFn | None = None
+_publish_many: PublishManyFn | None = None
 _disconnect: DisconnectFn | None = None
 
 
-def install(publish: PublishFn | None, disconnect: DisconnectFn | None = None) -> None:
-    global _publish, _disconnect
-    _publish, _disconnect = publish, disconnect
+def install(
+    publish: PublishFn | None,
+    disconnect: DisconnectFn | None = None,
+    publish_many: PublishManyFn | None = None,
+) -> None:
+    global _publish, _disconnect, _publish_many
+    _publish, _disconnect, _publish_many = publish, disconnect, publish_many
 
 
 def is_installed() -> bool:
     return _publish is not None
 
 
-async def publish(channel: str, data: dict[str, Any]) -> Any:
+async def publish(channel: str, data: dict[str, Any], idempotency_key: str | None = None) -> Any:
     """Publish `data` (it must carry a `type`) to `channel`; returns the engine's result.
+
+    With `idempotency_key`, the event is published at most once per key and channel (a repeat
+    returns the first publication's position): use it for events that must appear exactly once,
+    such as a run's terminal event, when a retry may send them again.
 
     Publishing is best-effort from the caller's point of view only in that a failure is logged
     and re-raised: callers that must not fail after committing catch it themselves.
@@ -39,7 +49,19 @@ async def publish(channel: str, data: dict[str, Any]) -> Any:
     if _publish is None:
         log.warning("live.publish_without_engine", channel=channel, type=data.get("type"))
         return None
-    return await _publish(channel, data)
+    if idempotency_key is None:
+        return await _publish(channel, data)
+    return await _publish(channel, data, idempotency_key=idempotency_key)
+
+
+async def publish_many(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Publish several events in one Redis round trip where the engine supports it."""
+    if _publish is None:
+        log.warning("live.publish_without_engine", count=len(items))
+        return [None] * len(items)
+    if _publish_many is not None:
+        return list(await _publish_many(items))
+    return [await _publish(channel, data) for channel, data in items]
 
 
 async def disconnect_user(user_id: str) -> None:

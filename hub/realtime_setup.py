@@ -31,7 +31,7 @@ def route_handlers(engine: Engine) -> list[Any]:
 
 async def start(app: Litestar, engine: Engine) -> None:
     await engine.start()
-    live.install(engine.publish, engine.disconnect_user)
+    live.install(engine.publish, engine.disconnect_user, engine.publish_many)
     account_hooks.add(account_hooks.on_user_signed_out, live.disconnect_user)
 
 

@@ -10,6 +10,9 @@ processes and publishers:
   in offset order, whichever process or worker published them.
 * A missing meta key (first use, TTL passed, or a flushed Redis) creates a new random epoch
   and drops any stale stream, so clients recovering from an old epoch get `recovered: false`.
+* With an idempotency key, `publish` happens at most once per key (within the key's TTL): a
+  repeat returns the first publication's offset and epoch and publishes nothing. A retried
+  job or a reaper can then re-send a terminal event without clients seeing it twice.
 * `history` reads epoch, top offset and a stream range in one atomic step.
 
 `Publisher` is the publish half alone, for arq workers and other processes without an Engine.
@@ -31,6 +34,13 @@ from realtime.errors import UnknownChannel
 from realtime.keys import Keys
 
 _PUBLISH = """
+if ARGV[7] ~= '' then
+  local seen = redis.call('get', KEYS[3])
+  if seen then
+    local sep = string.find(seen, ':', 1, true)
+    return {tonumber(string.sub(seen, 1, sep - 1)), string.sub(seen, sep + 1), 1}
+  end
+end
 local epoch = redis.call('hget', KEYS[1], 'e')
 if not epoch then
   epoch = ARGV[5]
@@ -47,7 +57,10 @@ end
 local mttl = tonumber(ARGV[4])
 if mttl > 0 then redis.call('expire', KEYS[1], mttl) end
 redis.call('publish', ARGV[6], 'p' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
-return {offset, epoch}
+if ARGV[7] ~= '' then
+  redis.call('set', KEYS[3], offset .. ':' .. epoch, 'EX', tonumber(ARGV[7]))
+end
+return {offset, epoch, 0}
 """
 
 _HISTORY = """
@@ -118,6 +131,14 @@ def new_epoch() -> str:
 class PublishResult:
     offset: int
     epoch: str
+    #: True when an idempotency key had been used already: nothing was published this time.
+    duplicate: bool = False
+
+
+#: How long an idempotency key is remembered when the namespace keeps no longer history.
+IDEMPOTENCY_TTL_SECONDS = 24 * 3600
+
+PublishItem = tuple[str, Any] | tuple[str, Any, str | None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +167,13 @@ def _options_lookup(policy_or_lookup: Any) -> OptionsLookup:
 _encode = msgspec.json.Encoder().encode
 
 
+def _result(reply: Any) -> PublishResult:
+    offset, epoch, duplicate = reply
+    return PublishResult(
+        int(offset), epoch.decode() if isinstance(epoch, bytes) else epoch, bool(int(duplicate))
+    )
+
+
 class Publisher:
     """Publish to channels through Redis, from any process (the hub app or an arq worker).
 
@@ -167,21 +195,39 @@ class Publisher:
         self._meta_ttl = history_meta_ttl_seconds
         self._script = redis.register_script(_PUBLISH)
 
-    async def publish(self, channel: str, data: Any) -> PublishResult:
-        """Publish `data` (a JSON-serialisable dict) to `channel`; returns its offset and epoch."""
+    async def publish(
+        self, channel: str, data: Any, idempotency_key: str | None = None
+    ) -> PublishResult:
+        """Publish `data` (a JSON-serialisable dict) to `channel`; returns its offset and epoch.
+
+        With `idempotency_key`, a repeat of the same key on the same channel publishes nothing
+        and returns the first publication's position (`duplicate=True`).
+        """
         opts = self._options(channel)
         if opts is None:
             raise UnknownChannel(channel)
         payload = data if isinstance(data, bytes | bytearray) else _encode(data)
-        return await self.publish_raw(channel, bytes(payload), opts)
+        return await self.publish_raw(channel, bytes(payload), opts, idempotency_key)
 
     async def publish_raw(
-        self, channel: str, payload: bytes, opts: NamespaceOptions
-    ) -> PublishResult:
+        self,
+        channel: str,
+        payload: bytes,
+        opts: NamespaceOptions,
+        idempotency_key: str | None = None,
+        *,
+        client: Any = None,
+    ) -> Any:
+        """Run the publish script (queued on `client` when it is a pipeline)."""
         keys = self.keys
         size = opts.history_size if opts.recoverable else 0
-        offset, epoch = await self._script(
-            keys=[keys.meta(channel), keys.stream(channel)],
+        idem_ttl = max(IDEMPOTENCY_TTL_SECONDS, opts.history_ttl_seconds) if idempotency_key else 0
+        call = self._script(
+            keys=[
+                keys.meta(channel),
+                keys.stream(channel),
+                keys.idempotency(channel, idempotency_key or "-"),
+            ],
             args=[
                 payload,
                 size,
@@ -189,9 +235,35 @@ class Publisher:
                 max(self._meta_ttl, opts.history_ttl_seconds),
                 new_epoch(),
                 keys.pubsub(channel),
+                idem_ttl or "",
             ],
+            client=client,
         )
-        return PublishResult(int(offset), epoch.decode() if isinstance(epoch, bytes) else epoch)
+        reply = await call
+        return reply if client is not None else _result(reply)
+
+    async def publish_many(self, items: list[PublishItem]) -> list[PublishResult]:
+        """Publish several publications in one Redis round trip (each still atomic on its own).
+
+        `items` are `(channel, data)` or `(channel, data, idempotency_key)`. Publications to one
+        channel keep their order. Raises UnknownChannel before anything is sent.
+        """
+        prepared = []
+        for item in items:
+            channel, data = item[0], item[1]
+            key = item[2] if len(item) > 2 else None
+            opts = self._options(channel)
+            if opts is None:
+                raise UnknownChannel(channel)
+            payload = data if isinstance(data, bytes | bytearray) else _encode(data)
+            prepared.append((channel, bytes(payload), opts, key))
+        if not prepared:
+            return []
+        async with self.redis.pipeline(transaction=False) as pipe:
+            for channel, payload, opts, key in prepared:
+                await self.publish_raw(channel, payload, opts, key, client=pipe)
+            replies = await pipe.execute()
+        return [_result(reply) for reply in replies]
 
     async def disconnect_user(
         self, user_id: str, code: int = 3503, reason: str = "force disconnect"

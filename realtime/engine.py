@@ -118,15 +118,27 @@ class Engine:
 
     # --- server API --------------------------------------------------------------------
 
-    async def publish(self, channel: str, data: Any) -> PublishResult:
-        """Publish a dict (or pre-encoded JSON bytes) to `channel`: offset and epoch."""
+    async def publish(
+        self, channel: str, data: Any, idempotency_key: str | None = None
+    ) -> PublishResult:
+        """Publish a dict (or pre-encoded JSON bytes) to `channel`: offset and epoch.
+
+        With `idempotency_key` the publication happens at most once per key and channel.
+        """
         opts = self.policy.namespace_options(channel)
         if opts is None:
             raise UnknownChannel(channel)
         payload = data if isinstance(data, bytes) else msgspec.json.encode(data)
-        result = await self.broker.publish_raw(channel, payload, opts)
-        metrics.PUBLICATIONS.labels("server").inc()
+        result = await self.broker.publish_raw(channel, payload, opts, idempotency_key)
+        if not result.duplicate:
+            metrics.PUBLICATIONS.labels("server").inc()
         return result
+
+    async def publish_many(self, items: list[Any]) -> list[PublishResult]:
+        """Several publications in one Redis round trip: `(channel, data[, idempotency_key])`."""
+        results = await self.broker.publish_many(items)
+        metrics.PUBLICATIONS.labels("server").inc(sum(1 for r in results if not r.duplicate))
+        return results
 
     async def disconnect_user(
         self, user_id: str, code: int = 3503, reason: str = "force disconnect"

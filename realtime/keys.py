@@ -27,6 +27,9 @@ class Keys:
     def presence_expiry(self, channel: str) -> str:
         return f"{self.prefix}:{{{channel}}}:presence_exp"
 
+    def idempotency(self, channel: str, key: str) -> str:
+        return f"{self.prefix}:{{{channel}}}:idem:{key}"
+
     def pubsub(self, channel: str) -> bytes:
         return f"{self.prefix}:{{{channel}}}:pub".encode()
 

@@ -17,7 +17,7 @@ async def install(settings: Settings) -> None:
     if live.is_installed():
         return
     publisher = Publisher(get_redis(), HubPolicy())
-    live.install(publisher.publish, publisher.disconnect_user)
+    live.install(publisher.publish, publisher.disconnect_user, publisher.publish_many)
     _installed_here = True
 
 

@@ -293,16 +293,12 @@ class _Flusher:
 
 
 async def _publish_batch(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    """Publish many runs' deltas at once: in one Redis round trip when the realtime layer
-    offers `live.publish_many`, else concurrently."""
-    many = getattr(live, "publish_many", None)
-    if many is not None and live.is_installed():
-        try:
-            return list(await many([(service.channel(run_id), data) for run_id, data in items]))
-        except Exception:  # noqa: BLE001
-            log.warning("run.publish_many_failed", count=len(items), exc_info=True)
-            return [service.PUBLISH_FAILED] * len(items)
-    return list(await asyncio.gather(*(service._publish(r, d) for r, d in items)))
+    """Publish many runs' deltas in one Redis round trip (each publish still atomic)."""
+    try:
+        return await live.publish_many([(service.channel(run_id), data) for run_id, data in items])
+    except Exception:  # noqa: BLE001 - a realtime outage must not stop the runs
+        log.warning("run.publish_many_failed", count=len(items), exc_info=True)
+        return [service.PUBLISH_FAILED] * len(items)
 
 
 _flusher = _Flusher()

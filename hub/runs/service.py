@@ -484,13 +484,15 @@ def in_background(coro: Coroutine[Any, Any, None]) -> None:
 PUBLISH_FAILED = object()
 
 
-async def _publish(run_id: str, data: dict[str, Any], chan: str | None = None) -> Any:
+async def _publish(
+    run_id: str, data: dict[str, Any], chan: str | None = None, idempotency_key: str | None = None
+) -> Any:
     """Publish best-effort: a realtime outage must not undo or block committed state.
 
     Returns the engine's result, None without an engine, or PUBLISH_FAILED.
     """
     try:
-        return await live.publish(chan or channel(run_id), data)
+        return await live.publish(chan or channel(run_id), data, idempotency_key=idempotency_key)
     except Exception:  # noqa: BLE001
         log.warning(
             "run.publish_failed",
@@ -865,7 +867,9 @@ async def announce(terminal: Terminal) -> None:
 
 
 async def publish_terminal(run_id: str, ev: dict[str, Any], attempt: int) -> None:
-    result = await _publish(run_id, ev)
+    # At most once per run on its channel, even when a crash between this publish and the
+    # UPDATE below makes the reaper send it again.
+    result = await _publish(run_id, ev, idempotency_key="terminal")
     if result is PUBLISH_FAILED:
         return  # left for the reaper, which republishes unpublished terminal events
     pos = position(result)

@@ -95,20 +95,23 @@ class LiveRecorder:
         self.events: list[tuple[str, dict[str, Any]]] = []
         self._publish: Any = None
         self._disconnect: Any = None
+        self._publish_many: Any = None
 
     def __enter__(self) -> LiveRecorder:
         self._publish, self._disconnect = live._publish, live._disconnect
-        live.install(self._record, self._disconnect)
+        self._publish_many = live._publish_many
+        live.install(self._record, self._disconnect)  # batches fall back to _record one by one
         return self
 
     def __exit__(self, *exc: Any) -> None:
-        live.install(self._publish, self._disconnect)
+        live.install(self._publish, self._disconnect, self._publish_many)
 
-    async def _record(self, channel: str, data: dict[str, Any]) -> Any:
-        self.events.append((channel, copy.deepcopy(data)))
-        if self._publish is not None:
-            return await self._publish(channel, data)
-        return None
+    async def _record(self, channel: str, data: dict[str, Any], **kw: Any) -> Any:
+        snapshot = copy.deepcopy(data)
+        result = await self._publish(channel, data, **kw) if self._publish is not None else None
+        if not getattr(result, "duplicate", False):  # a repeated idempotent publish sent nothing
+            self.events.append((channel, snapshot))
+        return result
 
     def on(self, channel: str, type_: str | None = None) -> list[dict[str, Any]]:
         return [
