@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -84,6 +85,9 @@ def create_app(settings: Settings | None = None) -> Litestar:
         hub_redis.connect(settings.redis_url)
         await start_pool(min_size=2, max_size=20)
         await realtime_setup.start(app, rt_engine)
+        from hub.runs import metrics as run_metrics
+
+        metrics_task = asyncio.create_task(run_metrics.run_forever())
         # Long-lived objects out of the collector's way and fewer gen0 passes: full collections
         # over thousands of connections otherwise set the realtime fan-out p99.
         gc.collect()
@@ -93,6 +97,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         try:
             yield
         finally:
+            metrics_task.cancel()
             await realtime_setup.stop(app, rt_engine)
             await close_pool()
             await hub_redis.close()

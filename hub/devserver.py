@@ -84,7 +84,7 @@ def main() -> int:
         )
         children.append(
             subprocess.Popen(
-                [sys.executable, "-m", "arq", "workers.settings.WorkerSettings"], env=env, cwd=ROOT
+                [sys.executable, "-m", "workers"], env=env, cwd=ROOT
             )
         )
         _say(

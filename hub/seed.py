@@ -32,7 +32,10 @@ async def seed_all() -> None:
                 if exc.name == name:
                     continue  # that domain has not landed yet
                 raise
-            await module.seed()
+            try:
+                await module.seed()
+            except Exception as exc:  # noqa: BLE001 - demo data must never keep the hub down
+                log.error("seed.failed", seeder=name, error=str(exc)[:300])
     finally:
         await close_pool()
         await hub_redis.close()

@@ -51,8 +51,10 @@ async def startup(ctx: dict[str, Any]) -> None:
 
 
 async def shutdown(ctx: dict[str, Any]) -> None:
+    from hub.runs import executor
     from workers import realtime_publisher
 
+    await executor.shutdown()  # flush and stop the run streams of this worker
     await realtime_publisher.uninstall()
     await ctx["http"].aclose()
     await close_pool()
@@ -70,7 +72,10 @@ class WorkerSettings:
     on_startup = startup
     on_shutdown = shutdown
     redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379/0")
-    max_jobs = 200
+    # A streaming run holds a job slot for its whole duration.
+    max_jobs = 1000
+    # How often an idle worker polls the queue: part of a run's time to first token.
+    poll_delay = 0.05
     job_timeout = 3600
     keep_result = 3600
     health_check_interval = 30
