@@ -26,10 +26,17 @@ async def close_pool() -> None:
         await engine().close_connection_pool()
 
 
+_engine: PostgresEngine | None = None
+
+
 def engine() -> PostgresEngine:
-    db = engine_finder()
-    assert isinstance(db, PostgresEngine), "piccolo_conf.DB must be a PostgresEngine"
-    return db
+    """piccolo_conf.DB, looked up once (Piccolo's finder re-imports the config on every call)."""
+    global _engine
+    if _engine is None:
+        db = engine_finder()
+        assert isinstance(db, PostgresEngine), "piccolo_conf.DB must be a PostgresEngine"
+        _engine = db
+    return _engine
 
 
 async def run_ddl(sql: str) -> None:
