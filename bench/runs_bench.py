@@ -94,47 +94,10 @@ def pct(values: list[float], p: float) -> float:
 # --- the worker process ---------------------------------------------------------------------
 
 
-def _experimental_publish_many() -> Any:
-    """What a `live.publish_many` in the realtime layer could do: every delta of a flusher
-    tick as one pipelined round trip of the same atomic publish script. Bench-only (it
-    reaches into realtime.Publisher); see docs/performance.md."""
-    from hub import live
-    from realtime.broker import PublishResult, _encode, new_epoch
-
-    async def publish_many(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-        publisher = live._publish.__self__  # type: ignore[union-attr]
-        pipe = publisher.redis.pipeline(transaction=False)
-        for channel, data in items:
-            opts = publisher._options(channel)
-            size = opts.history_size if opts.recoverable else 0
-            keys = publisher.keys
-            await publisher._script(
-                keys=[keys.meta(channel), keys.stream(channel)],
-                args=[
-                    _encode(data),
-                    size,
-                    opts.history_ttl_seconds if size else 0,
-                    max(publisher._meta_ttl, opts.history_ttl_seconds),
-                    new_epoch(),
-                    keys.pubsub(channel),
-                ],
-                client=pipe,
-            )
-        raw = await pipe.execute()
-        return [PublishResult(int(o), e.decode() if isinstance(e, bytes) else e) for o, e in raw]
-
-    return publish_many
-
-
 def worker_main() -> None:
     from arq import run_worker
 
     from workers.settings import WorkerSettings as Base
-
-    if os.environ.get("BENCH_PUBLISH_MANY") == "1":
-        from hub import live
-
-        live.publish_many = _experimental_publish_many()  # type: ignore[attr-defined]
 
     settings = type(
         "BenchWorkerSettings",
@@ -142,6 +105,7 @@ def worker_main() -> None:
         {
             **{k: v for k, v in vars(Base).items() if not k.startswith("__")},
             "max_jobs": int(os.environ.get("BENCH_MAX_JOBS", "1000")),
+            "poll_delay": float(os.environ.get("BENCH_POLL_DELAY", str(Base.poll_delay))),
         },
     )
     if os.environ.get("BENCH_WORKER_UVLOOP", "1") == "1":
@@ -460,7 +424,6 @@ async def main(args: argparse.Namespace) -> None:
         "HUB_DEMO_TOKENS_PER_SECOND": str(args.rate),
         "HUB_STARTER_CREDITS_CENTS": "100000",
         "HUB_DAILY_SPENDING_LIMIT_CENTS": "0",
-        "BENCH_PUBLISH_MANY": "1" if args.publish_many else "0",
         "BENCH_MAX_JOBS": str(-(-max(args.runs) // args.workers) + 100),
         "PYTHONPATH": str(ROOT),
     }
@@ -544,7 +507,6 @@ async def main(args: argparse.Namespace) -> None:
                 result = await phase(n, args, http, ws_url, prompt_id, buyers, pids)
                 result.update(
                     workers=args.workers,
-                    publish_many=args.publish_many,
                     rate=args.rate,
                     tokens=args.tokens,
                     concurrency=args.concurrency,
@@ -598,11 +560,6 @@ if __name__ == "__main__":
     parser.add_argument("--tokens", type=int, default=300, help="max_tokens per run")
     parser.add_argument("--concurrency", type=int, default=16, help="start requests in flight")
     parser.add_argument("--workers", type=int, default=1, help="arq worker processes")
-    parser.add_argument(
-        "--publish-many",
-        action="store_true",
-        help="experiment: pipeline each flusher tick's deltas (a proposed live.publish_many)",
-    )
     parser.add_argument(
         "--arrival", type=float, default=0.0, help="runs started per second (0: closed loop)"
     )
