@@ -17,7 +17,7 @@ import msgspec
 import structlog
 
 from hub import live
-from hub.billing import cursor, ledger
+from hub.billing import ledger
 from hub.billing.schemas import (
     EarningsOut,
     LedgerEntryOut,
@@ -28,6 +28,7 @@ from hub.billing.schemas import (
     WalletOut,
 )
 from hub.db import engine, fetch, fetchrow
+from hub.pagination import decode_cursor, encode_cursor
 from hub.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -176,8 +177,7 @@ async def check_spending_limit(wallet_id: int, amount_cents: int) -> None:
 
 
 async def ledger_page(user_id: str, limit: int, after: str | None) -> LedgerPage:
-    parts = cursor.decode(after, 1)
-    before_id = int(parts[0]) if parts else 2**62
+    before_id = decode_cursor(after, "ledger", int, int)[1] if after else 2**62
     rows = await fetch(
         """
         SELECT e.id, e.transaction_id, t.kind, a.kind AS account, e.amount, e.balance_after,
@@ -206,7 +206,7 @@ async def ledger_page(user_id: str, limit: int, after: str | None) -> LedgerPage
         )
         for r in rows[:limit]
     ]
-    next_cursor = cursor.encode(items[-1].id) if len(rows) > limit else None
+    next_cursor = encode_cursor("ledger", items[-1].id, items[-1].id) if len(rows) > limit else None
     return LedgerPage(items=items, next_cursor=next_cursor)
 
 
@@ -394,12 +394,11 @@ async def cancel_run(*, run_id: str, buyer_id: str, hold_cents: int, usage_cents
 
 
 async def creator_sales(creator_id: str, limit: int, after: str | None) -> SalesPage:
-    parts = cursor.decode(after, 2)
     args: list[Any] = [_uid(creator_id), limit + 1]
     where = "s.creator_id = $1"
-    if parts:
+    if after:
         where += " AND (s.created_at, s.run_id) < ($3, $4)"
-        args += [datetime.fromisoformat(parts[0]), _uid(parts[1])]
+        args += list(decode_cursor(after, "sales", datetime))
     rows = await fetch(
         f"SELECT s.* FROM sales s WHERE {where} ORDER BY s.created_at DESC, s.run_id DESC LIMIT $2",
         *args,
@@ -421,7 +420,7 @@ async def creator_sales(creator_id: str, limit: int, after: str | None) -> Sales
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = cursor.encode(last["created_at"].isoformat(), last["run_id"])
+        next_cursor = encode_cursor("sales", last["created_at"], last["run_id"])
     return SalesPage(items=items, next_cursor=next_cursor)
 
 

@@ -24,10 +24,11 @@ import structlog
 from arq.connections import ArqRedis
 
 from hub import live
-from hub.billing import cursor, ledger
+from hub.billing import ledger
 from hub.billing import service as billing
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, not_found, validation_error
+from hub.pagination import decode_cursor, encode_cursor
 from hub.prompts.service import MissingVariables, PromptForRun, get_prompt_for_run, render_template
 from hub.providers.models import ModelSpec, count_tokens, get_model, usage_cents
 from hub.redis import get_redis
@@ -212,12 +213,11 @@ async def get_run(run_id: str, viewer_id: str | None) -> RunOut:
 
 
 async def my_runs(user_id: str, limit: int, after: str | None) -> RunPage:
-    parts = cursor.decode(after, 2)
     args: list[Any] = [uuid.UUID(user_id), limit + 1]
     where = "r.buyer_id = $1"
-    if parts:
+    if after:
         where += " AND (r.created_at, r.id) < ($3, $4)"
-        args += [datetime.fromisoformat(parts[0]), _uid(parts[1])]
+        args += list(decode_cursor(after, "runs", datetime))
     rows = await fetch(
         f"SELECT r.*, p.title AS prompt_title FROM runs r JOIN prompts p ON p.id = r.prompt_id "
         f"WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
@@ -227,12 +227,11 @@ async def my_runs(user_id: str, limit: int, after: str | None) -> RunPage:
 
 
 async def live_runs(limit: int, after: str | None, viewer_id: str | None) -> RunPage:
-    parts = cursor.decode(after, 2)
     args: list[Any] = [limit + 1]
     where = "r.status IN ('queued', 'running') AND r.visibility = 'public'"
-    if parts:
+    if after:
         where += " AND (r.created_at, r.id) < ($2, $3)"
-        args += [datetime.fromisoformat(parts[0]), _uid(parts[1])]
+        args += list(decode_cursor(after, "runs", datetime))
     rows = await fetch(
         f"SELECT r.*, p.title AS prompt_title FROM runs r JOIN prompts p ON p.id = r.prompt_id "
         f"WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT $1",
@@ -246,7 +245,7 @@ def _page(rows: list[dict[str, Any]], limit: int, viewer_id: str | None) -> RunP
     next_cursor = None
     if len(rows) > limit:
         last = rows[limit - 1]
-        next_cursor = cursor.encode(last["created_at"].isoformat(), last["id"])
+        next_cursor = encode_cursor("runs", last["created_at"], last["id"])
     return RunPage(items=items, next_cursor=next_cursor)
 
 
