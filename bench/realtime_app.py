@@ -91,12 +91,62 @@ async def reset() -> dict[str, Any]:
     return {}
 
 
+class Trace:
+    """BENCH_TRACE=1: per publication, when it reached the server (pub/sub message), when the
+    fan-out flush started and ended, relative to the publisher's timestamp (ms)."""
+
+    def __init__(self) -> None:
+        self.rows: list[tuple[float, float, float, int]] = []
+        self._recv: list[float] = []
+
+    def install(self) -> None:
+        node = engine.node
+        inner_msg = node.on_message
+        inner_flush = engine._flush
+
+        def on_message(rchannel: bytes, payload: bytes) -> None:
+            i = payload.find(b'"t":')
+            if i >= 0:
+                t = int(payload[i + 4 : payload.index(b",", i)])
+                self._recv.append((t, time.time_ns()))
+            inner_msg(rchannel, payload)
+
+        def flush() -> None:
+            start = time.time_ns()
+            n = len(engine._dirty) + sum(len(g.members) for g in engine.groups)
+            inner_flush()
+            end = time.time_ns()
+            if self._recv and n > 100:
+                t0 = self._recv[0][0]
+                for t, recv in self._recv:
+                    self.rows.append(((recv - t) / 1e6, (start - t) / 1e6, (end - t) / 1e6, n))
+                self._recv = []
+                del t0
+
+        node.on_message = on_message
+        engine._flush = flush  # type: ignore[method-assign]
+        if node.pubsub is not None:
+            node.pubsub.on_message = on_message
+
+
+trace = Trace()
+
+
+@get("/bench/trace")
+async def get_trace() -> dict[str, Any]:
+    rows = trace.rows
+    trace.rows = []
+    return {"rows": rows}
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     async with engine.lifespan(app):
         # What the hub's create_app() should do once everything is imported and started:
         # move start-up objects out of the collector's view, and collect young objects less
         # often (the fan-out path allocates no cycles, so gen0 fills only with garbage).
+        if os.environ.get("BENCH_TRACE"):
+            trace.install()
         gc.collect()
         gc.freeze()
         if os.environ.get("BENCH_GC", "tuned") == "tuned":
@@ -104,7 +154,9 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
         yield
 
 
-litestar_app = Litestar(route_handlers=[websocket_route(engine), stats, reset], lifespan=[lifespan])
+litestar_app = Litestar(
+    route_handlers=[websocket_route(engine), stats, reset, get_trace], lifespan=[lifespan]
+)
 # BENCH_MOUNT=front: the websocket endpoint served in front of Litestar (RealtimeASGI)
 app = (
     RealtimeASGI(litestar_app, engine)

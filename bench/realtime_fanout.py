@@ -255,6 +255,15 @@ async def run_step(
     elapsed = drained - t0
     server = await http_json(port, "/bench/stats")
     lat = sorted(stats.latencies)
+    trace = None
+    if os.environ.get("BENCH_TRACE"):
+        rows = (await http_json(port, "/bench/trace"))["rows"]
+        cols = list(zip(*rows, strict=True)) if rows else [[], [], []]
+        trace = {
+            name: [round(sorted(col)[int(p * (len(col) - 1))], 1) for p in (0.5, 0.99, 1.0)]
+            for name, col in zip(("recv", "flush_start", "flush_end"), cols[:3], strict=True)
+            if col
+        }
 
     def pct(p: float) -> float:
         return round(lat[min(len(lat) - 1, int(p * len(lat)))], 1) if lat else float("nan")
@@ -278,6 +287,7 @@ async def run_step(
         "redis_cpu": round(cpu_r / elapsed, 2),
         "gc": server["gc"],
         "closed": len(stats.closed),
+        "trace": trace,
     }
 
 
@@ -383,6 +393,8 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
                     f"  gc0/1 max {max(r['gc']['0']['max_ms'], r['gc']['1']['max_ms'])} ms",
                     flush=True,
                 )
+                if r["trace"]:
+                    print(f"  server trace p50/p99/max ms: {r['trace']}", flush=True)
                 if r["lost"] or stats.closed:
                     print("  (loss or closes: stopping this ladder)", flush=True)
                     break

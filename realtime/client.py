@@ -44,6 +44,33 @@ CONNECTED = 1
 CLOSED = 2
 
 
+def frames(protobuf: int, items: list[bytes], limit: int) -> bytes:
+    """Queued payloads as websocket frames: as few as possible, each at most `limit` bytes
+    (JSON lines joined with newlines, Protobuf messages concatenated - both are how the
+    protocol packs several messages in a frame)."""
+    if protobuf:
+        opcode, sep = 2, b""
+    else:
+        opcode, sep = 1, b"\n"
+    if len(items) == 1:
+        return ws_frame(opcode, items[0])
+    total = sum(len(i) for i in items)
+    if total <= limit:
+        return ws_frame(opcode, sep.join(items))
+    out = []
+    batch: list[bytes] = []
+    size = 0
+    for item in items:
+        if batch and size + len(item) > limit:
+            out.append(ws_frame(opcode, sep.join(batch)))
+            batch = []
+            size = 0
+        batch.append(item)
+        size += len(item) + 1
+    out.append(ws_frame(opcode, sep.join(batch)))
+    return b"".join(out)
+
+
 class ReplyError(Exception):
     def __init__(self, error: ProtocolError) -> None:
         super().__init__(error.message)
@@ -110,6 +137,9 @@ class Client:
         "kind",
         "_dirty",
         "_blocked",
+        "_write",
+        "_transport",
+        "_writable",
         "__weakref__",
     )
 
@@ -126,6 +156,10 @@ class Client:
         self.kind = (1 if protobuf else 0) | (2 if direct is not None else 0)
         self._dirty = False
         self._blocked: asyncio.Task[None] | None = None
+        # Cached from the protocol for the fan-out loop (Engine._flush_group).
+        self._transport: Any = direct.transport if direct is not None else None
+        self._write: Any = direct.transport.write if direct is not None else None
+        self._writable: asyncio.Event | None = direct.writable if direct is not None else None
         self.id = str(uuid.uuid4())
         self.state = CONNECTING
         self.creds: Credentials = ANONYMOUS
@@ -164,6 +198,10 @@ class Client:
         if self.state == CLOSED or self.slow:
             return
         q = self._queue
+        if not q:  # see Node._fanout_direct
+            engine = self.engine
+            engine.private_seq += 1
+            engine.queued.add(self)
         q.append(item)
         self._qbytes += len(item)
         cfg = self.engine.config
@@ -171,6 +209,7 @@ class Client:
             self.slow = True
             self._queue = []
             self._qbytes = 0
+            self.engine.queued.discard(self)
             metrics.SLOW_DISCONNECTS.inc()
             asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_SLOW)
             return
@@ -184,6 +223,31 @@ class Client:
             self._waiter = None
             if not waiter.done():
                 waiter.set_result(None)
+
+    def requeue_front(self, items: list[Any], size: int) -> None:
+        """Put a shared group's publications in front of this client's queue (it could not
+        take the shared frame): they precede whatever was queued after them."""
+        if self.state == CLOSED or self.slow:
+            return
+        q = self._queue
+        if not q:
+            engine = self.engine
+            engine.private_seq += 1
+            engine.queued.add(self)
+        q[0:0] = items
+        self._qbytes += size
+        cfg = self.engine.config
+        if self._qbytes > cfg.send_queue_max_bytes or len(q) > cfg.send_queue_max_messages:
+            self.slow = True
+            self._queue = []
+            self._qbytes = 0
+            self.engine.queued.discard(self)
+            metrics.SLOW_DISCONNECTS.inc()
+            asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_SLOW)
+            return
+        if not self._dirty:
+            self._dirty = True
+            self.engine.mark_dirty(self)
 
     def flush_direct(self) -> None:
         """Write everything queued as one transport write (called once per loop iteration)."""
@@ -200,34 +264,11 @@ class Client:
             return
         self._queue = []
         self._qbytes = 0
-        proto.transport.write(self._frames(q))
+        self.engine.queued.discard(self)
+        self._write(self._frames(q))
 
     def _frames(self, items: list[bytes]) -> bytes:
-        """Queued payloads as websocket frames: as few as possible, each at most
-        `write_batch_max_bytes` (JSON lines joined with newlines, Protobuf messages
-        concatenated - both are how the protocol packs several messages in a frame)."""
-        if self.is_pb:
-            opcode, sep = 2, b""
-        else:
-            opcode, sep = 1, b"\n"
-        if len(items) == 1:
-            return ws_frame(opcode, items[0])
-        limit = self.engine.config.write_batch_max_bytes
-        total = sum(len(i) for i in items)
-        if total <= limit:
-            return ws_frame(opcode, sep.join(items))
-        frames = []
-        batch: list[bytes] = []
-        size = 0
-        for item in items:
-            if batch and size + len(item) > limit:
-                frames.append(ws_frame(opcode, sep.join(batch)))
-                batch = []
-                size = 0
-            batch.append(item)
-            size += len(item) + 1
-        frames.append(ws_frame(opcode, sep.join(batch)))
-        return b"".join(frames)
+        return frames(1 if self.is_pb else 0, items, self.engine.config.write_batch_max_bytes)
 
     async def _wait_writable(self) -> None:
         try:
@@ -255,6 +296,7 @@ class Client:
                     items = q
                     self._queue = []
                     self._qbytes = 0
+                    self.engine.queued.discard(self)
                 else:
                     size = 0
                     cut = 0
@@ -285,6 +327,7 @@ class Client:
         pending = [] if self.slow else self._queue
         self._queue = []
         self._qbytes = 0
+        self.engine.queued.discard(self)
         self.engine.detach(self)
         if disconnect is not None:
             metrics.DISCONNECTS.labels(str(disconnect.code)).inc()

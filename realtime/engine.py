@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from realtime import errors, metrics
 from realtime.broker import Broker, PublishResult
-from realtime.client import CLOSED, CONNECTED, CONNECTING, Client
+from realtime.client import CLOSED, CONNECTED, CONNECTING, Client, frames
 from realtime.config import EngineConfig
 from realtime.errors import UnknownChannel
 from realtime.node import Node, Sub
@@ -57,6 +57,12 @@ class Engine:
         self._running = False
         self._dirty: list[Client] = []
         self._flush_scheduled = False
+        #: Shared-frame fan-out (Node._fanout_direct): pending groups, in arrival order; a
+        #: counter bumped whenever a client's send queue goes from empty to non-empty; the
+        #: clients whose queue may be non-empty (a superset: stale members are harmless).
+        self.groups: list[Any] = []
+        self.private_seq = 0
+        self.queued: set[Client] = set()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -72,7 +78,7 @@ class Engine:
             prefix=self.config.prefix,
             history_meta_ttl_seconds=self.config.history_meta_ttl_seconds,
         )
-        self.node = Node(Keys(self.config.prefix))
+        self.node = Node(Keys(self.config.prefix), self if self.config.direct_writes else None)
         self.node.control_handler = self._on_control
         self._pubsub_ok = asyncio.Event()
         await self._connect_pubsub()
@@ -176,13 +182,44 @@ class Engine:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
+    def schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
     def _flush(self) -> None:
+        if self.groups:
+            groups = self.groups
+            self.groups = []
+            for group in groups:
+                self._flush_group(group)
         self._flush_scheduled = False
         dirty = self._dirty
         self._dirty = []
         for client in dirty:
             try:
                 client.flush_direct()
+            except Exception:  # noqa: BLE001 - a broken transport closes just that client
+                client.close(None)
+
+    def _flush_group(self, group: Any) -> None:
+        """Write one shared frame (a group's publications) to each of its members."""
+        entry = group.entry
+        if entry.groups[group.slot] is group:
+            entry.groups[group.slot] = None
+        items = group.items
+        frame = frames(group.slot, items, self.config.write_batch_max_bytes)
+        for client in group.members:
+            # The hot loop (one iteration per subscriber): touch as few objects as possible.
+            if client.state == CLOSED or client.slow:
+                continue
+            if client._blocked is not None or not client._writable._value:  # Event.is_set()
+                client.requeue_front(items, group.size)  # the peer is not reading: queue them
+                continue
+            if client._transport.is_closing() or client.direct.close_sent:
+                continue
+            try:
+                client._write(frame)
             except Exception:  # noqa: BLE001 - a broken transport closes just that client
                 client.close(None)
 

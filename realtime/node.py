@@ -63,6 +63,8 @@ class ChannelEntry:
         "epoch",
         "last_offset",
         "ready",
+        "version",
+        "groups",
     )
 
     def __init__(self, name: str, rchannel: bytes) -> None:
@@ -77,6 +79,10 @@ class ChannelEntry:
         self.epoch = ""
         self.last_offset: int | None = None
         self.ready: Any = None  # future of the Redis SUBSCRIBE confirmation
+        #: Bumped whenever `live` changes (a pending Group may only grow while it is unchanged).
+        self.version = 0
+        #: This loop iteration's pending shared frame for direct JSON / direct Protobuf clients.
+        self.groups: list[Group | None] = [None, None]
 
     def empty(self) -> bool:
         live = self.live
@@ -86,12 +92,38 @@ class ChannelEntry:
         return [c for clients in self.live for c in clients]
 
 
+class Group:
+    """Publications of one channel waiting for this loop iteration's flush, written to every
+    member as one shared frame (direct-write clients only, see Node._fanout_direct).
+
+    Members are the live clients whose own send queue was empty when the group started: for
+    them nothing else is pending, so the group's frame goes out first and anything queued for
+    them later follows it - the order in which it was queued. Clients with a non-empty queue
+    get the publications through their queue instead.
+    """
+
+    __slots__ = ("entry", "slot", "items", "size", "members", "version", "seq")
+
+    def __init__(
+        self, entry: ChannelEntry, slot: int, item: bytes, members: list[Client], seq: int
+    ) -> None:
+        self.entry = entry
+        self.slot = slot
+        self.items = [item]
+        self.size = len(item)
+        self.members = members
+        self.version = entry.version
+        self.seq = seq
+
+
 _decode_json = msgspec.json.decode
 
 
 class Node:
-    def __init__(self, keys: Any) -> None:
+    def __init__(self, keys: Any, engine: Any = None) -> None:
         self.keys = keys
+        #: The Engine: its `private_seq`, `groups` and `schedule_flush` (direct-write fan-out).
+        self.engine = engine
         self.entries: dict[bytes, ChannelEntry] = {}
         self.pubsub: PubSubConnection | None = None
         self.control_handler: Any = None
@@ -122,7 +154,10 @@ class Node:
             return
         sub.entry = None
         entry.catchup.pop(client, None)
-        entry.live[client.kind].discard(client)
+        live = entry.live[client.kind]
+        if client in live:
+            live.discard(client)
+            entry.version += 1
         entry.join_leave.discard(client)
         if entry.empty() and self.entries.get(entry.rchannel) is entry:
             del self.entries[entry.rchannel]
@@ -150,6 +185,7 @@ class Node:
             return
         entry.catchup.pop(client, None)
         entry.live[client.kind].add(client)
+        entry.version += 1
         sub.state = LIVE
 
     def _advance(self, client: Client, sub: Sub, offset: int, epoch: str, data: bytes) -> bool:
@@ -216,8 +252,11 @@ class Node:
                         if js is None:
                             js = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
                         item = js if kind == 0 else js.encode()
-                    for client in clients:
-                        client.push(item)
+                    if kind & 2 and self.engine is not None:
+                        self._fanout_direct(entry, kind & 1, clients, item)
+                    else:
+                        for client in clients:
+                            client.push(item)
                     n += len(clients)
                 metrics.DELIVERIES.inc(n)
         entry.epoch = epoch
@@ -229,6 +268,42 @@ class Node:
                         sub.buffer.append((offset, epoch, data))
                 elif self._advance(client, sub, offset, epoch, data) and sub.offset == offset:
                     self._promote(client, sub)
+
+    def _fanout_direct(
+        self, entry: ChannelEntry, slot: int, clients: set[Client], item: bytes
+    ) -> None:
+        """Queue one publication for direct-write clients as part of a shared frame.
+
+        The publications of one channel that arrive in one loop iteration (one Redis read)
+        join one Group while neither the live set nor any member's queue changed; the engine
+        writes the group's frame to each member before it flushes the per-client queues.
+        """
+        engine = self.engine
+        group = entry.groups[slot]
+        if group is not None and group.version == entry.version and group.seq == engine.private_seq:
+            group.items.append(item)
+            group.size += len(item)
+            if engine.queued:
+                for client in clients:
+                    if client._queue:  # not a member: its queue holds earlier items
+                        client.push(item)
+            return
+        if engine.queued:
+            members = []
+            append = members.append
+            for client in clients:
+                if client._queue:
+                    client.push(item)
+                else:
+                    append(client)
+            if not members:
+                return
+        else:  # no client has anything queued: all are members
+            members = list(clients)
+        group = Group(entry, slot, item, members, engine.private_seq)
+        entry.groups[slot] = group
+        engine.groups.append(group)
+        engine.schedule_flush()
 
     def on_join_leave(self, entry: ChannelEntry, kind: str, info: bytes) -> None:
         if not entry.join_leave:

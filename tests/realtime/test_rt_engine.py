@@ -123,3 +123,58 @@ async def test_engine_publish_and_shutdown_code(engine_server, uid):
     await raw.command("connect")
     await engine.stop()
     assert await raw.closed(3) == (3001, "shutdown")  # SDKs reconnect to another process
+
+
+async def test_fanout_order_with_bursts_joins_and_replies(engine_server, uid):
+    """Publications arriving in bursts (one Redis read, one shared frame per subscriber) while
+    subscribers join mid-stream and send commands: every subscriber sees its subscribe reply
+    first, then each later publication exactly once, in offset order; replies are not lost."""
+    engine, url = engine_server
+    channel = f"runs:{uid}"
+    await engine.publish(channel, {"i": -1})
+    stop = asyncio.Event()
+    last = 0
+
+    async def publisher() -> None:
+        nonlocal last
+        i = 0
+        while not stop.is_set():
+            results = await engine.publish_many([(channel, {"i": i + k}) for k in range(5)])
+            last = results[-1].offset
+            i += 5
+            await asyncio.sleep(0.001)
+
+    clients: list[tuple[RawClient, int]] = []
+    task = asyncio.create_task(publisher())
+    try:
+        for _ in range(8):
+            raw = await RawClient.open(url)
+            await raw.command("connect")
+            raw.next_id += 1
+            sub_id = raw.next_id
+            await raw.ws.send(
+                msgspec.json.encode({"id": sub_id, "subscribe": {"channel": channel}})
+            )
+            clients.append((raw, sub_id))
+            for other, _ in clients:
+                await other.ws.send(msgspec.json.encode({"id": 1000 + len(clients), "ping": {}}))
+            await asyncio.sleep(0.02)
+    finally:
+        stop.set()
+        await task
+    for raw, sub_id in clients:
+        seen: list[dict] = []
+        while not seen or "push" not in seen[-1] or seen[-1]["push"]["pub"]["offset"] < last:
+            await asyncio.wait_for(raw._read(), 5)
+            seen += raw.pending
+            raw.pending = []
+        first = next(i for i, m in enumerate(seen) if m.get("id") == sub_id)
+        assert not any("push" in m for m in seen[:first])
+        offsets = [m["push"]["pub"]["offset"] for m in seen if "push" in m]
+        start = seen[first]["subscribe"]["offset"]
+        assert offsets == list(range(start + 1, last + 1))
+        pings = sorted(m["id"] for m in seen if m.get("id", 0) >= 1000)
+        assert pings == list(
+            range(1000 + clients.index((raw, sub_id)) + 1, 1000 + len(clients) + 1)
+        )
+        await raw.close()
