@@ -3,7 +3,10 @@
 A channel entry exists while at least one local client is subscribed (or subscribing); creating
 it subscribes the Redis pub/sub channel, deleting it unsubscribes. Each publication from Redis
 is parsed once, encoded once per encoding (JSON line, Protobuf message), and the same object is
-queued to every live subscriber.
+queued to every live subscriber. For clients whose frames are written straight to the server's
+transport, the publications of one channel that arrive in one loop iteration become one
+websocket frame, built once and written to every subscriber with nothing else queued (a
+`Group`); the rest get them through their own send queue, so per-connection order holds.
 
 Ordering and gap-freedom: a subscription starts in *catch-up*: publications arriving while its
 history is read are buffered, then merged with the history by offset. It turns *live* once
