@@ -51,8 +51,33 @@ async def run_ddl(sql: str) -> None:
             await db.run_ddl(statement)
 
 
+def _storable(value: Any) -> bool:
+    """PostgreSQL text holds neither NUL characters nor unpaired UTF-16 surrogates."""
+    if isinstance(value, str):
+        if "\x00" in value:
+            return False
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return False
+        return True
+    if isinstance(value, list | tuple):
+        return all(_storable(v) for v in value)
+    return True
+
+
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
-    """Raw parametrised query ($1, $2 ...) honouring the current Piccolo transaction."""
+    """Raw parametrised query ($1, $2 ...) honouring the current Piccolo transaction.
+
+    Text PostgreSQL cannot store is refused with a 400 before anything is sent, so such input
+    is a clear client error in every domain instead of a server error.
+    """
+    if not all(_storable(a) for a in args):
+        from hub.errors import bad_request
+
+        raise bad_request(
+            "Text must not contain NUL characters or invalid Unicode (unpaired surrogates)."
+        )
     db = engine()
     tx = db.current_transaction.get()
     if tx is not None:

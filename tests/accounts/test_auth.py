@@ -318,3 +318,17 @@ async def test_realtime_token_from_access_or_refresh(client, register):
     ).status_code == 200
     assert_problem(await client.post("/realtime/token"), 401)
     assert_problem(await client.post("/realtime/token", json={"refresh_token": "bogus"}), 401)
+
+
+@pytest.mark.parametrize("bad", ["nul\\u0000inside@example.com", "surrogate\\udae6@example.com"])
+async def test_unstorable_text_is_a_400_not_a_500(client, register, bad):
+    """JSON may carry NUL and unpaired surrogates (as escapes); PostgreSQL text cannot."""
+    json_headers = {"content-type": "application/json"}
+    body = '{"email": "%s", "password": "whatever12"}' % bad
+    assert_problem(
+        await client.post("/auth/login", content=body.encode(), headers=json_headers), 400
+    )
+    acct = await register()
+    body = '{"bio": "%s"}' % bad
+    r = await client.patch("/me", content=body.encode(), headers={**acct.headers, **json_headers})
+    assert_problem(r, 400)
