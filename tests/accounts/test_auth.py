@@ -324,11 +324,11 @@ async def test_realtime_token_from_access_or_refresh(client, register):
 async def test_unstorable_text_is_a_400_not_a_500(client, register, bad):
     """JSON may carry NUL and unpaired surrogates (as escapes); PostgreSQL text cannot."""
     json_headers = {"content-type": "application/json"}
-    body = '{"email": "%s", "password": "whatever12"}' % bad
+    body = '{"email": "' + bad + '", "password": "whatever12"}'
     assert_problem(
         await client.post("/auth/login", content=body.encode(), headers=json_headers), 400
     )
     acct = await register()
-    body = '{"bio": "%s"}' % bad
+    body = '{"bio": "' + bad + '"}'
     r = await client.patch("/me", content=body.encode(), headers={**acct.headers, **json_headers})
     assert_problem(r, 400)
