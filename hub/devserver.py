@@ -82,11 +82,7 @@ def main() -> int:
                 cwd=ROOT,
             )
         )
-        children.append(
-            subprocess.Popen(
-                [sys.executable, "-m", "workers"], env=env, cwd=ROOT
-            )
-        )
+        children.append(subprocess.Popen([sys.executable, "-m", "workers"], env=env, cwd=ROOT))
         _say(
             f"serving http://{settings.host}:{settings.port}  (demo sign-in: alice@example.com / "
             f"demo-password; docs at /schema) — ready in {time.monotonic() - started:.1f}s; Ctrl-C stops"

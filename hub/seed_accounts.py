@@ -19,6 +19,8 @@ async def seed() -> None:
     for email, handle, name, roles in DEMO_USERS:
         if await fetchrow("SELECT 1 FROM users WHERE lower(email) = lower($1)", email):
             continue
-        await service.register(RegisterRequest(email=email, password=DEMO_PASSWORD, handle=handle, display_name=name))
+        await service.register(
+            RegisterRequest(email=email, password=DEMO_PASSWORD, handle=handle, display_name=name)
+        )
         if roles:
             await fetch("UPDATE users SET roles = $1 WHERE lower(email) = lower($2)", roles, email)
