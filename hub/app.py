@@ -25,7 +25,12 @@ from hub import realtime_setup
 from hub import redis as hub_redis
 from hub.accounts.api import AuthController, MeController, RealtimeTokenController
 from hub.auth import build_jwt_auth
-from hub.billing.api import CreatorMoneyController, WalletController
+from hub.billing.api import (
+    CreatorMoneyController,
+    StripeWebhookController,
+    TopupController,
+    WalletController,
+)
 from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.db import close_pool, start_pool
 from hub.logging import configure_logging
@@ -46,6 +51,8 @@ API_V1_HANDLERS: list[Any] = [
     MeController,
     RealtimeTokenController,
     WalletController,
+    TopupController,
+    StripeWebhookController,
     CreatorMoneyController,
     *RUNS_HANDLERS,
     *PROMPTS_HANDLERS,

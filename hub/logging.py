@@ -33,7 +33,7 @@ def configure_logging(level: str = "INFO", json: bool = True) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("uvicorn.access", "httpx", "httpcore", "arq.worker", "arq.jobs"):
+    for noisy in ("uvicorn.access", "httpx", "httpcore", "arq.worker", "arq.jobs", "stripe"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for name in ("arq", "arq.worker", "uvicorn", "uvicorn.error"):
         logging.getLogger(name).handlers[:] = []  # one handler (root), one line per event

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get
-from litestar.params import Parameter
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.params import JSONBody, Parameter
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.accounts import hooks
 from hub.auth import CurrentUser
-from hub.billing import service
+from hub.billing import service, topups
 from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, WalletOut
 
 hooks.add(hooks.on_user_registered, service.on_user_registered)
@@ -35,6 +37,49 @@ class WalletController(Controller):
         self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
     ) -> LedgerPage:
         return await service.ledger_page(request.user.id, limit, cursor)
+
+
+class TopupRequest(msgspec.Struct, forbid_unknown_fields=True):
+    amount_cents: Annotated[int, msgspec.Meta(ge=topups.MIN_TOPUP_CENTS, le=topups.MAX_TOPUP_CENTS)]
+
+
+class TopupController(Controller):
+    path = "/me/wallet/topups"
+    tags = ["money"]
+
+    @post(
+        "/",
+        status_code=HTTP_201_CREATED,
+        summary="Start a wallet top-up (Stripe PaymentIntent)",
+        description="Returns the PaymentIntent's client secret for Stripe.js. The wallet is "
+        "credited only when Stripe's signed webhook confirms the payment. An optional "
+        "`Idempotency-Key` header makes retries return the same PaymentIntent. "
+        "503 when payments are not configured.",
+    )
+    async def create_topup(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[TopupRequest]
+    ) -> topups.TopupOut:
+        key = request.headers.get("idempotency-key")
+        return await topups.create_topup(
+            request.user.id, data.amount_cents, key[:200] if key else None
+        )
+
+
+class StripeWebhookController(Controller):
+    path = "/webhooks/stripe"
+    tags = ["money"]
+
+    @post(
+        "/",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Stripe webhook (signed with Stripe-Signature)",
+        description="400 when the signature is invalid; each event id is applied at most once.",
+    )
+    async def stripe_webhook(self, request: Request[Any, Any, Any]) -> topups.WebhookOut:
+        return await topups.handle_webhook(
+            await request.body(), request.headers.get("stripe-signature")
+        )
 
 
 class CreatorMoneyController(Controller):
