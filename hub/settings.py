@@ -69,6 +69,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""
+    # Stripe Connect (payouts) API base; empty = the same as stripe_api_base.
+    stripe_connect_api_base: str = ""
+    # Where Stripe's Express onboarding sends the creator back (the web client by default).
+    public_url: str = "http://127.0.0.1:8000"
     # OpenAI-compatible provider
     openai_base_url: str = ""
     openai_api_key: str = ""

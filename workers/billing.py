@@ -7,7 +7,7 @@ from typing import Any
 import structlog
 from arq import cron
 
-from hub.billing import service
+from hub.billing import payouts, service
 
 log = structlog.get_logger("workers.billing")
 
@@ -20,4 +20,21 @@ async def mature_earnings(ctx: dict[str, Any]) -> int:
     return moved
 
 
-CRON_JOBS: list[Any] = [cron(mature_earnings, second={30}, unique=True, timeout=300)]
+async def create_payouts(ctx: dict[str, Any]) -> int:
+    """Daily: open (and transfer) the payouts that are due. Idempotent per payout."""
+    opened = await payouts.create_due_payouts()
+    if opened:
+        log.info("job.create_payouts", opened=opened)
+    return opened
+
+
+async def retry_payouts(ctx: dict[str, Any]) -> int:
+    """Every few minutes: finish payouts a crash or a Stripe outage left in transit."""
+    return await payouts.retry_in_transit()
+
+
+CRON_JOBS: list[Any] = [
+    cron(mature_earnings, second={30}, unique=True, timeout=300),
+    cron(create_payouts, hour={6}, minute={0}, second={0}, unique=True, timeout=1800),
+    cron(retry_payouts, minute=set(range(2, 60, 5)), second={15}, unique=True, timeout=600),
+]

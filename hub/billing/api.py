@@ -11,7 +11,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.accounts import hooks
 from hub.auth import CurrentUser
-from hub.billing import service, topups
+from hub.billing import payouts, service, topups
 from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, WalletOut
 
 hooks.add(hooks.on_user_registered, service.on_user_registered)
@@ -98,3 +98,21 @@ class CreatorMoneyController(Controller):
     )
     async def get_earnings(self, request: Request[CurrentUser, Any, Any]) -> EarningsOut:
         return await service.creator_earnings(request.user.id)
+
+    @post(
+        "/payout-account",
+        status_code=HTTP_200_OK,
+        summary="Create or return my Stripe Connect payout account, with its onboarding link",
+        description="`onboarding_url` is present until Stripe enables payouts for the account. "
+        "503 when payments are not configured.",
+    )
+    async def payout_account(
+        self, request: Request[CurrentUser, Any, Any]
+    ) -> payouts.PayoutAccountOut:
+        return await payouts.payout_account(request.user.id)
+
+    @get("/payouts", summary="My payouts, newest first")
+    async def list_payouts(
+        self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
+    ) -> payouts.PayoutPage:
+        return await payouts.list_payouts(request.user.id, limit, cursor)

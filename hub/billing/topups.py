@@ -1,4 +1,6 @@
-"""Wallet top-ups through Stripe: a PaymentIntent per top-up, credited only by the webhook.
+"""Wallet top-ups through Stripe, and the Stripe webhook (top-ups and Connect accounts).
+
+A PaymentIntent per top-up, credited only by the webhook.
 
 The client's word never moves money: `POST /me/wallet/topups` only creates the PaymentIntent
 (and remembers it); the wallet is credited when Stripe's signed `payment_intent.succeeded`
@@ -155,6 +157,7 @@ async def handle_webhook(payload: bytes, signature: str | None) -> WebhookOut:
             "Invalid Stripe-Signature or payload; the event was not applied."
         ) from exc
     credited_user: str | None = None
+    applied = False
     async with engine().transaction():
         first = await fetchrow(
             "INSERT INTO stripe_events (event_id, type) VALUES ($1, $2) "
@@ -164,18 +167,25 @@ async def handle_webhook(payload: bytes, signature: str | None) -> WebhookOut:
         )
         if first is None:
             return WebhookOut(received=True, applied=False)  # a replay: already applied
-        intent = event.data.object.to_dict()
+        obj = event.data.object.to_dict()
         if event.type == "payment_intent.succeeded":
-            credited_user = await _credit(intent)
+            credited_user = await _credit(obj)
+            applied = credited_user is not None
         elif event.type == "payment_intent.payment_failed":
-            await fetchrow(
-                "UPDATE topups SET status = 'failed', updated_at = now() "
-                "WHERE payment_intent_id = $1 AND status = 'pending' RETURNING 1",
-                intent["id"],
+            applied = bool(
+                await fetchrow(
+                    "UPDATE topups SET status = 'failed', updated_at = now() "
+                    "WHERE payment_intent_id = $1 AND status = 'pending' RETURNING 1",
+                    obj["id"],
+                )
             )
+        elif event.type == "account.updated":
+            from hub.billing.payouts import on_account_updated
+
+            applied = await on_account_updated(obj)
     if credited_user is not None:
         await publish_wallet(credited_user)
-    return WebhookOut(received=True, applied=credited_user is not None)
+    return WebhookOut(received=True, applied=applied)
 
 
 async def _credit(intent: Any) -> str | None:
