@@ -538,6 +538,20 @@ async def export_user(user_id: str) -> dict[str, Any]:
         "FROM sales WHERE creator_id = $1 ORDER BY created_at",
         _uid(user_id),
     )
+    topups = await fetch(
+        "SELECT payment_intent_id, amount_cents, status, created_at FROM topups "
+        "WHERE user_id = $1 ORDER BY created_at",
+        _uid(user_id),
+    )
+    payouts = await fetch(
+        "SELECT id, amount_cents, status, transfer_id, created_at FROM payouts "
+        "WHERE creator_id = $1 ORDER BY created_at",
+        _uid(user_id),
+    )
+    account = await fetchrow(
+        "SELECT stripe_account_id, payouts_enabled, created_at FROM payout_accounts WHERE user_id = $1",
+        _uid(user_id),
+    )
     w = await wallet(user_id)
     e = await creator_earnings(user_id)
     return {
@@ -545,6 +559,9 @@ async def export_user(user_id: str) -> dict[str, Any]:
         "earnings": msgspec.to_builtins(e),
         "ledger": [{k: _plain(v) for k, v in r.items()} for r in entries],
         "sales": [{k: _plain(v) for k, v in r.items()} for r in sales],
+        "topups": [{k: _plain(v) for k, v in r.items()} for r in topups],
+        "payout_account": {k: _plain(v) for k, v in account.items()} if account else None,
+        "payouts": [{k: _plain(v) for k, v in r.items()} for r in payouts],
     }
 
 
