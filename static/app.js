@@ -119,6 +119,9 @@ function renderAccount() {
     $("me-handle").textContent = `@${state.user.handle}`;
     loadWallet();
     loadNotifications();
+    loadCreator();
+  } else {
+    $("creator-panel").hidden = true;
   }
 }
 
@@ -127,6 +130,33 @@ async function loadWallet() {
     const w = await api("/me/wallet");
     $("wallet").textContent = `$${(w.balance_cents / 100).toFixed(2)}`;
   } catch (e) { $("wallet").textContent = ""; }
+}
+
+const money = (cents) => `$${((cents || 0) / 100).toFixed(2)}`;
+
+function renderEarnings(e) {
+  $("earnings").textContent =
+    `pending ${money(e.pending_cents)} · available ${money(e.available_cents)} · ` +
+    `in transit ${money(e.in_transit_cents)} · lifetime ${money(e.lifetime_cents)}`;
+}
+
+function addSale(s, atTop) {
+  $("creator-panel").hidden = false;
+  if (document.querySelector(`[data-sale="${s.run_id}"]`)) return;
+  const el = li(`+${money(s.earning_cents)} (price ${money(s.gross_cents)}, fee ${money(s.fee_cents)})`);
+  el.dataset.sale = s.run_id;
+  if (atTop) $("sales").prepend(el); else $("sales").append(el);
+}
+
+// The creator dashboard: shown once there is something to show (a sale or earnings).
+async function loadCreator() {
+  try {
+    const [e, page] = await Promise.all([api("/creator/earnings"), api("/creator/sales?limit=10")]);
+    renderEarnings(e);
+    $("sales").replaceChildren();
+    page.items.forEach((s) => addSale(s, false));
+    $("creator-panel").hidden = !(e.lifetime_cents || page.items.length);
+  } catch (err) { $("creator-panel").hidden = true; }
 }
 
 async function loadNotifications() {
@@ -177,7 +207,10 @@ function subscribePersonal() {
   notif.subscribe();
   const sales = c.newSubscription(`sales#${state.user.id}`);
   sales.on("publication", (ctx) => {
-    if (ctx.data.type === "sale.created") toast(`New sale: +$${(ctx.data.earning_cents / 100).toFixed(2)}`);
+    const d = ctx.data;
+    if (d.type === "sale.created") { addSale(d, true); toast(`New sale: +${money(d.earning_cents)}`); }
+    else if (d.type === "earnings.updated") renderEarnings(d);
+    else if (d.type.startsWith("payout.")) { toast(`${d.type.replace(".", " ")}: ${money(d.amount_cents)}`); loadCreator(); }
   });
   sales.subscribe();
 }

@@ -135,3 +135,32 @@ async def test_buyer_runs_a_private_prompt_and_watches_it_stream(page, client, r
         await page.set_viewport_size({"width": 1400, "height": 900})
         await page.screenshot(path=os.environ["HUB_SCREENSHOT"], full_page=True)
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_creator_sees_a_sale_arrive_live(page, client, register):
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    r = await client.post(
+        "/prompts",
+        headers=creator.headers,
+        json={"title": f"Seller {unique()}", "template": "Say hi to {{name}}", "price_cents": 50},
+    )
+    assert r.status_code == 201, r.text
+    await page.fill("#login-email", creator["email"])
+    await page.fill("#login-password", creator["password"])
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#status")).to_have_text("live", timeout=10000)
+    await expect(page.locator("#creator-panel")).to_be_hidden()
+    run = await client.post(
+        f"/prompts/{r.json()['id']}/runs",
+        headers={**buyer.headers, "Idempotency-Key": unique()},
+        json={"inputs": {"name": "Ada"}, "max_tokens": 10},
+    )
+    assert run.status_code == 202, run.text
+    # 80% of 50 cents, pushed on sales#<creator> when the run completes.
+    await expect(page.locator("#sales li")).to_have_text(
+        ["+$0.40 (price $0.50, fee $0.10)"], timeout=15000
+    )
+    await expect(page.locator("#earnings")).to_contain_text("pending $0.40")
+    assert page.errors == []  # type: ignore[attr-defined]
