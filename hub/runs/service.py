@@ -28,7 +28,7 @@ from hub.billing import ledger
 from hub.billing import service as billing
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, not_found, validation_error
-from hub.pagination import decode_cursor, encode_cursor
+from hub.pagination import decode_cursor, page
 from hub.prompts.service import MissingVariables, PromptForRun, get_prompt_for_run, render_template
 from hub.providers.models import ModelSpec, count_tokens, get_model, usage_cents
 from hub.redis import get_redis
@@ -213,40 +213,29 @@ async def get_run(run_id: str, viewer_id: str | None) -> RunOut:
 
 
 async def my_runs(user_id: str, limit: int, after: str | None) -> RunPage:
-    args: list[Any] = [uuid.UUID(user_id), limit + 1]
-    where = "r.buyer_id = $1"
-    if after:
-        where += " AND (r.created_at, r.id) < ($3, $4)"
-        args += list(decode_cursor(after, "runs", datetime))
-    rows = await fetch(
-        f"SELECT r.*, p.title AS prompt_title FROM runs r JOIN prompts p ON p.id = r.prompt_id "
-        f"WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT $2",
-        *args,
-    )
-    return _page(rows, limit, user_id)
+    return await _list_runs("r.buyer_id = $3", [uuid.UUID(user_id)], limit, after, user_id)
 
 
 async def live_runs(limit: int, after: str | None, viewer_id: str | None) -> RunPage:
-    args: list[Any] = [limit + 1]
     where = "r.status IN ('queued', 'running') AND r.visibility = 'public'"
-    if after:
-        where += " AND (r.created_at, r.id) < ($2, $3)"
-        args += list(decode_cursor(after, "runs", datetime))
+    return await _list_runs(where, [], limit, after, viewer_id)
+
+
+async def _list_runs(
+    where: str, params: list[Any], limit: int, after: str | None, viewer_id: str | None
+) -> RunPage:
+    """A page of runs newest first; `where` uses $3.. for `params` ($1, $2 are the cursor)."""
+    key, run_id = decode_cursor(after, "runs", datetime) if after else (None, None)
     rows = await fetch(
-        f"SELECT r.*, p.title AS prompt_title FROM runs r JOIN prompts p ON p.id = r.prompt_id "
-        f"WHERE {where} ORDER BY r.created_at DESC, r.id DESC LIMIT $1",
-        *args,
+        "SELECT r.*, p.title AS prompt_title FROM runs r JOIN prompts p ON p.id = r.prompt_id "
+        f"WHERE {where} AND ($1::timestamptz IS NULL OR (r.created_at, r.id) < ($1, $2)) "
+        f"ORDER BY r.created_at DESC, r.id DESC LIMIT {int(limit) + 1}",
+        key,
+        run_id,
+        *params,
     )
-    return _page(rows, limit, viewer_id)
-
-
-def _page(rows: list[dict[str, Any]], limit: int, viewer_id: str | None) -> RunPage:
-    items = [run_out(r, viewer_id) for r in rows[:limit]]
-    next_cursor = None
-    if len(rows) > limit:
-        last = rows[limit - 1]
-        next_cursor = encode_cursor("runs", last["created_at"], last["id"])
-    return RunPage(items=items, next_cursor=next_cursor)
+    items, next_cursor = page(rows, limit, "runs", lambda r: r["created_at"])
+    return RunPage(items=[run_out(r, viewer_id) for r in items], next_cursor=next_cursor)
 
 
 # --- starting a run ----------------------------------------------------------------------
