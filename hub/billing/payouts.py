@@ -27,7 +27,7 @@ import stripe
 import structlog
 
 from hub import live
-from hub.billing import ledger
+from hub.billing import ledger, stripe_api
 from hub.billing.service import publish_earnings
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem
@@ -61,27 +61,14 @@ class PayoutPage(msgspec.Struct):
 
 def connect_client() -> stripe.StripeClient:
     settings = get_settings()
-    if not settings.stripe_secret_key:
-        raise Problem(
-            503,
-            "payments-not-configured",
-            "Payments are not configured",
-            "Payouts are unavailable on this server (no Stripe keys are set).",
-        )
     base = settings.stripe_connect_api_base or settings.stripe_api_base
-    kwargs: dict[str, Any] = {"http_client": stripe.HTTPXClient()}
-    if base:
-        kwargs["base_addresses"] = {"api": base}
-    return stripe.StripeClient(settings.stripe_secret_key, **kwargs)
+    return stripe_api.client(settings, base, "payouts are")
 
 
 def _provider_error(exc: Exception) -> Problem:
     log.warning("payouts.stripe_error", error=type(exc).__name__)
-    return Problem(
-        502,
-        "payment-provider",
-        "Payment provider error",
-        "The payment provider did not answer as expected; retry shortly.",
+    return stripe_api.provider_error(
+        "The payment provider did not answer as expected; retry shortly."
     )
 
 

@@ -18,7 +18,7 @@ import msgspec
 import stripe
 import structlog
 
-from hub.billing import ledger
+from hub.billing import ledger, stripe_api
 from hub.billing.service import publish_wallet
 from hub.db import engine, fetchrow
 from hub.errors import Problem, bad_request, validation_error
@@ -42,24 +42,9 @@ class WebhookOut(msgspec.Struct):
     applied: bool
 
 
-def _not_configured() -> Problem:
-    return Problem(
-        503,
-        "payments-not-configured",
-        "Payments are not configured",
-        "Payments are not configured on this server (no Stripe keys are set), so top-ups are "
-        "unavailable. New accounts still get starter credits.",
-    )
-
-
 def _client() -> stripe.StripeClient:
     settings = get_settings()
-    if not settings.stripe_secret_key:
-        raise _not_configured()
-    kwargs: dict[str, Any] = {"http_client": stripe.HTTPXClient()}
-    if settings.stripe_api_base:
-        kwargs["base_addresses"] = {"api": settings.stripe_api_base}
-    return stripe.StripeClient(settings.stripe_secret_key, **kwargs)
+    return stripe_api.client(settings, settings.stripe_api_base, "top-ups are")
 
 
 async def create_topup(user_id: str, amount_cents: int, idempotency_key: str | None) -> TopupOut:
@@ -138,18 +123,15 @@ async def _replay(
 
 def _provider_error(user_id: str, exc: Exception) -> Problem:
     log.warning("topup.stripe_error", user_id=user_id, error=type(exc).__name__)
-    return Problem(
-        502,
-        "payment-provider",
-        "Payment provider error",
-        "The payment provider could not start this top-up; nothing was charged. Retry shortly.",
+    return stripe_api.provider_error(
+        "The payment provider could not start this top-up; nothing was charged. Retry shortly."
     )
 
 
 async def handle_webhook(payload: bytes, signature: str | None) -> WebhookOut:
     settings = get_settings()
     if not settings.stripe_webhook_secret:
-        raise _not_configured()
+        raise stripe_api.not_configured("top-ups are")
     try:
         event = stripe.Webhook.construct_event(payload, signature, settings.stripe_webhook_secret)
     except (ValueError, stripe.SignatureVerificationError) as exc:
