@@ -15,7 +15,21 @@ from centrifuge import (
 )
 
 
-class Recorder(SubscriptionEventHandler):
+class Waitable:
+    """Event handlers that record into lists and let a test wait for a condition on them."""
+
+    changed: asyncio.Event
+
+    async def wait_for(self, predicate: Any, within: float = 5.0) -> None:
+        async def loop() -> None:
+            while not predicate():
+                self.changed.clear()
+                await self.changed.wait()
+
+        await asyncio.wait_for(loop(), within)
+
+
+class Recorder(Waitable, SubscriptionEventHandler):
     """Collects publications and subscribed events of one subscription."""
 
     def __init__(self, protobuf: bool = False) -> None:
@@ -61,16 +75,8 @@ class Recorder(SubscriptionEventHandler):
         self.errors.append(ctx)
         self.changed.set()
 
-    async def wait_for(self, predicate: Any, within: float = 5.0) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
 
-        await asyncio.wait_for(loop(), within)
-
-
-class ClientEvents(ClientEventHandler):
+class ClientEvents(Waitable, ClientEventHandler):
     def __init__(self) -> None:
         self.disconnects: list[Any] = []
         self.connecting: list[Any] = []
@@ -93,14 +99,6 @@ class ClientEvents(ClientEventHandler):
     async def on_error(self, ctx: Any) -> None:
         self.errors.append(ctx)
         self.changed.set()
-
-    async def wait_for(self, predicate: Any, within: float = 5.0) -> None:
-        async def loop() -> None:
-            while not predicate():
-                self.changed.clear()
-                await self.changed.wait()
-
-        await asyncio.wait_for(loop(), within)
 
 
 def make_client(url: str, token: str = "", protobuf: bool = False, **kw: Any) -> Client:
