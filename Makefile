@@ -7,13 +7,21 @@ PY ?= $(shell for p in python3.12 python3.11 python3; do \
 	&& echo $$p && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench bench-realtime bench-runs bench-marketplace clean
+.PHONY: run test test-repeat install lint bench bench-realtime bench-runs bench-marketplace clean
 
 run: $(STAMP)
 	$(VENV)/bin/python -m hub.devserver
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest
+
+# The whole suite N times in a row (default 5): a flaky test shows up here, not in CI.
+N ?= 5
+test-repeat: $(STAMP)
+	@for i in $$(seq 1 $(N)); do \
+		echo "== make test-repeat: run $$i of $(N)"; \
+		$(VENV)/bin/python -m pytest -q -p no:cacheprovider || { echo "== failed on run $$i of $(N)"; exit 1; }; \
+	done; echo "== $(N) of $(N) runs passed"
 
 install: $(STAMP)
 

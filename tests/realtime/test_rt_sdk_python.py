@@ -299,10 +299,22 @@ async def test_publications_racing_the_subscribe_are_neither_lost_nor_duplicated
 ):
     channel = f"runs:{uid}"
     stop = asyncio.Event()
+    online = asyncio.Event()
+    online.set()
     published = []
+    # While the client is away, the pump publishes at most half the channel's history window
+    # (runs: 1000) and then waits for it to be back, so recovery always fits in the window,
+    # however fast the publisher is compared with the reconnect.
+    offline_quota = 500
+    missed = 0
 
     async def pump():
+        nonlocal missed
         while not stop.is_set():
+            if not online.is_set():
+                if missed >= offline_quota:
+                    await online.wait()
+                missed += 1
             published.append((await publisher.publish(channel, {"n": len(published)})).offset)
 
     task = asyncio.create_task(pump())
@@ -312,9 +324,13 @@ async def test_publications_racing_the_subscribe_are_neither_lost_nor_duplicated
     sub, rec = await subscribed(client, channel, protobuf)
     start = rec.subscribed[0].stream_position.offset
     await asyncio.sleep(0.3)
+    missed = 0
+    online.clear()
     await client.disconnect()  # recover mid-stream as well
     await asyncio.sleep(0.1)
     await client.connect()
+    await rec.wait_for(lambda: len(rec.subscribed) == 2)
+    online.set()
     await asyncio.sleep(0.3)
     stop.set()
     await task

@@ -67,6 +67,24 @@ async def wait_run(
         await asyncio.sleep(0.03)
 
 
+async def eventually(check: Any, within: float = 10.0, what: str = "the condition") -> Any:
+    """Poll `check()` (sync or async) until it returns something truthy; fail after `within` s.
+
+    For effects that happen right after a commit (a terminal event's stream position, the
+    live index): the test waits for the effect itself, never for a fixed time.
+    """
+    deadline = time.monotonic() + within
+    while True:
+        value = check()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} did not happen within {within}s")
+        await asyncio.sleep(0.02)
+
+
 async def wallet(client: httpx.AsyncClient, account: Any) -> dict[str, Any]:
     r = await client.get("/me/wallet", headers=account.headers)
     assert r.status_code == 200, r.text

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from centrifuge import Client, PublicationContext, SubscriptionEventHandler
@@ -13,6 +12,7 @@ from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import (
     TERMINAL_TYPES,
     LiveRecorder,
+    eventually,
     make_prompt,
     run_transactions,
     start,
@@ -68,7 +68,23 @@ async def test_run_streams_and_settles_exactly_once(client, register, hub_server
             await sub.ready(5)
 
             run = await wait_run(client, buyer, run_id)
-            await asyncio.sleep(0.2)  # let trailing after-commit publications land
+
+            # Publications made right after the terminal commit: wait for them, not for a time.
+            def after_commit_events_landed() -> bool:
+                counts = rec.on(f"prompts:{pid}", "prompt.live_runs")
+                return (
+                    any(e["run_id"] == run_id for e in rec.on("live:runs", "live.run_ended"))
+                    and bool(rec.on(f"sales#{creator.id}", "sale.created"))
+                    and bool(rec.on(f"notifications#{buyer.id}", "wallet.updated"))
+                    and bool(counts)
+                    and counts[-1]["live_runs"] == 0
+                )
+
+            await eventually(after_commit_events_landed, what="the after-commit events")
+            await eventually(
+                lambda: live_pubs.pubs and live_pubs.pubs[-1][1]["type"] == "run.completed",
+                what="the live subscriber receiving run.completed",
+            )
     finally:
         history = await sdk.history(f"runs:{run_id}", limit=10000)
         await sdk.disconnect()
@@ -94,8 +110,14 @@ async def test_run_streams_and_settles_exactly_once(client, register, hub_server
     assert completed["charge_cents"] == 41 and completed["usage"]["output_tokens"] == 40
     # What the live subscriber saw is exactly the tail of that stream.
     assert live_pubs.pubs == [p for p in pubs if p[0] >= live_pubs.pubs[0][0]]
-    # GET /runs/{id} says which position its output reflects: the terminal event.
-    assert run["stream"]["offset"] == pubs[-1][0] and run["stream"]["epoch"] == history.epoch
+
+    # GET /runs/{id} says which position its output reflects: the terminal event (recorded
+    # once its publication returns, just after the commit).
+    async def reflects_terminal() -> bool:
+        r = await client.get(f"/runs/{run_id}", headers=buyer.headers)
+        return r.json()["stream"] == {"offset": pubs[-1][0], "epoch": history.epoch}
+
+    await eventually(reflects_terminal, what="the run's stream position reaching run.completed")
 
     # Money: hold −41; creator +32; platform fee +8; usage +1; wallet gets the rest (0).
     fee, earning = split_price(40)
