@@ -34,6 +34,11 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_window_seconds: int = 900
     # General API rate limit per client per minute (Redis-backed store).
     rate_limit_per_minute: int = 600
+    # Password hashing (Argon2id; OWASP's floor by default; see hub/accounts/passwords.py).
+    argon2_time_cost: int = 2
+    argon2_memory_kib: int = 19456
+    argon2_parallelism: int = 1
+    password_hash_threads: int = 0  # 0: one per core
     worker_heartbeat_key: str = "hub:worker:heartbeat"
     worker_heartbeat_ttl_seconds: int = 30
     starter_credits_cents: int = 500
@@ -152,6 +157,11 @@ def validate(settings: Settings) -> None:
         )
     if len(settings.jwt_secret) < 32:
         raise SettingsError("HUB_JWT_SECRET must be at least 32 characters")
+    if settings.argon2_memory_kib < 7168 or settings.argon2_time_cost < 1:
+        raise SettingsError(
+            "HUB_ARGON2_MEMORY_KIB must be at least 7168 and HUB_ARGON2_TIME_COST at least 1 "
+            "(OWASP's minimum for Argon2id)"
+        )
     if not 0 <= settings.platform_fee_bps <= 10000:
         raise SettingsError("HUB_PLATFORM_FEE_BPS must be between 0 and 10000")
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import secrets
 import uuid
@@ -12,11 +11,10 @@ from typing import Any
 import asyncpg
 import msgspec
 import structlog
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hub import auth
 from hub.accounts import hooks
+from hub.accounts.passwords import hash_password, needs_rehash, verify_password
 from hub.accounts.schemas import ProfilePatch, RegisterRequest, UserOut
 from hub.db import engine, fetch, fetchrow, is_unique_violation
 from hub.errors import Problem, conflict, not_found, too_many, unauthorized
@@ -24,9 +22,6 @@ from hub.redis import get_redis
 from hub.settings import get_settings
 
 log = structlog.get_logger(__name__)
-_hasher = PasswordHasher()
-# Verified against when the email is unknown, so response time does not reveal which emails exist.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0000")
 
 RESERVED_HANDLES = frozenset(
     {
@@ -85,7 +80,7 @@ async def _issue_pair(row: dict[str, Any], family_id: str | None = None) -> tupl
 async def register(body: RegisterRequest) -> tuple[UserOut, str, str, int]:
     if body.handle.lower() in RESERVED_HANDLES:
         raise conflict(f"The handle '{body.handle}' is reserved; choose another.", "handle-taken")
-    password_hash = await asyncio.to_thread(_hasher.hash, body.password)
+    password_hash = await hash_password(body.password)
     display_name = (body.display_name or body.handle).strip() or body.handle
     try:
         async with engine().transaction():
@@ -152,18 +147,13 @@ async def login(email: str, password: str, ip: str) -> tuple[UserOut, str, str, 
         f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL",
         email.strip(),
     )
-    stored = row["password_hash"] if row else _DUMMY_HASH
-    try:
-        await asyncio.to_thread(_hasher.verify, stored, password)
-        ok = row is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        ok = False
+    ok = await verify_password(row["password_hash"] if row else None, password)
     if not ok or row is None:
         await _record_failure(email, ip)
         raise unauthorized("Email or password is incorrect.")
     await get_redis().delete(_throttle_keys(email, ip)[0])
-    if _hasher.check_needs_rehash(row["password_hash"]):
-        new_hash = await asyncio.to_thread(_hasher.hash, password)
+    if needs_rehash(row["password_hash"]):
+        new_hash = await hash_password(password)
         await fetch("UPDATE users SET password_hash = $1 WHERE id = $2", new_hash, row["id"])
     access, refresh, ttl = await _issue_pair(row)
     log.info("user.login", user_id=str(row["id"]))
