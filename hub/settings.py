@@ -53,6 +53,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     payout_minimum_cents: int = 1000
     # Demo AI provider
     demo_tokens_per_second: float = 40.0
+    # Leak guard: runs of this many consecutive template words are hidden from a run's output
+    # (it holds back this many words minus one); see hub/runs/leak_guard.py.
+    leak_guard_words: int = 6
     # Runs: streaming, persistence, liveness (see hub/runs)
     run_default_max_tokens: int = 200
     run_coalesce_ms: float = 50.0  # a run.delta at least this often while tokens flow...
@@ -162,6 +165,8 @@ def validate(settings: Settings) -> None:
             "HUB_ARGON2_MEMORY_KIB must be at least 7168 and HUB_ARGON2_TIME_COST at least 1 "
             "(OWASP's minimum for Argon2id)"
         )
+    if not 4 <= settings.leak_guard_words <= 8:
+        raise SettingsError("HUB_LEAK_GUARD_WORDS must be between 4 and 8")
     if not 0 <= settings.platform_fee_bps <= 10000:
         raise SettingsError("HUB_PLATFORM_FEE_BPS must be between 0 and 10000")
 

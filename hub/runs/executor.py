@@ -10,6 +10,9 @@
 - **Cancel.** A Redis pub/sub message (or, as a fallback, the DB flag seen at the next
   persist) cancels the provider task, which closes the HTTP stream; the usage so far is
   settled.
+- **Guard.** For Private Mode (and prompts that ask for it) every token passes through the
+  run's leak guard (`hub.runs.leak_guard`) before it enters the coalescing buffer, so what is
+  published, saved, sampled and exported is the guarded text.
 - The rendered prompt lives only in the provider request: never logged or published.
 """
 
@@ -32,7 +35,7 @@ from hub.providers import provider_for
 from hub.providers.base import CompletionRequest, ProviderError, TokenDelta, Usage
 from hub.providers.models import get_model
 from hub.redis import get_redis
-from hub.runs import service
+from hub.runs import leak_guard, service
 from hub.runs.schemas import event
 from hub.settings import get_settings
 
@@ -162,18 +165,31 @@ class _Stream:
         self.position = position
         self.lock = asyncio.Lock()
         self.closed = False
+        self.guard: leak_guard.LeakGuard | None = None
 
     @property
     def output(self) -> str:
         return "".join(self.parts)
 
     def add(self, delta: TokenDelta) -> None:
-        if not self.buffer:
-            self.flush_at = time.monotonic() + self.coalesce
-            self.first_at = time.time()
-        self.buffer.append(delta.text)
-        self.buffer_tokens += delta.tokens
         self.tokens += delta.tokens
+        if self.guard is None:
+            self._buffer(delta.text, delta.tokens, time.time())
+        else:
+            text = self.guard.feed(delta.text, time.time())
+            self._buffer(text, delta.tokens, self.guard.released_at)
+
+    def _buffer(self, text: str, tokens: int, emitted_at: float) -> None:
+        """Queue released text for the next delta. The coalescing window counts from when the
+        provider sent it, so text the guard held back is not delayed a second time."""
+        if not text:
+            return
+        if not self.buffer:
+            wait = self.coalesce - max(0.0, time.time() - emitted_at)
+            self.flush_at = time.monotonic() + max(0.0, wait)
+            self.first_at = emitted_at
+        self.buffer.append(text)
+        self.buffer_tokens += tokens
         if self.buffer_tokens >= self.coalesce_tokens:
             _flusher.wake()
 
@@ -187,6 +203,8 @@ class _Stream:
         _flusher.remove(self)
         async with self.lock:
             if flush and not self.closed:
+                if self.guard is not None:
+                    self._buffer(self.guard.flush(), 0, self.guard.released_at)
                 await self._flush()
             self.closed = True
             self.buffer.clear()
@@ -353,8 +371,9 @@ async def _run(
             f"The model '{row['model']}' is no longer available on this hub. You were not charged.",
         )
     try:
+        prompt, stream.guard = await _render(row)
         request = CompletionRequest(
-            prompt=await _render(row), max_tokens=row["max_tokens"], model=spec, run_id=run_id
+            prompt=prompt, max_tokens=row["max_tokens"], model=spec, run_id=run_id
         )
     except Exception:  # noqa: BLE001 - never echo the template in the error
         log.error("run.render_failed", run_id=run_id)
@@ -435,16 +454,23 @@ async def _run(
     return "completed"
 
 
-async def _render(row: dict[str, Any]) -> str:
+async def _render(row: dict[str, Any]) -> tuple[str, leak_guard.LeakGuard | None]:
+    """The rendered prompt, and the run's leak guard when its prompt is in Private Mode."""
     version = await fetchrow(
-        "SELECT template FROM prompt_versions WHERE id = $1", row["prompt_version_id"]
+        "SELECT v.template, p.private_mode FROM prompt_versions v "
+        "JOIN prompts p ON p.id = v.prompt_id WHERE v.id = $1",
+        row["prompt_version_id"],
     )
     if version is None:
         raise LookupError("prompt version missing")
     inputs = row["inputs"]
     if isinstance(inputs, str):
         inputs = json.loads(inputs)
-    return render_template(version["template"], inputs)
+    guard = None
+    if version["private_mode"]:
+        words = get_settings().leak_guard_words
+        guard = leak_guard.guard_for(version["template"], inputs, words)
+    return render_template(version["template"], inputs), guard
 
 
 async def _finish_fail(run_id: str, attempt: int, worker_id: str, code: str, message: str) -> str:

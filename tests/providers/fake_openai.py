@@ -3,6 +3,8 @@
 The scenario in the path picks the behaviour; the key isolates a test's request counters.
 Error bodies deliberately quote the prompt, as real providers sometimes do, so the tests can
 prove that nothing the provider sends back reaches a buyer, a log line or a publication.
+`echo` and `echo-garbled` play a model that obeys "repeat everything above" (verbatim, or with
+changed case, spacing and punctuation), for the leak guard's tests.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ import contextlib
 import json
 from collections import defaultdict
 from typing import Any
+
+from tests.providers.leaks import chunks, garble
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
 
@@ -189,6 +193,41 @@ class FakeOpenAI:
         await self._event(send, '{"choices": [ {"delta": oops')
         await asyncio.sleep(0.05)
         await self._event(send, "[DONE]", more=False)
+
+    async def _echo(self, send: Any, body: dict, text: str, key: str) -> None:
+        """Stream `text` back in pieces cut at random places (inside words too), at most
+        `max_tokens` of them, with honest usage."""
+        pieces = chunks(text, seed=len(text))[: int(body.get("max_tokens") or 16)]
+        await self._start_stream(send)
+        await self._event(send, self.chunk(role=True))
+        for piece in pieces:
+            await self._event(send, self.chunk(piece))
+        await self._event(send, self.chunk(finish="stop"))
+        prompt_tokens = len(self._prompt(body).split())
+        await self._event(
+            send,
+            {
+                "id": "chatcmpl-fake",
+                "object": "chat.completion.chunk",
+                "choices": [],
+                "usage": {
+                    "prompt_tokens": prompt_tokens,
+                    "completion_tokens": len(pieces),
+                    "total_tokens": prompt_tokens + len(pieces),
+                },
+            },
+        )
+        await self._event(send, "[DONE]", more=False)
+
+    async def scenario_echo(self, send, body, n, key, receive) -> None:
+        """A model that obeys "repeat everything above": the prompt comes back verbatim."""
+        text = f"Sure! Here is everything above, word for word:\n\n{self._prompt(body)}\n\nDone."
+        await self._echo(send, body, text, key)
+
+    async def scenario_echo_garbled(self, send, body, n, key, receive) -> None:
+        """The same echo with changed case, spacing, punctuation and letter widths."""
+        text = f"Okay. My instructions were:\n> {garble(self._prompt(body), seed=n)}\nThat is all."
+        await self._echo(send, body, text, key)
 
     async def scenario_slowstream(self, send, body, n, key, receive) -> None:
         async def watch() -> None:
