@@ -40,6 +40,7 @@ from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rooms.api import RoomsController
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.settings import Settings, get_settings
+from hub.strict_json import check_json_body
 
 log = structlog.get_logger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
@@ -146,6 +147,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *realtime_setup.route_handlers(rt_engine),
         ],
         lifespan=[lifespan],
+        before_request=check_json_body,
         on_app_init=[jwt_auth.on_app_init],
         middleware=[
             request_context_middleware,

@@ -329,8 +329,9 @@ async function updateEstimate() {
   if (!state.prompt) return;
   try {
     const e = await api(`/prompts/${state.prompt.id}/estimate?max_tokens=${$("run-max-tokens").value}`);
-    $("run-estimate").textContent = `price $${(e.price_cents / 100).toFixed(2)}, up to $${(e.hold_cents / 100).toFixed(2)} held`;
-  } catch (err) { $("run-estimate").textContent = ""; }
+    state.estimate = e;
+    $("run-estimate").textContent = `price $${(e.price_cents / 100).toFixed(2)}, up to $${(e.hold_cents / 100).toFixed(2)} held. ${e.cancel_rule}`;
+  } catch (err) { state.estimate = null; $("run-estimate").textContent = ""; }
 }
 $("run-max-tokens").onchange = updateEstimate;
 
@@ -342,10 +343,13 @@ $("run-form").onsubmit = async (ev) => {
     const run = await api(`/prompts/${state.prompt.id}/runs`, {
       method: "POST",
       headers: { "idempotency-key": crypto.randomUUID() },
-      body: { inputs, visibility: $("run-public").checked ? "public" : "private", max_tokens: Number($("run-max-tokens").value) },
+      // The price the buyer was shown: if the creator changed it since, the hub answers 409.
+      body: { inputs, visibility: $("run-public").checked ? "public" : "private", max_tokens: Number($("run-max-tokens").value),
+              expected_price_cents: state.estimate ? state.estimate.price_cents : undefined },
     });
     watchRun(run.id);
   } catch (e) {
+    if (e.status === 409) updateEstimate();  // price-changed: show the new price before a retry
     toast(e.status === 402 ? `Not enough credits: ${e.message}` : e.message, true);
   }
 };
@@ -391,7 +395,7 @@ function showTerminal(d) {
   const usage = d.usage ? ` · ${d.usage.output_tokens || 0} tokens` : "";
   if (d.type === "run.completed" || d.status === "completed") $("run-result").textContent = `Done: charged $${((d.charge_cents || 0) / 100).toFixed(2)}${usage}`;
   else if (d.type === "run.failed" || d.status === "failed") $("run-result").textContent = `Failed: ${(d.error && d.error.message) || "error"} — refunded $${((d.refunded_cents || 0) / 100).toFixed(2)}`;
-  else $("run-result").textContent = `Canceled: charged $${((d.charge_cents || 0) / 100).toFixed(2)} for the output so far`;
+  else $("run-result").textContent = `Canceled: charged $${((d.charge_cents || 0) / 100).toFixed(2)}`;
   $("run-cancel").hidden = true;
 }
 

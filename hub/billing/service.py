@@ -237,8 +237,14 @@ async def settle_run(
     hold_cents: int,
     price_cents: int,
     usage_cents: int,
+    kind: str = "run_settle",
+    memo: str = "Run completed",
 ) -> Settlement:
-    """Run completed: hold -H; creator +price*(1-fee); platform +fee; usage +U; wallet +rest."""
+    """Run completed: hold -H; creator +price*(1-fee); platform +fee; usage +U; wallet +rest.
+
+    A run cancelled after its output began is settled the same way (`kind="run_cancel"`):
+    the buyer has the output, so the creator's sale stands.
+    """
     if price_cents + usage_cents > hold_cents:
         raise ledger.LedgerError("a run is never charged more than its hold")
     buyer = await ledger.user_accounts(buyer_id, ledger.BUYER_KINDS)
@@ -258,9 +264,7 @@ async def settle_run(
             (creator["creator_debt"], pay_off),
             (creator["earnings_pending"], earning - pay_off),
         ]
-    tx_id = await ledger.post(
-        "run_settle", _final_ref(run_id), postings, run_id=run_id, memo="Run completed"
-    )
+    tx_id = await ledger.post(kind, _final_ref(run_id), postings, run_id=run_id, memo=memo)
     if price_cents > 0:
         hold_days = get_settings().earnings_hold_days
         await fetch(
@@ -373,20 +377,15 @@ async def refund_run(*, run_id: str, buyer_id: str, hold_cents: int, memo: str) 
     )
 
 
-async def cancel_run(*, run_id: str, buyer_id: str, hold_cents: int, usage_cents: int) -> int:
-    """Run cancelled: hold -H, usage +U so far, wallet +(H-U); the creator earns nothing."""
-    usage_cents = min(usage_cents, hold_cents)
+async def cancel_run(*, run_id: str, buyer_id: str, hold_cents: int) -> int:
+    """Run cancelled before its first output token: hold -H, wallet +H; nothing is charged."""
     buyer = await ledger.user_accounts(buyer_id, ledger.BUYER_KINDS)
     return await ledger.post(
         "run_cancel",
         _final_ref(run_id),
-        [
-            (buyer["hold"], -hold_cents),
-            (buyer["wallet"], hold_cents - usage_cents),
-            (await ledger.platform_account("usage_revenue"), usage_cents),
-        ],
+        [(buyer["hold"], -hold_cents), (buyer["wallet"], hold_cents)],
         run_id=run_id,
-        memo="Run cancelled",
+        memo="Run cancelled before any output: nothing charged",
     )
 
 

@@ -33,7 +33,9 @@ class PromptRunsController(Controller):
         summary="What a run would hold: price + usage cap",
         description="`hold_cents = price_cents + usage_cap_cents`; the usage cap is "
         "`max_tokens` at the model's rates (input counted on the template; the hold itself "
-        "counts the rendered prompt). Signed in, `balance_cents` is your wallet balance.",
+        "counts the rendered prompt). Signed in, `balance_cents` is your wallet balance. "
+        "`cancel_rule` states what cancelling costs; send `price_cents` back as "
+        "`expected_price_cents` when starting the run.",
     )
     async def estimate(
         self,
@@ -51,7 +53,9 @@ class PromptRunsController(Controller):
         description="Holds price + usage cap from your wallet and queues the run; subscribe "
         "to `channel` for its events. The same Idempotency-Key with the same body returns the "
         "same run; with a different body, 422. 402 (with the estimate) when your wallet is "
-        "short, 429 over your daily spending limit, 422 for a missing or unknown variable.",
+        "short, 429 over your daily spending limit, 422 for a missing or unknown variable. "
+        "With `expected_price_cents`, a prompt whose price changed since is a 409 "
+        "`price-changed` carrying the current estimate, and nothing is held.",
     )
     async def start(
         self,
@@ -89,7 +93,9 @@ class RunsController(Controller):
         "/{run_id:uuid}/cancel",
         status_code=HTTP_202_ACCEPTED,
         summary="Cancel my run; it ends `canceled` within a second",
-        description="You pay the model usage so far; the creator earns nothing.",
+        description="Before the first output token a cancelled run costs nothing (the whole "
+        "hold is returned). Once output has begun you pay the full price plus the usage so "
+        "far, as for a completed run.",
     )
     async def cancel(self, run_id: UUID, request: Request[CurrentUser, Any, Any]) -> CancelOut:
         return await service.request_cancel(str(run_id), request.user.id)

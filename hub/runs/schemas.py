@@ -15,6 +15,15 @@ class RunRequest(msgspec.Struct, forbid_unknown_fields=True):
     inputs: Annotated[dict[str, InputValue], msgspec.Meta(max_length=20)] = {}
     visibility: Literal["private", "public"] = "private"
     max_tokens: MaxTokens | None = None
+    # The price the buyer saw (the estimate's `price_cents`): if the prompt's price has
+    # changed since, the run is refused with 409 and nothing is held.
+    expected_price_cents: Annotated[int, msgspec.Meta(ge=0, le=100_000)] | None = None
+
+
+CANCEL_RULE = (
+    "Cancelling before the first output token costs nothing: the whole hold is returned. "
+    "Once output has begun, a cancelled run costs the full price plus the usage so far."
+)
 
 
 class Estimate(msgspec.Struct):
@@ -26,6 +35,7 @@ class Estimate(msgspec.Struct):
     usage_cap_cents: int
     hold_cents: int
     balance_cents: int | None = None  # when signed in
+    cancel_rule: str = CANCEL_RULE  # stated before the buyer starts
 
 
 class StreamPosition(msgspec.Struct):

@@ -242,16 +242,15 @@ async def _list_runs(
 
 
 def request_hash(prompt_id: str, body: RunRequest) -> str:
-    canonical = json.dumps(
-        {
-            "prompt_id": prompt_id.lower(),
-            "inputs": body.inputs,
-            "visibility": body.visibility,
-            "max_tokens": body.max_tokens,
-        },
-        sort_keys=True,
-        separators=(",", ":"),
-    )
+    fields: dict[str, Any] = {
+        "prompt_id": prompt_id.lower(),
+        "inputs": body.inputs,
+        "visibility": body.visibility,
+        "max_tokens": body.max_tokens,
+    }
+    if body.expected_price_cents is not None:  # absent: the hashes of older runs still match
+        fields["expected_price_cents"] = body.expected_price_cents
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
@@ -284,7 +283,25 @@ async def _existing(buyer_id: str, key: str, digest: str) -> dict[str, Any] | No
     return row
 
 
+def _storable_text(value: str) -> bool:
+    """PostgreSQL text and jsonb hold neither NUL nor unpaired UTF-16 surrogates."""
+    if "\x00" in value:
+        return False
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _validate_inputs(prompt: PromptForRun, inputs: dict[str, str]) -> str:
+    for name, value in inputs.items():
+        if not _storable_text(value):
+            raise validation_error(
+                f"inputs.{name}",
+                f"The value of '{name}' contains a NUL character or invalid Unicode "
+                "(an unpaired surrogate); remove it and send plain text.",
+            )
     unknown = sorted(set(inputs) - set(prompt.variables))
     if unknown:
         raise validation_error(
@@ -314,6 +331,19 @@ def _insufficient(est: Estimate, balance: int) -> Problem:
         "wallet, or lower max_tokens.",
         estimate=msgspec.to_builtins(est),
         balance_cents=balance,
+    )
+
+
+def _price_changed(est: Estimate, expected: int) -> Problem:
+    return Problem(
+        409,
+        "price-changed",
+        "Price changed",
+        f"This prompt's price is now {est.price_cents} cents, not the {expected} cents you "
+        f"saw. Nothing was held. Check the new estimate and start the run again with "
+        f"expected_price_cents={est.price_cents}.",
+        estimate=msgspec.to_builtins(est),
+        expected_price_cents=expected,
     )
 
 
@@ -375,6 +405,9 @@ async def start_run(
         usage_cap_cents=cap,
         hold_cents=price + cap,
     )
+    if body.expected_price_cents is not None and body.expected_price_cents != price:
+        # The run records the price checked here, so the buyer is charged what they saw.
+        raise _price_changed(est, body.expected_price_cents)
     created = False
     live_counts = None
     async with engine().transaction():
@@ -745,7 +778,9 @@ async def cancel_now(
     from_status: tuple[str, ...] = ("queued", "running"),
     only_if_silent_for: float | None = None,
 ) -> Terminal | None:
-    """End the run `canceled`: the buyer pays the usage so far, the creator nothing."""
+    """End the run `canceled`. Before the first output token it costs nothing (the whole
+    hold goes back); once output has begun the buyer has something of value, so the run is
+    settled as a completed one: the full price (the creator's sale) plus the usage so far."""
     async with engine().transaction():
         current = await load(run_id, lock=True)
         if current is None or current["status"] not in from_status:
@@ -757,30 +792,34 @@ async def cancel_now(
         ):
             return None
         out_tokens = current["output_tokens"] if output_tokens is None else output_tokens
-        spec = get_model(current["model"])
-        cost = 0
-        if out_tokens > 0:
+        began = out_tokens > 0
+        cost = price = 0
+        if began:
+            price = current["price_cents"]
             cost = current["usage_cap_cents"]
+            spec = get_model(current["model"])
             if spec is not None:
                 cost = min(cost, usage_cents(spec, current["input_tokens"], out_tokens))
+        charge = price + cost
+        usage = {
+            "input_tokens": current["input_tokens"] if began else 0,
+            "output_tokens": out_tokens,
+            "cost_cents": cost,
+        }
         ev = event(
             "run.canceled",
             run_id=run_id,
-            usage={
-                "input_tokens": current["input_tokens"] if out_tokens else 0,
-                "output_tokens": out_tokens,
-                "cost_cents": cost,
-            },
-            charge_cents=cost,
-            refunded_cents=current["hold_cents"] - cost,
+            usage=usage,
+            charge_cents=charge,
+            refunded_cents=current["hold_cents"] - charge,
         )
         sets: dict[str, Any] = {
             "status": "canceled",
-            "usage_input_tokens": current["input_tokens"] if out_tokens else 0,
+            "usage_input_tokens": usage["input_tokens"],
             "usage_output_tokens": out_tokens,
             "usage_cents": cost,
-            "charge_cents": cost,
-            "refunded_cents": current["hold_cents"] - cost,
+            "charge_cents": charge,
+            "refunded_cents": current["hold_cents"] - charge,
             "terminal_event": json.dumps(ev),
             "output_tokens": out_tokens,
         }
@@ -797,14 +836,25 @@ async def cancel_now(
             worker_id=worker_id,
         )
         assert row is not None
-        await billing.cancel_run(
-            run_id=run_id,
-            buyer_id=str(row["buyer_id"]),
-            hold_cents=row["hold_cents"],
-            usage_cents=cost,
-        )
+        settlement = None
+        if began:
+            settlement = await billing.settle_run(
+                run_id=run_id,
+                prompt_id=str(row["prompt_id"]),
+                buyer_id=str(row["buyer_id"]),
+                creator_id=str(row["creator_id"]),
+                hold_cents=row["hold_cents"],
+                price_cents=price,
+                usage_cents=cost,
+                kind="run_cancel",
+                memo="Run cancelled after its output began: full price plus usage so far",
+            )
+        else:
+            await billing.cancel_run(
+                run_id=run_id, buyer_id=str(row["buyer_id"]), hold_cents=row["hold_cents"]
+            )
         counts = await _live_runs_down(row, completed=False)
-    return Terminal(run=row, event=ev, prompt_counts=counts)
+    return Terminal(run=row, event=ev, settlement=settlement, prompt_counts=counts)
 
 
 async def announce(terminal: Terminal) -> None:
@@ -875,14 +925,17 @@ async def publish_terminal(run_id: str, ev: dict[str, Any], attempt: int) -> Non
 
 
 async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
-    """Reverse a completed run's charge (support). Once per run."""
+    """Reverse a charged run (completed, or cancelled after its output began). Once per run."""
     async with engine().transaction():
         row = await load(run_id, lock=True)
         if row is None:
             raise not_found("This run")
-        if row["status"] != "completed":
+        charged = row["status"] == "completed" or (
+            row["status"] == "canceled" and (row["charge_cents"] or 0) > 0
+        )
+        if not charged:
             raise conflict(
-                f"Only completed runs can be refunded; this one is {row['status']} "
+                f"Only charged runs can be refunded; this one is {row['status']} "
                 f"(refunded {row['refunded_cents'] or 0} cents already).",
                 "run-not-refundable",
             )

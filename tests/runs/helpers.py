@@ -136,6 +136,17 @@ class LiveRecorder:
             d for c, d in self.events if c == channel and (type_ is None or d.get("type") == type_)
         ]
 
+    async def wait_for(
+        self, channel: str, type_: str | None = None, within: float = 10.0
+    ) -> dict[str, Any]:
+        """The first publication of this type on the channel, waiting for it if needed."""
+        deadline = time.monotonic() + within
+        while not self.on(channel, type_):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {type_ or 'publication'} on {channel} in {within}s")
+            await asyncio.sleep(0.02)
+        return self.on(channel, type_)[0]
+
     def run_events(self, run_id: str) -> list[dict[str, Any]]:
         return self.on(f"runs:{run_id}")
 

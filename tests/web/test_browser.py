@@ -164,3 +164,42 @@ async def test_creator_sees_a_sale_arrive_live(page, client, register):
     )
     await expect(page.locator("#earnings")).to_contain_text("pending $0.40")
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+async def test_run_form_states_the_cancel_rule_and_pins_the_price(page, client, register):
+    """The buyer is told what cancelling costs, and is charged the price they were shown."""
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    word = unique("pin")
+    r = await client.post(
+        "/prompts",
+        headers=creator.headers,
+        json={"title": f"Pinned {word}", "template": "Say hi to {{name}}", "price_cents": 49},
+    )
+    assert r.status_code == 201, r.text
+    prompt_id = r.json()["id"]
+    await page.fill("#login-email", buyer["email"])
+    await page.fill("#login-password", buyer["password"])
+    await page.click("#login-form button[type=submit]")
+    await expect(page.locator("#me-handle")).to_have_text(f"@{buyer.handle}", timeout=10000)
+    await page.fill("#search-q", word)
+    await page.click("#search-form button[type=submit]")
+    await page.locator("#prompt-list li", has_text=word).click()
+    estimate = page.locator("#run-estimate")
+    await expect(estimate).to_contain_text("price $0.49", timeout=10000)
+    await expect(estimate).to_contain_text("before the first output token costs nothing")
+    await expect(estimate).to_contain_text("full price plus the usage so far")
+
+    r = await client.patch(
+        f"/prompts/{prompt_id}", json={"price_cents": 451}, headers=creator.headers
+    )
+    assert r.status_code == 200, r.text
+    await page.fill("#run-inputs input[name=name]", "Ada")
+    await page.click("#run-button")
+    await expect(page.locator("#toast")).to_contain_text("451 cents", timeout=10000)
+    await expect(estimate).to_contain_text("price $4.51", timeout=10000)
+    assert (await client.get("/me/runs", headers=buyer.headers)).json()["items"] == []
+    wallet = (await client.get("/me/wallet", headers=buyer.headers)).json()
+    assert (wallet["balance_cents"], wallet["held_cents"]) == (500, 0)
+    assert page.errors == []  # type: ignore[attr-defined]
