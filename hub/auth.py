@@ -6,6 +6,9 @@ is rejected when any of these is in Redis:
 - its refresh family (revoked at logout or on refresh-token reuse),
 - a per-user "revoked before" timestamp later than its `iat` (logout everywhere, bans, erasure).
 All three are checked with one MGET.
+
+Realtime connection tokens (`POST /realtime/token`) are JWTs of `typ` "realtime" with the same
+revocation claims but no roles; REST accepts only `typ` "access", the websocket accepts both.
 """
 
 from __future__ import annotations
@@ -15,9 +18,9 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import jwt
 import msgspec
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException
 from litestar.security.jwt import JWTAuth, Token
 
 from hub.redis import get_redis
@@ -76,6 +79,36 @@ def issue_access_token(
     ), settings.access_ttl_seconds
 
 
+def issue_realtime_token(
+    user_id: str,
+    family: str,
+    settings: Settings | None = None,
+    *,
+    ttl_seconds: int | None = None,
+) -> tuple[str, int]:
+    """A websocket connection token: (encoded JWT, lifetime in seconds).
+
+    It carries no roles (the realtime authenticator reads them, with the handle, from the
+    database at every connect and refresh) and its `typ` is "realtime", so REST refuses it
+    with 401 and it cannot be traded for another token. `ttl_seconds` overrides
+    `HUB_REALTIME_TOKEN_TTL_SECONDS` (tests mint already-expired tokens with a negative one).
+    """
+    settings = settings or get_settings()
+    ttl = settings.realtime_token_ttl_seconds if ttl_seconds is None else ttl_seconds
+    now = datetime.now(UTC)
+    claims = {
+        "sub": user_id,
+        "exp": int((now + timedelta(seconds=ttl)).timestamp()),
+        "iat": int(now.timestamp()),
+        "iss": ISSUER,
+        "jti": uuid.uuid4().hex,
+        "fam": family,
+        "typ": "realtime",
+        "ist": now.timestamp(),
+    }
+    return jwt.encode(claims, settings.jwt_secret, algorithm=ALGORITHM), ttl
+
+
 class TokenRejected(Exception):
     """The token is malformed, forged, expired or revoked; `expired` tells which case."""
 
@@ -84,34 +117,73 @@ class TokenRejected(Exception):
         self.expired = expired
 
 
-def decode_access_token(encoded: str, settings: Settings | None = None) -> Token:
+class TokenClaims(msgspec.Struct, frozen=True):
+    """The verified claims of one of our JWTs (signature and issuer checked)."""
+
+    sub: str
+    exp: int
+    iat: float
+    typ: str
+    jti: str = ""
+    fam: str = ""
+    ist: float = 0.0
+    roles: tuple[str, ...] = ()
+
+
+def decode_token(
+    encoded: str, types: tuple[str, ...] = ("access",), settings: Settings | None = None
+) -> TokenClaims:
+    """Verify signature, issuer and `typ`, then expiry, in that order.
+
+    The expiry is checked here rather than by the JWT library so that a genuine token past its
+    `exp` is told apart (`expired=True`: the client should refresh; realtime answers 109) from
+    a forged or malformed one. Litestar's `Token.decode(verify_exp=False)` cannot do this: its
+    dataclass still refuses a past `exp` as "Invalid token".
+    """
     settings = settings or get_settings()
     try:
-        token = Token.decode(
+        payload = jwt.decode(
             encoded,
-            secret=settings.jwt_secret,
-            algorithm=ALGORITHM,
-            issuer=[ISSUER],
-            verify_exp=False,
+            settings.jwt_secret,
+            algorithms=[ALGORITHM],
+            issuer=ISSUER,
+            options={"verify_exp": False, "require": ["sub", "exp", "iat", "iss"]},
         )
-    except NotAuthorizedException as exc:
-        raise TokenRejected(str(exc.detail)) from exc
-    if token.extras.get("typ") != "access":
-        raise TokenRejected("not an access token")
-    if token.exp <= datetime.now(UTC):
+        extras = payload.pop("extras", None)  # Litestar nests its custom claims here
+        if isinstance(extras, dict):
+            payload = {**extras, **payload}
+        claims = msgspec.convert(payload, TokenClaims, strict=False)
+    except (jwt.InvalidTokenError, msgspec.ValidationError) as exc:
+        raise TokenRejected("invalid token") from exc
+    if not claims.sub or claims.typ not in types:
+        raise TokenRejected(f"not a {' or '.join(types)} token")
+    if claims.exp <= time.time():
         raise TokenRejected("token expired", expired=True)
-    return token
+    return claims
 
 
-async def check_not_revoked(token: Token) -> None:
-    family = str(token.extras.get("fam") or "")
-    keys = [_jti_key(token.jti or ""), _family_key(family or "-"), _user_key(token.sub)]
+async def check_claims_not_revoked(claims: TokenClaims) -> None:
+    keys = [_jti_key(claims.jti), _family_key(claims.fam or "-"), _user_key(claims.sub)]
     jti_hit, fam_hit, revoked_before = await get_redis().mget(keys)
     if jti_hit or fam_hit:
         raise TokenRejected("token has been revoked")
-    issued = float(token.extras.get("ist") or token.iat.timestamp())
+    issued = claims.ist or claims.iat
     if revoked_before is not None and issued <= float(revoked_before):
         raise TokenRejected("token has been revoked")
+
+
+async def check_not_revoked(token: Token) -> None:
+    await check_claims_not_revoked(
+        TokenClaims(
+            sub=token.sub,
+            exp=int(token.exp.timestamp()),
+            iat=token.iat.timestamp(),
+            typ=str(token.extras.get("typ") or ""),
+            jti=token.jti or "",
+            fam=str(token.extras.get("fam") or ""),
+            ist=float(token.extras.get("ist") or 0.0),
+        )
+    )
 
 
 def user_from_token(token: Token) -> CurrentUser:
@@ -124,11 +196,32 @@ def user_from_token(token: Token) -> CurrentUser:
     )
 
 
+def user_from_claims(claims: TokenClaims) -> CurrentUser:
+    return CurrentUser(
+        id=claims.sub, roles=claims.roles, jti=claims.jti, family=claims.fam, expires_at=claims.exp
+    )
+
+
 async def verify_access_token(encoded: str) -> CurrentUser:
-    """Decode, verify and check revocation; raises TokenRejected."""
-    token = decode_access_token(encoded)
-    await check_not_revoked(token)
-    return user_from_token(token)
+    """Decode, verify and check revocation of a REST access token; raises TokenRejected."""
+    claims = decode_token(encoded)
+    await check_claims_not_revoked(claims)
+    return user_from_claims(claims)
+
+
+async def verify_connection_token(encoded: str) -> CurrentUser:
+    """A websocket connect/refresh token: a realtime token or an access token (the web client
+    connects with its access token). Roles in the result are the token's and must not be
+    trusted for realtime permissions: the authenticator reads them from the database."""
+    claims = decode_token(encoded, ("realtime", "access"))
+    await check_claims_not_revoked(claims)
+    return user_from_claims(claims)
+
+
+def _revocation_ttl() -> int:
+    """Revocation marks must outlive every token they revoke, of either kind."""
+    settings = get_settings()
+    return max(settings.access_ttl_seconds, settings.realtime_token_ttl_seconds) + 60
 
 
 async def revoke_access(user: CurrentUser) -> None:
@@ -139,7 +232,7 @@ async def revoke_access(user: CurrentUser) -> None:
 async def revoke_families(families: list[str]) -> None:
     if not families:
         return
-    ttl = get_settings().access_ttl_seconds + 60
+    ttl = _revocation_ttl()
     pipe = get_redis().pipeline(transaction=False)
     for family in families:
         pipe.set(_family_key(family), b"1", ex=ttl)
@@ -148,7 +241,7 @@ async def revoke_families(families: list[str]) -> None:
 
 async def revoke_user_tokens_before_now(user_id: str) -> None:
     """Every access token of this user issued until now stops working (logout everywhere, ban)."""
-    ttl = get_settings().access_ttl_seconds + 60
+    ttl = _revocation_ttl()
     await get_redis().set(_user_key(user_id), str(time.time()).encode(), ex=ttl)
 
 

@@ -13,6 +13,7 @@ import structlog
 
 from hub import auth
 from hub.auth import CurrentUser
+from hub.db import fetchrow
 from realtime import (
     ANONYMOUS,
     Credentials,
@@ -53,26 +54,43 @@ USER_LIMITED = frozenset({"notifications", "sales", "feed"})
 
 
 def current_user(creds: Credentials) -> CurrentUser | None:
+    """The connection's user with the roles the authenticator read from the database."""
     if creds.user_id is None:
         return None
-    roles = tuple((creds.info or {}).get("roles") or ())
+    roles = tuple(creds.private or ())
     return CurrentUser(id=creds.user_id, roles=roles)
 
 
 class HubAuthenticator:
-    """Connection tokens are the REST access tokens (JWT), checked for revocation too."""
+    """Connection tokens: realtime tokens from POST /realtime/token, or REST access tokens.
+
+    Signature, expiry and revocation come from the token; roles, handle and display name come
+    from the database at every connect and refresh, so a demoted moderator loses the role on
+    the next refresh (at the latest when the token expires) whatever token they hold, and an
+    erased account cannot connect. The handle and display name are the connection's public
+    `conn_info`; roles stay private to the policy.
+    """
 
     async def authenticate(self, token: str | None) -> Credentials:
         if not token:
             return ANONYMOUS
         try:
-            user = await auth.verify_access_token(token)
+            user = await auth.verify_connection_token(token)
         except auth.TokenRejected as exc:
             if exc.expired:
                 raise TokenExpired() from exc
             raise InvalidToken() from exc
+        row = await fetchrow(
+            "SELECT handle, display_name, roles FROM users WHERE id = $1 AND deleted_at IS NULL",
+            uuid.UUID(user.id),
+        )
+        if row is None:
+            raise InvalidToken()
         return Credentials(
-            user_id=user.id, expires_at=user.expires_at, info={"roles": list(user.roles)}
+            user_id=user.id,
+            expires_at=user.expires_at,
+            info={"handle": row["handle"], "display_name": row["display_name"]},
+            private=tuple(row["roles"] or ()),
         )
 
 

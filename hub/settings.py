@@ -46,6 +46,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     realtime_ping_seconds: float = 25.0
     realtime_pong_timeout_seconds: float = 10.0
     realtime_token_grace_seconds: float = 30.0
+    # Lifetime of the connection tokens POST /realtime/token mints.
+    realtime_token_ttl_seconds: int = 900
     # Money
     platform_fee_bps: int = 2000
     daily_spending_limit_cents: int = 5000

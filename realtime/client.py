@@ -558,7 +558,7 @@ class Client:
         metrics.SUBSCRIPTIONS.inc()
         recoverable = opts.recoverable
         recovering = recover and recoverable
-        cap = engine.config.max_history_limit
+        cap = engine.config.max_recovery_limit
         try:
             await engine.node.add(self, sub)
             state = await engine.broker.history(
@@ -589,7 +589,9 @@ class Client:
             result["offset"] = state.offset
         if recovering:
             recovered = False
-            if req_epoch == state.epoch and req_offset <= state.offset:
+            # An empty epoch means "any epoch" (as in Centrifugo): `offset: 0, epoch: ""`
+            # recovers the whole stream, e.g. a late joiner of a run in one step.
+            if (not req_epoch or req_epoch == state.epoch) and req_offset <= state.offset:
                 missing = state.offset - req_offset
                 got = state.publications
                 if missing == 0:

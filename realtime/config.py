@@ -69,8 +69,12 @@ class EngineConfig:
     presence_refresh_interval: float = 20.0
     #: Epoch/offset metadata outlives the stream so offsets keep counting up.
     history_meta_ttl_seconds: int = 30 * 24 * 3600
-    #: Cap on publications in one history reply or one recovery.
+    #: Cap on publications in one history reply.
     max_history_limit: int = 1000
+    #: Cap on publications one subscribe may recover; a longer gap answers `recovered: false`
+    #: (the SDK tells the app to reload). Recovery replies are one frame, so keep
+    #: cap x publication size well under `send_queue_max_bytes`.
+    max_recovery_limit: int = 5000
     max_channel_length: int = 255
     #: Housekeeping tick: pings, pong timeouts, token expiry, presence refresh.
     tick_interval: float = 1.0

@@ -18,11 +18,18 @@ from realtime.errors import PublishRejected
 
 @dataclass(frozen=True, slots=True)
 class Credentials:
-    """Who is on the connection. `user_id=None` is an anonymous (read-only) connection."""
+    """Who is on the connection. `user_id=None` is an anonymous (read-only) connection.
+
+    `info` is public: it goes out as `conn_info` in presence, join/leave and the `info` of the
+    client's publications, so it must hold only what every reader of a channel may see (the
+    hub puts the handle and display name there). `private` is for the hub's policy alone
+    (e.g. roles) and is never sent to any client.
+    """
 
     user_id: str | None = None
     expires_at: int | None = None
     info: dict[str, Any] | None = None
+    private: Any = None
 
     @property
     def anonymous(self) -> bool:

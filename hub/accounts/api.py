@@ -115,16 +115,20 @@ class RealtimeTokenController(Controller):
         exclude_from_auth=True,
         summary="A token for the websocket connect",
         description="Send either `Authorization: Bearer <access token>` or a body with `refresh_token` "
-        "(not consumed). The token is accepted by `connect` on /connection/websocket.",
+        "(not consumed). The result is a realtime connection token (lifetime "
+        "`HUB_REALTIME_TOKEN_TTL_SECONDS`), accepted only by `connect`/`refresh` on "
+        "/connection/websocket: REST answers 401 to it, and it cannot mint another token. It "
+        "carries no roles: the websocket reads the user's roles and handle from the database at "
+        "every connect and refresh.",
     )
     async def realtime_token(
         self, request: Request[Any, Any, Any], data: JSONBody[RealtimeTokenRequest | None] = None
     ) -> RealtimeToken:
         user = await optional_user(request)
         if user is not None:
-            from hub.auth import issue_access_token
+            from hub.auth import issue_realtime_token
 
-            token, ttl = issue_access_token(user.id, user.roles, user.family)
+            token, ttl = issue_realtime_token(user.id, user.family)
         elif data is not None and data.refresh_token:
             token, ttl = await service.realtime_token_from_refresh(data.refresh_token)
         else:

@@ -226,7 +226,7 @@ async def realtime_token_from_refresh(token: str) -> tuple[str, int]:
     """A connection token for a client holding only a refresh token; the token is not consumed."""
     token_hash = _hash_refresh(token)
     current = await fetchrow(
-        'SELECT t.family_id, u.id, u.roles FROM refresh_tokens t JOIN users u ON u.id = t."user" '
+        'SELECT t.family_id, u.id FROM refresh_tokens t JOIN users u ON u.id = t."user" '
         "WHERE t.token_hash = $1 AND t.used_at IS NULL AND t.revoked_at IS NULL AND t.expires_at > now() "
         "AND u.deleted_at IS NULL",
         token_hash,
@@ -234,9 +234,7 @@ async def realtime_token_from_refresh(token: str) -> tuple[str, int]:
     if current is None:
         await _detect_reuse(token_hash)
         raise unauthorized(_INVALID_REFRESH)
-    return auth.issue_access_token(
-        str(current["id"]), list(current["roles"] or []), str(current["family_id"])
-    )
+    return auth.issue_realtime_token(str(current["id"]), str(current["family_id"]))
 
 
 async def get_profile(user_id: str) -> UserOut:
