@@ -336,7 +336,7 @@ async def phase(
     wrong = []
     for row in rows:
         topic = json.loads(row["inputs"])["topic"]
-        expected = demo_output(TEMPLATE.replace("{{topic}}", topic), args.tokens)
+        expected = demo_output(TEMPLATE.replace("{{topic}}", topic), args.tokens, str(row["id"]))
         if (
             row["status"] != "completed"
             or row["output"] != expected

@@ -1,14 +1,19 @@
 """The demo provider: offline and deterministic, paced like a real model.
 
-The text is derived from a hash of the rendered prompt (the same prompt always gives the same
-text) but never quotes it, so a Private Mode template cannot leak through the output. It
-produces exactly `max_tokens` tokens at `demo_tokens_per_second`, and counts them honestly.
+The text is drawn from a small vocabulary by a generator seeded with a keyed hash (HMAC) of
+the run id and the rendered prompt, under a key derived from the server's secret
+(`HUB_JWT_SECRET`). It never quotes the prompt, and it cannot be used to check a guessed
+Private Mode template: without the server's key nobody can recompute it offline, and since
+every run has its own id, running the guessed text as one's own prompt gives a different
+text. The same run (a restarted attempt) gets the same text. It produces exactly
+`max_tokens` tokens at `demo_tokens_per_second`, and counts them honestly.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
+import hmac
 import random
 import time
 from collections.abc import AsyncIterator
@@ -27,9 +32,17 @@ _WORDS = (
 ).split()
 
 
-def demo_tokens(prompt: str, n: int) -> list[str]:
-    """The `n` tokens the demo model answers `prompt` with (each one word or punctuation)."""
-    rng = random.Random(hashlib.sha256(prompt.encode()).digest())
+def _seed(prompt: str, run_id: str) -> bytes:
+    key = hmac.new(
+        get_settings().jwt_secret.encode(), b"betterprompt-hub demo model", hashlib.sha256
+    ).digest()
+    return hmac.new(key, f"{run_id}\0{prompt}".encode(), hashlib.sha256).digest()
+
+
+def demo_tokens(prompt: str, n: int, run_id: str = "") -> list[str]:
+    """The `n` tokens the demo model answers `prompt` with in run `run_id` (each one word or
+    punctuation)."""
+    rng = random.Random(_seed(prompt, run_id))
     tokens: list[str] = []
     sentence = 0
     for i in range(n):
@@ -45,8 +58,8 @@ def demo_tokens(prompt: str, n: int) -> list[str]:
     return tokens
 
 
-def demo_output(prompt: str, n: int) -> str:
-    return "".join(demo_tokens(prompt, n))
+def demo_output(prompt: str, n: int, run_id: str = "") -> str:
+    return "".join(demo_tokens(prompt, n, run_id))
 
 
 class DemoProvider:
@@ -56,7 +69,7 @@ class DemoProvider:
         self.rate = tokens_per_second or get_settings().demo_tokens_per_second
 
     async def stream(self, request: CompletionRequest) -> AsyncIterator[TokenDelta | Usage]:
-        tokens = demo_tokens(request.prompt, request.max_tokens)
+        tokens = demo_tokens(request.prompt, request.max_tokens, request.run_id)
         start = time.monotonic()
         for i, token in enumerate(tokens):
             delay = start + (i + 1) / self.rate - time.monotonic()

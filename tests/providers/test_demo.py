@@ -1,4 +1,5 @@
-"""The demo provider: deterministic, exactly max_tokens tokens, paced, honest counts."""
+"""The demo provider: deterministic per run, exactly max_tokens tokens, paced, honest counts,
+and of no use for checking a guessed template."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import time
 from hub.providers.base import CompletionRequest, TokenDelta, Usage
 from hub.providers.demo import DemoProvider, demo_output, demo_tokens
 from hub.providers.models import DEMO, count_tokens, usage_cents
+from tests.runs.helpers import make_prompt, start, wait_run
 
 
 async def _collect(provider: DemoProvider, prompt: str, n: int) -> tuple[str, Usage, float]:
@@ -30,6 +32,29 @@ async def test_same_prompt_same_text_exactly_max_tokens():
     assert "SECRET" not in a  # derived from the prompt, never quoting it
     c, _, _ = await _collect(DemoProvider(10_000), "another prompt", 57)
     assert c != a
+
+
+async def test_output_cannot_confirm_a_guessed_template(client, register):
+    """A buyer who guesses a private template cannot check the guess with the demo model:
+    running the guess as their own prompt gives another text, and without the server's key
+    the text cannot be recomputed offline from the run id either."""
+    creator = await register()
+    buyer = await register()
+    secret = "Answer as a sea captain from 1820, in exactly three sentences, about {{topic}}."
+    private = await make_prompt(client, creator, template=secret, private_mode=True)
+    guess = await make_prompt(client, buyer, template=secret, price_cents=0)
+    outputs = []
+    for account, prompt in ((buyer, private), (buyer, guess), (buyer, private)):
+        r = await start(client, account, prompt["id"], inputs={"topic": "tea"}, max_tokens=30)
+        assert r.status_code == 202, r.text
+        run = await wait_run(client, account, r.json()["id"])
+        assert run["status"] == "completed"
+        outputs.append(run["output"])
+        rendered = secret.replace("{{topic}}", "tea")
+        assert run["output"] == demo_output(rendered, 30, run["id"])  # with the server's key
+        assert run["output"] != demo_output(rendered, 30)  # the prompt alone says nothing
+        assert run["output"] != demo_output(rendered, 30, run["id"] + "x")
+    assert len(set(outputs)) == 3  # every run its own text, the same prompt or not
 
 
 async def test_paced_at_the_configured_rate():

@@ -105,7 +105,7 @@ async def test_reaper_restarts_a_run_whose_worker_went_silent(client, register, 
         done = await wait_run(client, buyer, run.id)
         await asyncio.sleep(0.1)
     assert done["status"] == "completed" and done["attempt"] == 2
-    assert done["output"] == demo_output("Write a tiny story about tea.", 12)
+    assert done["output"] == demo_output("Write a tiny story about tea.", 12, run.id)
     events = rec.run_events(run.id)
     assert events[0] == {
         "type": "run.restarted",
@@ -188,7 +188,7 @@ async def test_sigkill_of_the_worker_mid_run(client, register, hub_server, killa
     assert counts["restarted"] == 1, counts
     done = await wait_run(client, buyer, run.id, within=20)
     assert done["status"] == "completed" and done["attempt"] == 2
-    assert done["output"] == demo_output("Write a tiny story about tea.", 300)
+    assert done["output"] == demo_output("Write a tiny story about tea.", 300, run.id)
     assert (done["charge_cents"], done["refunded_cents"]) == (26, 0)
     assert list(await run_transactions(run.id)) == ["run_hold", "run_settle"]
     assert (await wallet(client, buyer))["balance_cents"] == 500 - 26

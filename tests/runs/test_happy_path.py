@@ -89,7 +89,7 @@ async def test_run_streams_and_settles_exactly_once(client, register, hub_server
         history = await sdk.history(f"runs:{run_id}", limit=10000)
         await sdk.disconnect()
 
-    expected = demo_output("Write a tiny story about green tea.", 40)
+    expected = demo_output("Write a tiny story about green tea.", 40, run_id)
     assert run["status"] == "completed", run
     assert run["output"] == expected
     assert run["usage"] == {"input_tokens": 8, "output_tokens": 40, "cost_cents": 1}
