@@ -7,7 +7,7 @@ PY ?= $(shell for p in python3.12 python3.11 python3; do \
 	&& echo $$p && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-repeat install lint bench bench-realtime bench-runs bench-marketplace clean
+.PHONY: run test test-repeat install lint bench bench-realtime bench-runs bench-auth bench-marketplace clean
 
 run: $(STAMP)
 	$(VENV)/bin/python -m hub.devserver
@@ -40,13 +40,16 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check hub workers tests
 
 # Benchmarks (loopback only, bounded, stop by themselves); figures go to docs/performance.md.
-bench: bench-realtime bench-runs bench-marketplace
+bench: bench-realtime bench-runs bench-auth bench-marketplace
 
 bench-realtime: $(STAMP)
 	$(VENV)/bin/python bench/realtime_fanout.py
 
 bench-runs: $(STAMP)
 	$(VENV)/bin/python bench/runs_bench.py
+
+bench-auth: $(STAMP)
+	$(VENV)/bin/python bench/auth_bench.py
 
 bench-marketplace: $(STAMP)
 	$(VENV)/bin/python bench/seed_prompts.py --markdown
