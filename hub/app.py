@@ -19,9 +19,8 @@ from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetail
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import File
 from litestar.static_files import create_static_files_router
-from litestar.stores.redis import RedisStore
 
-from hub import realtime_setup
+from hub import outages, realtime_setup
 from hub import redis as hub_redis
 from hub.accounts.api import AuthController, MeController, RealtimeTokenController
 from hub.auth import build_jwt_auth
@@ -37,6 +36,7 @@ from hub.logging import configure_logging
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.ops.api import OpsController
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
+from hub.rate_limit import FailOpenRedisStore
 from hub.rooms.api import RoomsController
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.settings import Settings, get_settings
@@ -65,6 +65,16 @@ API_V1_HANDLERS: list[Any] = [
 def _internal_error_handler(
     request: Request[Any, Any, Any], exc: Exception
 ) -> Response[dict[str, Any]]:
+    dependency = outages.outage_of(exc)
+    if dependency is not None:
+        # An outage, not a bug: 503 + Retry-After, and nothing about our internals.
+        log.warning(
+            "http.dependency_unavailable",
+            path=request.url.path,
+            dependency=dependency,
+            error=type(exc).__name__,
+        )
+        return outages.service_unavailable().to_response(request)
     log.exception("http.unhandled_error", path=request.url.path)
     return Response(
         {
@@ -164,9 +174,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         )
         if settings.cors_origins
         else None,
-        stores={
-            "rate_limit": RedisStore.with_client(url=settings.redis_url, namespace="hub:ratelimit")
-        },
+        stores={"rate_limit": FailOpenRedisStore(namespace="hub:ratelimit")},
         openapi_config=OpenAPIConfig(
             title="BetterPrompt Hub API",
             version="1.0.0",

@@ -8,15 +8,28 @@ import asyncpg
 from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
+from hub.settings import get_settings
+
 _pool_users = 0
 
 
-async def start_pool(min_size: int = 2, max_size: int = 20) -> None:
-    """Start the shared asyncpg pool; app and worker in one process (tests) share it."""
+async def start_pool(min_size: int = 0, max_size: int = 20) -> None:
+    """Start the shared asyncpg pool; app and worker in one process (tests) share it.
+
+    With `min_size=0` nothing is connected up front, so a process starts while Postgres is
+    down and connects once it is back. Every connection has a connect timeout and a command
+    timeout (`HUB_DB_*_TIMEOUT_SECONDS`): a paused server cannot hang a caller forever.
+    """
     global _pool_users
     _pool_users += 1
     if engine().pool is None:
-        await engine().start_connection_pool(min_size=min_size, max_size=max_size)
+        settings = get_settings()
+        await engine().start_connection_pool(
+            min_size=min_size,
+            max_size=max_size,
+            timeout=settings.db_connect_timeout_seconds,
+            command_timeout=settings.db_command_timeout_seconds,
+        )
 
 
 async def close_pool() -> None:
@@ -83,7 +96,7 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     if tx is not None:
         rows = await tx.connection.fetch(sql, *args)
     elif db.pool is not None:
-        async with db.pool.acquire() as conn:
+        async with db.pool.acquire(timeout=get_settings().db_command_timeout_seconds) as conn:
             rows = await conn.fetch(sql, *args)
     else:
         conn = await db.get_new_connection()

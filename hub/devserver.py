@@ -1,5 +1,8 @@
 """`make run`: embedded Postgres + Redis (unless DATABASE_URL / REDIS_URL), migrations, demo data,
 then the Litestar app (uvicorn) and an arq worker, with a clean shutdown of everything started.
+
+The app and the worker are supervised: either one that dies is started again (with a backoff),
+so a crash or an outage never leaves the stack half-down. `make drill` uses the same supervisor.
 """
 
 from __future__ import annotations
@@ -20,6 +23,101 @@ def _say(msg: str) -> None:
     print(f"[hub] {msg}", flush=True)
 
 
+class Child:
+    """One supervised process: restarted with a backoff (1 s doubling to 30 s, back to 1 s
+    after a minute of good health) whenever it exits while the stack is meant to run."""
+
+    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
+        self.name, self.argv, self.env = name, argv, env
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.started_at = 0.0
+        self.restart_at: float | None = None
+        self.backoff = 1.0
+        self.restarts = 0
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)
+        self.started_at = time.monotonic()
+        self.restart_at = None
+
+    def check(self) -> None:
+        """Notice an exit and schedule (or do) the restart."""
+        now = time.monotonic()
+        if self.proc is not None and self.proc.poll() is not None and self.restart_at is None:
+            if now - self.started_at > 60:
+                self.backoff = 1.0
+            _say(
+                f"{self.name} exited with {self.proc.returncode}; restarting in {self.backoff:.0f}s"
+            )
+            self.restart_at = now + self.backoff
+            self.backoff = min(self.backoff * 2, 30.0)
+        if self.restart_at is not None and now >= self.restart_at:
+            self.restarts += 1
+            self.start()
+
+    def stop(self, deadline: float) -> None:
+        if self.proc is None:
+            return
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def app_argv(host: str, port: int) -> list[str]:
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "asgi:app",
+        "--host",
+        host,
+        "--port",
+        str(port),
+        "--no-access-log",
+        "--timeout-graceful-shutdown",
+        "10",
+        "--ws-per-message-deflate",
+        "false",
+    ]
+
+
+def worker_argv() -> list[str]:
+    return [sys.executable, "-m", "workers"]
+
+
+class Supervisor:
+    """The app and a worker, each restarted when it dies, until `stop()`."""
+
+    def __init__(self, host: str, port: int, env: dict[str, str]) -> None:
+        self.children = [
+            Child("app", app_argv(host, port), env),
+            Child("worker", worker_argv(), env),
+        ]
+
+    def start(self) -> None:
+        for child in self.children:
+            child.start()
+
+    def check(self) -> None:
+        for child in self.children:
+            child.check()
+
+    def child(self, name: str) -> Child:
+        return next(c for c in self.children if c.name == name)
+
+    def stop(self, grace: float = 15.0) -> None:
+        deadline = time.monotonic() + grace
+        for child in self.children:
+            if child.proc is not None and child.proc.poll() is None:
+                child.proc.send_signal(signal.SIGTERM)
+        for child in self.children:
+            child.stop(deadline)
+
+
 def main() -> int:
     from hub.embedded import ensure_services
 
@@ -38,7 +136,7 @@ def main() -> int:
 
     get_settings.cache_clear()
     settings = get_settings()
-    children: list[subprocess.Popen[bytes]] = []
+    supervisor: Supervisor | None = None
     stopping = False
 
     def stop(signum: int, _frame: object) -> None:
@@ -49,7 +147,6 @@ def main() -> int:
 
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
-    code = 0
     try:
         from hub.migrate import migrate
         from hub.seed import seed_all
@@ -60,55 +157,21 @@ def main() -> int:
 
         asyncio.run(prepare())
         _say("migrations applied, demo data present")
-        env = dict(os.environ)
-        children.append(
-            subprocess.Popen(
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "asgi:app",
-                    "--host",
-                    settings.host,
-                    "--port",
-                    str(settings.port),
-                    "--no-access-log",
-                    "--timeout-graceful-shutdown",
-                    "10",
-                    "--ws-per-message-deflate",
-                    "false",
-                ],
-                env=env,
-                cwd=ROOT,
-            )
-        )
-        children.append(subprocess.Popen([sys.executable, "-m", "workers"], env=env, cwd=ROOT))
+        supervisor = Supervisor(settings.host, settings.port, dict(os.environ))
+        supervisor.start()
         _say(
             f"serving http://{settings.host}:{settings.port}  (demo sign-in: alice@example.com / "
             f"demo-password; docs at /schema) — ready in {time.monotonic() - started:.1f}s; Ctrl-C stops"
         )
         while not stopping:
-            for child in children:
-                if child.poll() is not None:
-                    _say(
-                        f"process {child.args[2]} exited with {child.returncode}; stopping the rest"
-                    )
-                    code = child.returncode or 1
-                    stopping = True
+            supervisor.check()
             time.sleep(0.3)
     finally:
-        for child in children:
-            if child.poll() is None:
-                child.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for child in children:
-            try:
-                child.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.kill()
+        if supervisor is not None:
+            supervisor.stop()
         services.stop()
         _say("stopped")
-    return code
+    return 0
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from litestar import Litestar
 from hub import live
 from hub.accounts import hooks as account_hooks
 from hub.channels import HubAuthenticator, HubPolicy
+from hub.redis import with_timeouts
 from hub.settings import Settings
 from realtime import Engine, EngineConfig, websocket_route
 
@@ -22,7 +23,10 @@ def engine_config(settings: Settings) -> EngineConfig:
 
 
 def build(settings: Settings) -> Engine:
-    return Engine(settings.redis_url, HubPolicy(), HubAuthenticator(), engine_config(settings))
+    # The engine's own Redis client gets socket timeouts too: a paused Redis cannot hang a
+    # publish, a history read or a presence call forever.
+    url = with_timeouts(settings.redis_url, settings.realtime_redis_timeout_seconds)
+    return Engine(url, HubPolicy(), HubAuthenticator(), engine_config(settings))
 
 
 def route_handlers(engine: Engine) -> list[Any]:

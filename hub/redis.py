@@ -1,18 +1,118 @@
-"""The process-wide async Redis client (one pool per process, shared by app and worker in tests)."""
+"""The process-wide async Redis client (one pool per process, shared by app and worker in tests).
+
+Every connection of the pool has socket timeouts (`HUB_REDIS_TIMEOUT_SECONDS`), so a paused
+or unreachable Redis cannot hang a request or a worker, and reports to `hub.outages.redis`:
+after a failure, calls fail at once for a short cool-off instead of each waiting for its
+own timeout (then one call tries again). redis-py retries nothing (`retry` is off), so a
+command that timed out is never silently sent twice.
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from redis.asyncio import Redis
+from redis.asyncio.connection import (
+    AbstractConnection,
+    Connection,
+    ConnectionPool,
+    SSLConnection,
+    UnixDomainSocketConnection,
+)
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from hub import outages
 
 _client: Redis | None = None
 _users = 0
 
 
+class _Guarded(AbstractConnection):
+    """Fail fast while Redis is known to be down; record each failure and each answer."""
+
+    async def connect(self) -> None:
+        if not self.is_connected:
+            outages.redis.fail_fast()
+        try:
+            await super().connect()
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            outages.redis.failed(exc)
+            raise
+
+    async def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        outages.redis.fail_fast()
+        try:
+            await super().send_packed_command(command, check_health)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            if not isinstance(exc, outages.Unavailable):
+                outages.redis.failed(exc)
+            raise
+
+    async def read_response(self, *args: Any, **kwargs: Any) -> Any:
+        try:
+            response = await super().read_response(*args, **kwargs)
+        except (RedisConnectionError, RedisTimeoutError) as exc:
+            outages.redis.failed(exc)
+            raise
+        if outages.redis.is_down:
+            outages.redis.answered()
+        return response
+
+
+class GuardedConnection(_Guarded, Connection):
+    pass
+
+
+class GuardedSSLConnection(_Guarded, SSLConnection):
+    pass
+
+
+class GuardedUnixConnection(_Guarded, UnixDomainSocketConnection):
+    pass
+
+
+def client_for(url: str, *, timeout: float | None, **kwargs: Any) -> Redis:
+    """A Redis client on `url` whose connections time out after `timeout` seconds and report
+    to `hub.outages.redis` (None: no read timeout, for connections that wait on purpose)."""
+    pool = ConnectionPool.from_url(
+        url,
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout or 2.0,
+        socket_keepalive=True,
+        retry_on_timeout=False,
+        health_check_interval=30,
+        **kwargs,
+    )
+    base = pool.connection_class
+    pool.connection_class = (
+        GuardedUnixConnection
+        if issubclass(base, UnixDomainSocketConnection)
+        else GuardedSSLConnection
+        if issubclass(base, SSLConnection)
+        else GuardedConnection
+    )
+    return Redis.from_pool(pool)
+
+
+def with_timeouts(url: str, timeout: float) -> str:
+    """`url` with redis-py's socket timeouts in its query (for clients built from a URL)."""
+    from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    query = dict(parse_qsl(parts.query))
+    query.setdefault("socket_timeout", str(timeout))
+    query.setdefault("socket_connect_timeout", str(min(timeout, 2.0)))
+    return urlunsplit(parts._replace(query=urlencode(query)))
+
+
 def connect(url: str) -> Redis:
     global _client, _users
+    from hub.settings import get_settings
+
     _users += 1
     if _client is None:
-        _client = Redis.from_url(url, decode_responses=False, health_check_interval=30)
+        _client = client_for(url, timeout=get_settings().redis_timeout_seconds)
     return _client
 
 

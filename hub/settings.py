@@ -39,6 +39,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     argon2_memory_kib: int = 19456
     argon2_parallelism: int = 1
     password_hash_threads: int = 0  # 0: one per core
+    # Dependencies: every Redis call and every Postgres connect/acquire/command has a deadline,
+    # so a paused or unreachable server cannot hang a request or a worker.
+    redis_timeout_seconds: float = 1.0
+    realtime_redis_timeout_seconds: float = 5.0
+    db_connect_timeout_seconds: float = 2.0
+    db_command_timeout_seconds: float = 30.0
+    # The worker touches this file on every loop turn (a container health check reads it).
+    worker_alive_file: str = ""
     worker_heartbeat_key: str = "hub:worker:heartbeat"
     worker_heartbeat_ttl_seconds: int = 30
     starter_credits_cents: int = 500

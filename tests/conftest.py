@@ -112,12 +112,11 @@ def hub_env(services: EmbeddedServices) -> Iterator[dict[str, str]]:
 
 @pytest_asyncio.fixture(scope="session")
 async def worker(hub_env: dict[str, str]) -> AsyncIterator[Any]:
-    """An arq worker running in this process (jobs, crons, heartbeat)."""
-    from arq.worker import Worker
-
+    """The worker `python -m workers` runs, in this process (jobs, crons, heartbeat)."""
+    from workers.resilient import ResilientWorker
     from workers.settings import WorkerSettings
 
-    w = Worker(
+    w = ResilientWorker(
         functions=WorkerSettings.functions,
         cron_jobs=WorkerSettings.cron_jobs,
         on_startup=WorkerSettings.on_startup,

@@ -29,7 +29,7 @@ HEARTBEAT_EVERY_SECONDS = 10
 
 
 async def heartbeat(ctx: dict[str, Any]) -> None:
-    """Tell /readyz (and the run reaper) that a worker is alive."""
+    """Tell /readyz that a worker is alive."""
     await ctx["redis"].set(
         settings.worker_heartbeat_key,
         f"{ctx['worker_id']} {time.time():.0f}".encode(),
@@ -40,13 +40,17 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level, settings.log_json)
     ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
+    ctx["after_outage"] = heartbeat
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
     hub_redis.connect(settings.redis_url)
-    await start_pool(min_size=1, max_size=10)
+    await start_pool(min_size=0, max_size=10)  # connects lazily: Postgres may be down now
     from workers import realtime_publisher
 
     await realtime_publisher.install(settings)
-    await heartbeat(ctx)
+    try:
+        await heartbeat(ctx)
+    except Exception as exc:  # noqa: BLE001 - Redis may be down; the worker waits for it
+        log.warning("worker.heartbeat_failed", error=f"{type(exc).__name__}: {exc}"[:200])
     log.info("worker.started", worker_id=ctx["worker_id"])
 
 

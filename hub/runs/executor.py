@@ -69,14 +69,23 @@ _listener: asyncio.Task[None] | None = None
 
 
 async def _listen_for_cancels() -> None:
-    """One pub/sub subscription per worker process for every run's cancel signal."""
+    """One pub/sub subscription per worker process for every run's cancel signal.
+
+    Reads with a timeout (an idle subscription is not an error) and resubscribes after a
+    Redis outage; a cancel sent meanwhile is still seen through the DB flag at the next persist.
+    """
+    failing = False
     while True:
         pubsub = None
         try:
             pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
             await pubsub.subscribe(service.CANCEL_CHANNEL)
-            async for message in pubsub.listen():
-                if message.get("type") != "message":
+            if failing:
+                log.info("run.cancel_listener_resumed")
+                failing = False
+            while True:
+                message = await pubsub.get_message(timeout=1.0)
+                if message is None or message.get("type") != "message":
                     continue
                 run_id = message["data"].decode() if isinstance(message["data"], bytes) else ""
                 control = _controls.get(run_id)
@@ -86,7 +95,9 @@ async def _listen_for_cancels() -> None:
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - keep listening; the DB flag covers the gap
-            log.warning("run.cancel_listener_error", error=f"{type(exc).__name__}: {exc}"[:200])
+            if not failing:
+                log.warning("run.cancel_listener_error", error=f"{type(exc).__name__}: {exc}"[:200])
+                failing = True
             await asyncio.sleep(1.0)
         finally:
             if pubsub is not None:

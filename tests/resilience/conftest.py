@@ -1,0 +1,122 @@
+"""Fault tests: a hub stack of its own (app and worker processes, a Redis the test kills,
+pauses and restarts, a database of its own) so no other test ever sees the faults.
+
+The shared session servers are never touched: the stack's Redis is a separate redis-server
+on its own port, and its database is a separate database (migrated from empty) in the
+session's PostgreSQL cluster, so the session worker's reaper never sees these runs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+import pytest
+import pytest_asyncio
+
+from drill.servers import (
+    ROOT,
+    HubProcess,
+    RedisServer,
+    app_process,
+    free_port,
+    hub_env,
+    worker_process,
+)
+
+FAST_RUNS = {
+    "HUB_DEMO_TOKENS_PER_SECOND": "200",
+    "HUB_RUN_STALE_SECONDS": "6",
+}
+
+
+def _with_database(url: str, name: str) -> str:
+    base, _, query = url.partition("?")
+    return base.rsplit("/", 1)[0] + f"/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def fault_database(hub_env: dict[str, str]) -> Iterator[str]:
+    """A database of the fault tests' own, migrated from empty by `python -m hub.migrate`."""
+    name = f"faults_{uuid.uuid4().hex[:8]}"
+    session_url = hub_env["DATABASE_URL"]
+
+    async def admin(sql: str) -> None:
+        conn = await asyncpg.connect(session_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    url = _with_database(session_url, name)
+    env = {**hub_env, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
+    subprocess.run([sys.executable, "-m", "hub.migrate"], cwd=ROOT, env=env, check=True)
+    yield url
+    asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+class Stack:
+    """The fault stack: its Redis, app and worker, and HTTP helpers against the app."""
+
+    def __init__(self, redis: RedisServer, app: HubProcess, worker: HubProcess, port: int):
+        self.redis, self.app, self.worker = redis, app, worker
+        self.base = f"http://127.0.0.1:{port}"
+        self.ws = f"ws://127.0.0.1:{port}/connection/websocket"
+
+    def logs(self) -> str:
+        return f"--- app ---\n{self.app.log()[-4000:]}\n--- worker ---\n{self.worker.log()[-4000:]}"
+
+    async def wait_log(self, proc: HubProcess, text: str, within: float = 20.0) -> None:
+        deadline = time.monotonic() + within
+        while text not in proc.log():
+            assert proc.alive(), f"{proc.name} died\n{self.logs()}"
+            assert time.monotonic() < deadline, f"{text!r} not in {proc.name} log\n{self.logs()}"
+            await asyncio.sleep(0.05)
+
+    async def wait_ready(self, within: float = 30.0) -> dict[str, Any]:
+        """Until GET /readyz says 200 (Postgres, Redis and a worker heartbeat)."""
+        deadline = time.monotonic() + within
+        async with httpx.AsyncClient(timeout=5) as http:
+            while True:
+                try:
+                    r = await http.get(self.base + "/readyz")
+                    if r.status_code == 200:
+                        return r.json()
+                except httpx.HTTPError:
+                    pass
+                assert time.monotonic() < deadline, f"not ready after {within}s\n{self.logs()}"
+                await asyncio.sleep(0.1)
+
+
+@pytest_asyncio.fixture
+async def stack(fault_database: str, tmp_path: Path) -> AsyncIterator[Stack]:
+    redis = RedisServer(tmp_path / "redis").start()
+    port = free_port()
+    env = hub_env(fault_database, redis.url, **FAST_RUNS)
+    app = app_process(env, port, tmp_path)
+    worker = worker_process(env, tmp_path)
+    s = Stack(redis, app, worker, port)
+    try:
+        app.start()
+        worker.start()
+        await s.wait_ready()
+        yield s
+    finally:
+        worker.stop()
+        app.stop()
+        redis.stop()
+
+
+@pytest_asyncio.fixture
+async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=stack.base + "/api/v1", timeout=10) as c:
+        yield c
