@@ -34,7 +34,9 @@ class FailOpenRedisStore(Store):
             self._client = client
         return self._store
 
-    async def set(self, key: str, value: str | bytes, expires_in: int | timedelta | None = None) -> None:
+    async def set(
+        self, key: str, value: str | bytes, expires_in: int | timedelta | None = None
+    ) -> None:
         try:
             await self._redis_store().set(key, value, expires_in)
         except outages.REDIS_ERRORS:
