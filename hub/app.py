@@ -39,6 +39,7 @@ from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rate_limit import FailOpenRedisStore
 from hub.rooms.api import RoomsController
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
+from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
 from hub.settings import Settings, get_settings
 from hub.strict_json import check_json_body
 
@@ -56,6 +57,7 @@ API_V1_HANDLERS: list[Any] = [
     StripeWebhookController,
     CreatorMoneyController,
     *RUNS_HANDLERS,
+    *LEAK_GUARD_HANDLERS,
     *PROMPTS_HANDLERS,
     *COMMUNITY_HANDLERS,
     RoomsController,

@@ -1,7 +1,7 @@
 """Realtime publications of the marketplace, after commit and never fatal to the request.
 
-Everything published on `prompts:<id>` goes through `public_prompt`, which drops the template:
-that channel is readable by anyone, owner or not.
+Everything published on `prompts:<id>` goes through `public_prompt`, which drops the template
+and the owner's leak guard count: that channel is readable by anyone, owner or not.
 """
 
 from __future__ import annotations
@@ -18,8 +18,10 @@ log = structlog.get_logger(__name__)
 
 
 def public_prompt(prompt: PromptOut) -> dict[str, Any]:
-    """The prompt as anyone may see it: never with a template."""
-    return msgspec.to_builtins(msgspec.structs.replace(prompt, template=None))
+    """The prompt as anyone may see it: never with a template or owner-only figures."""
+    return msgspec.to_builtins(
+        msgspec.structs.replace(prompt, template=None, leak_guard_redactions=None)
+    )
 
 
 async def publish_quietly(channel: str, data: dict[str, Any]) -> None:

@@ -44,6 +44,10 @@ SampleInputs = Annotated[
 SampleOutput = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000, pattern=NO_NUL)]
 SampleTitle = Annotated[str, msgspec.Meta(max_length=120, pattern=NO_NUL)]
 Status = Literal["active", "archived"]
+LEAK_GUARD = (
+    "Run the leak guard on this prompt's output (hide runs of template words) even when "
+    "private_mode is false; Private Mode always has it."
+)
 Sort = Literal["new", "popular", "top_rated", "relevance"]
 
 
@@ -54,6 +58,7 @@ class PromptCreate(msgspec.Struct, forbid_unknown_fields=True):
     model: ModelName = "demo"
     price_cents: PriceCents = 0
     private_mode: bool = False
+    leak_guard: Annotated[bool, msgspec.Meta(description=LEAK_GUARD)] = False
     tags: Tags = msgspec.field(default_factory=list)
     sample_inputs: SampleInputs = msgspec.field(default_factory=dict)
 
@@ -67,6 +72,7 @@ class PromptPatch(msgspec.Struct, forbid_unknown_fields=True):
     model: ModelName | None = None
     price_cents: PriceCents | None = None
     private_mode: bool | None = None
+    leak_guard: Annotated[bool, msgspec.Meta(description=LEAK_GUARD)] | None = None
     tags: Tags | None = None
     sample_inputs: SampleInputs | None = None
     status: Status | None = None
@@ -87,6 +93,7 @@ class PromptOut(msgspec.Struct, omit_defaults=True):
     model: str
     price_cents: int
     private_mode: bool
+    leak_guard: Annotated[bool, msgspec.Meta(description=LEAK_GUARD)]
     tags: list[str]
     sample_inputs: dict[str, str]
     status: Status
@@ -102,6 +109,16 @@ class PromptOut(msgspec.Struct, omit_defaults=True):
             str,
             msgspec.Meta(
                 description="Present only for the prompt's owner, or when private_mode is false."
+            ),
+        ]
+        | None
+    ) = None
+    leak_guard_redactions: (
+        Annotated[
+            int,
+            msgspec.Meta(
+                description="Spans of template text the leak guard has hidden from this "
+                "prompt's runs. Present only for the prompt's owner."
             ),
         ]
         | None

@@ -1,7 +1,8 @@
 """Prompts rules: create, read with Private Mode, update with versions, archive, samples, listing.
 
 Private Mode: the template is selected from the database only when the viewer owns the prompt
-or the prompt is not private (`_TEMPLATE_IF_VISIBLE`), and is never logged or published.
+or the prompt is not private (`_OWNER_ONLY_COLUMNS`), and is never logged or published. The
+leak guard's incident count is the owner's too.
 
 Visibility: an active prompt is visible to anyone (private or not: buyers run private prompts
 without seeing their text); an archived prompt only to its owner. Someone else's archived
@@ -63,15 +64,16 @@ MAX_PROMPTS_PER_HOUR = 60
 
 _PROMPT_COLUMNS = (
     "p.id, p.owner_id, p.title, p.description, p.variables, p.model, p.price_cents, "
-    "p.private_mode, p.tags, p.sample_inputs, p.status, p.version, p.rating_avg, "
+    "p.private_mode, p.leak_guard, p.tags, p.sample_inputs, p.status, p.version, p.rating_avg, "
     "p.rating_count, p.run_count, p.live_runs, p.runs_7d, p.rating_score, p.created_at, "
     "p.updated_at"
 )
 _OWNER_COLUMNS = "u.handle AS owner_handle, u.display_name AS owner_display_name"
 _PUBLIC_COLUMNS = f"{_PROMPT_COLUMNS}, {_OWNER_COLUMNS}"
 # $1 is always the viewer's id (NULL when anonymous).
-_TEMPLATE_IF_VISIBLE = (
-    "CASE WHEN NOT p.private_mode OR p.owner_id = $1 THEN p.template END AS template"
+_OWNER_ONLY_COLUMNS = (
+    "CASE WHEN NOT p.private_mode OR p.owner_id = $1 THEN p.template END AS template, "
+    "CASE WHEN p.owner_id = $1 THEN p.leak_guard_redactions END AS leak_guard_redactions"
 )
 
 
@@ -158,6 +160,7 @@ def prompt_out(row: dict[str, Any]) -> PromptOut:
         model=row["model"],
         price_cents=row["price_cents"],
         private_mode=row["private_mode"],
+        leak_guard=row["leak_guard"],
         tags=list(row["tags"] or []),
         sample_inputs=_json_obj(row["sample_inputs"]),
         status=row["status"],
@@ -169,6 +172,7 @@ def prompt_out(row: dict[str, Any]) -> PromptOut:
         created_at=row["created_at"],
         updated_at=row["updated_at"],
         template=row.get("template"),
+        leak_guard_redactions=row.get("leak_guard_redactions"),
     )
 
 
@@ -213,7 +217,7 @@ def _normalise_tags(tags: list[str]) -> list[str]:
 
 async def _load(prompt_id: uuid.UUID, viewer: uuid.UUID | None, *, lock: bool = False) -> dict:
     row = await fetchrow(
-        f"SELECT {_PUBLIC_COLUMNS}, {_TEMPLATE_IF_VISIBLE} FROM prompts p "
+        f"SELECT {_PUBLIC_COLUMNS}, {_OWNER_ONLY_COLUMNS} FROM prompts p "
         f"JOIN users u ON u.id = p.owner_id WHERE p.id = $2" + (" FOR UPDATE OF p" if lock else ""),
         viewer,
         prompt_id,
@@ -260,8 +264,8 @@ async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
     async with engine().transaction():
         created = await fetchrow(
             "INSERT INTO prompts (owner_id, title, description, template, variables, model, "
-            "price_cents, private_mode, tags, sample_inputs) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb) RETURNING id",
+            "price_cents, private_mode, tags, sample_inputs, leak_guard) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11) RETURNING id",
             owner,
             title,
             body.description,
@@ -272,6 +276,7 @@ async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
             body.private_mode,
             _normalise_tags(body.tags),
             json.dumps(body.sample_inputs),
+            body.leak_guard,
         )
         assert created is not None
         await fetch(
@@ -329,7 +334,7 @@ async def update_prompt(prompt_id: uuid.UUID, owner_id: str, patch: PromptPatch)
             changes["sample_inputs"] = json.dumps(kept)
         if patch.title is not None:
             changes["title"] = _title(patch.title)
-        for field in ("description", "model", "price_cents", "private_mode"):
+        for field in ("description", "model", "price_cents", "private_mode", "leak_guard"):
             value = getattr(patch, field)
             if value is not None:
                 changes[field] = value
@@ -579,8 +584,11 @@ def build_list_query(query: ListQuery) -> tuple[str, list[Any], str]:
         key, after_id = decode_cursor(query.cursor, sort, key_kind)
         where.append(f"({key_sql}, p.id) < ({arg(key)}, {arg(after_id)})")
     # The page is chosen from prompts alone; owners are joined to those rows only.
+    # A creator's own listing (include_archived: owner_id is the viewer) carries the owner-only
+    # leak guard count; never the template.
+    owner_only = ", p.leak_guard_redactions" if query.owner_id and query.include_archived else ""
     page_sql = (
-        f"SELECT {_PROMPT_COLUMNS}, {key_sql} AS sort_key FROM prompts p "
+        f"SELECT {_PROMPT_COLUMNS}{owner_only}, {key_sql} AS sort_key FROM prompts p "
         f"WHERE {' AND '.join(where) or 'true'} "
         f"ORDER BY {key_sql} DESC, p.id DESC LIMIT {arg(query.limit + 1)}"
     )

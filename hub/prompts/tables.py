@@ -4,6 +4,7 @@ from piccolo.columns import (
     JSONB,
     UUID,
     Array,
+    BigInt,
     Boolean,
     Float,
     ForeignKey,
@@ -28,6 +29,8 @@ class Prompt(Table, tablename="prompts"):
     model = Varchar(length=64)
     price_cents = Integer()
     private_mode = Boolean(default=False)
+    leak_guard = Boolean(default=False)
+    leak_guard_redactions = BigInt(default=0)
     tags = Array(base_column=Text(), default=list)
     sample_inputs = JSONB(default="{}")
     status = Varchar(length=16, default="active")

@@ -12,7 +12,8 @@
   settled.
 - **Guard.** For Private Mode (and prompts that ask for it) every token passes through the
   run's leak guard (`hub.runs.leak_guard`) before it enters the coalescing buffer, so what is
-  published, saved, sampled and exported is the guarded text.
+  published, saved, sampled and exported is the guarded text; the stream's close counts what
+  it hid (`hub.runs.incidents`).
 - The rendered prompt lives only in the provider request: never logged or published.
 """
 
@@ -35,7 +36,7 @@ from hub.providers import provider_for
 from hub.providers.base import CompletionRequest, ProviderError, TokenDelta, Usage
 from hub.providers.models import get_model
 from hub.redis import get_redis
-from hub.runs import leak_guard, service
+from hub.runs import incidents, leak_guard, service
 from hub.runs.schemas import event
 from hub.settings import get_settings
 
@@ -217,6 +218,8 @@ class _Stream:
                 if self.guard is not None:
                     self._buffer(self.guard.flush(), 0, self.guard.released_at)
                 await self._flush()
+            if self.guard is not None and not self.closed:
+                await incidents.record(self.run_id, self.attempt, self.guard)
             self.closed = True
             self.buffer.clear()
 
@@ -466,9 +469,10 @@ async def _run(
 
 
 async def _render(row: dict[str, Any]) -> tuple[str, leak_guard.LeakGuard | None]:
-    """The rendered prompt, and the run's leak guard when its prompt is in Private Mode."""
+    """The rendered prompt, and the run's leak guard when its prompt is in Private Mode or
+    its creator asked for the guard."""
     version = await fetchrow(
-        "SELECT v.template, p.private_mode FROM prompt_versions v "
+        "SELECT v.template, p.private_mode OR p.leak_guard AS guarded FROM prompt_versions v "
         "JOIN prompts p ON p.id = v.prompt_id WHERE v.id = $1",
         row["prompt_version_id"],
     )
@@ -478,7 +482,7 @@ async def _render(row: dict[str, Any]) -> tuple[str, leak_guard.LeakGuard | None
     if isinstance(inputs, str):
         inputs = json.loads(inputs)
     guard = None
-    if version["private_mode"]:
+    if version["guarded"]:
         words = get_settings().leak_guard_words
         guard = leak_guard.guard_for(version["template"], inputs, words)
     return render_template(version["template"], inputs), guard

@@ -25,6 +25,14 @@ OLDEST_IN_FLIGHT = Gauge(
     "hub_runs_oldest_in_flight_seconds", "Age of the oldest queued or running run"
 )
 
+LEAK_GUARD_REDACTIONS = Gauge(
+    "hub_leak_guard_redactions",
+    "Spans of template text the leak guard has hidden from run output, all time",
+)
+LEAK_GUARD_PROMPTS = Gauge(
+    "hub_leak_guard_prompts", "Prompts whose runs have had template text hidden, all time"
+)
+
 STATUSES = ("queued", "running")
 
 
@@ -44,6 +52,13 @@ async def refresh() -> None:
         "WHERE status IN ('queued', 'running')"
     )
     OLDEST_IN_FLIGHT.set(float(oldest[0]["age"]))
+    # Counted on the prompts (partial index on leak_guard_redactions > 0), not the runs.
+    guard = await fetch(
+        "SELECT coalesce(sum(leak_guard_redactions), 0) AS s, count(*) AS n FROM prompts "
+        "WHERE leak_guard_redactions > 0"
+    )
+    LEAK_GUARD_REDACTIONS.set(int(guard[0]["s"]))
+    LEAK_GUARD_PROMPTS.set(int(guard[0]["n"]))
 
 
 async def run_forever(every_seconds: float = 30.0) -> None:

@@ -36,6 +36,7 @@ class Run(Table, tablename="runs"):
     output = Text(default="")
     output_tokens = Integer(default=0)
     delta_seq = Integer(default=0)
+    leak_guard_redactions = Integer(default=0)
     stream_offset = BigInt(null=True)
     stream_epoch = Varchar(length=64, null=True)
     attempt = Integer(default=1)

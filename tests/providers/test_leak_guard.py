@@ -12,13 +12,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import httpx
 import pytest
 from centrifuge import Client, PublicationContext, SubscriptionEventHandler
+from prometheus_client import REGISTRY
 
+from hub.db import fetch
 from hub.providers.models import get_model, usage_cents
+from hub.runs import metrics
 from hub.runs.leak_guard import MARKER
 from tests.billing.invariants import assert_ledger_invariants
 from tests.providers.leaks import leaked_runs, plain_words
+from tests.providers.test_private_mode import captured_logs
 from tests.runs.helpers import TERMINAL_TYPES, eventually, make_prompt, start, wait_run, wallet
 
 TEMPLATE = (
@@ -177,3 +182,114 @@ async def test_public_prompts_without_the_guard_are_unchanged(client, register, 
     run = await wait_run(client, buyer, r.json()["id"])
     assert run["status"] == "completed" and MARKER not in run["output"]
     assert leaked_runs(TEMPLATE, run["output"], 8)
+
+
+async def _admin_headers(client, register) -> dict[str, str]:
+    acct = await register()
+    await fetch("UPDATE users SET roles = '{admin}' WHERE id = $1::uuid", acct.id)
+    r = await client.post(
+        "/auth/login", json={"email": acct["email"], "password": acct["password"]}
+    )
+    return {"Authorization": f"Bearer {r.json()['access_token']}"}
+
+
+async def test_incidents_are_counted_shown_to_the_creator_and_admins_and_logged_without_text(
+    client, register, fake_model, hub_server
+):
+    spec, _ = fake_model("echo-garbled")
+    creator = await register()
+    buyer = await register()
+    prompt = await make_prompt(
+        client, creator, model=spec.name, template=TEMPLATE, private_mode=True, price_cents=3
+    )
+    pid = prompt["id"]
+    assert prompt["leak_guard"] is False and prompt["leak_guard_redactions"] == 0
+    with captured_logs() as logs:
+        run_ids = []
+        for _ in range(2):
+            r = await start(client, buyer, pid, inputs=INPUTS, max_tokens=2000)
+            run = await wait_run(client, buyer, r.json()["id"])
+            assert run["status"] == "completed"
+            run_ids.append(run["id"])
+    markers = {
+        rid: (await client.get(f"/runs/{rid}", headers=buyer.headers)).json() for rid in run_ids
+    }
+    counts = {rid: run["output"].count(MARKER) for rid, run in markers.items()}
+    assert all(counts.values())
+    total = sum(counts.values())
+
+    # The creator sees the total on the prompt and the runs that had text hidden.
+    r = await client.get(f"/prompts/{pid}", headers=creator.headers)
+    assert r.json()["leak_guard_redactions"] == total
+    r = await client.get("/me/prompts", headers=creator.headers)
+    assert [p["leak_guard_redactions"] for p in r.json()["items"] if p["id"] == pid] == [total]
+    r = await client.get(f"/prompts/{pid}/leak-guard", headers=creator.headers, params={"limit": 1})
+    assert r.status_code == 200, r.text
+    page = r.json()
+    assert (page["guarded"], page["private_mode"], page["leak_guard"]) == (True, True, False)
+    assert page["leak_guard_redactions"] == total
+    assert [i["run_id"] for i in page["items"]] == [run_ids[1]]
+    assert page["items"][0]["leak_guard_redactions"] == counts[run_ids[1]]
+    r = await client.get(
+        f"/prompts/{pid}/leak-guard",
+        headers=creator.headers,
+        params={"cursor": page["next_cursor"]},
+    )
+    assert [i["run_id"] for i in r.json()["items"]] == [run_ids[0]]
+    assert r.json()["next_cursor"] is None
+
+    # Nobody else sees the count: not the buyer, not anonymous visitors, not the channel.
+    for headers in (buyer.headers, {}):
+        r = await client.get(f"/prompts/{pid}", headers=headers)
+        assert "leak_guard_redactions" not in r.json() and r.json()["leak_guard"] is False
+    r = await client.get(f"/prompts/{pid}/leak-guard", headers=buyer.headers)
+    assert r.status_code == 403 and "creator" in r.json()["detail"]
+    assert (await client.get(f"/prompts/{pid}/leak-guard")).status_code == 401
+    r = await client.get(f"/creators/{creator.handle}")
+    assert "leak_guard_redactions" not in json.dumps(r.json())
+
+    # Admins see it too, and the overview lists the prompt.
+    admin = await _admin_headers(client, register)
+    r = await client.get(f"/prompts/{pid}/leak-guard", headers=admin)
+    assert r.status_code == 200 and r.json()["leak_guard_redactions"] == total
+    r = await client.get("/admin/leak-guard", headers=admin, params={"limit": 100})
+    assert r.status_code == 200
+    [item] = [i for i in r.json()["items"] if i["prompt_id"] == pid]
+    assert item["leak_guard_redactions"] == total and item["owner_handle"] == creator.handle
+    assert (await client.get("/admin/leak-guard", headers=buyer.headers)).status_code == 403
+    r = await client.get("/admin/leak-guard", headers=admin, params={"cursor": "nonsense"})
+    assert r.status_code == 400
+
+    # The metric, refreshed from Postgres, and served by /metrics.
+    await metrics.refresh()
+    assert REGISTRY.get_sample_value("hub_leak_guard_redactions") >= total
+    async with httpx.AsyncClient(base_url=hub_server) as c:
+        assert "hub_leak_guard_redactions" in (await c.get("/metrics")).text
+
+    # Logged once per attempt with the counts, never with the hidden text.
+    logged = [json.loads(line) for line in logs if "run.leak_guard_redacted" in line]
+    assert {(e["run_id"], e["redactions"]) for e in logged} == set(counts.items())
+    assert all(e["prompt_id"] == pid and e["hidden_words"] > 50 for e in logged)
+    assert leaked_runs(TEMPLATE, "\n".join(logs), 8) == []
+
+
+async def test_a_public_prompt_can_ask_for_the_guard(client, register, fake_model):
+    spec, _ = fake_model("echo")
+    creator = await register()
+    buyer = await register()
+    prompt = await make_prompt(client, creator, model=spec.name, template=TEMPLATE)
+    assert prompt["leak_guard"] is False and prompt["private_mode"] is False
+    r = await client.patch(
+        f"/prompts/{prompt['id']}", json={"leak_guard": True}, headers=creator.headers
+    )
+    assert r.status_code == 200 and r.json()["leak_guard"] is True
+    r = await client.get(f"/prompts/{prompt['id']}")
+    assert r.json()["leak_guard"] is True and r.json()["template"] == TEMPLATE  # still public
+    r = await start(client, buyer, prompt["id"], inputs=INPUTS, max_tokens=2000)
+    run = await wait_run(client, buyer, r.json()["id"])
+    assert run["status"] == "completed" and MARKER in run["output"]
+    assert_no_leak(run["output"], "a guarded public prompt's run")
+    r = await client.patch(
+        f"/prompts/{prompt['id']}", json={"leak_guard": "yes"}, headers=creator.headers
+    )
+    assert r.status_code == 400 and "leak_guard" in r.text
