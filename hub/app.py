@@ -37,6 +37,7 @@ from hub.middleware import request_context_middleware, security_headers_middlewa
 from hub.ops.api import OpsController
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rate_limit import FailOpenRedisStore
+from hub.realtime_admin import RealtimeAdminController
 from hub.rooms.api import RoomsController
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
@@ -61,6 +62,7 @@ API_V1_HANDLERS: list[Any] = [
     *PROMPTS_HANDLERS,
     *COMMUNITY_HANDLERS,
     RoomsController,
+    RealtimeAdminController,
 ]
 
 

@@ -6,6 +6,7 @@ history and presence options and who may subscribe or publish.
 
 from __future__ import annotations
 
+import re
 import uuid
 from typing import Any
 
@@ -94,18 +95,39 @@ class HubAuthenticator:
         )
 
 
+# Channel names are canonical: one spelling per channel, so storage and fan-out never split
+# (`rooms:LOBBY` is not another name of `rooms:lobby`: it is refused with 102, never a second
+# stream). Ids are lowercase UUIDs as the database prints them; room slugs as rooms store them.
+_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{1,63}")
+_NAME_RULES = {
+    "runs": _UUID,
+    "prompts": _UUID,
+    "rooms": _SLUG,
+    "notifications": _UUID,
+    "sales": _UUID,
+    "feed": _UUID,
+}
+
+# Server-side unsubscribe codes (2100-2499: the SDK stays unsubscribed and tells the app).
+UNSUBSCRIBE_ACCESS_REVOKED = (2100, "access revoked")  # removed from a private room
+UNSUBSCRIBE_BANNED = (2101, "banned")  # banned from the room
+
+
 class HubPolicy:
     def namespace_options(self, channel: str) -> NamespaceOptions | None:
         ns = namespace_of(channel)
         opts = NAMESPACES.get(ns)
         if opts is None:
             return None
+        sep = channel[len(ns) : len(ns) + 1]
         rest = channel[len(ns) + 1 :]
-        if ns in USER_LIMITED:
-            return opts if channel[len(ns) : len(ns) + 1] == "#" and rest else None
-        if channel[len(ns) : len(ns) + 1] != ":" or not rest:
+        if sep != ("#" if ns in USER_LIMITED else ":"):
             return None
-        if ns == "live" and rest != "runs":
+        if ns == "live":
+            return opts if rest == "runs" else None
+        rule = _NAME_RULES.get(ns)
+        if rule is None or not rule.fullmatch(rest):
             return None
         return opts
 
@@ -118,7 +140,11 @@ class HubPolicy:
             from hub.rooms import service as rooms
 
             room = await rooms.find_room(rest)
-            return room is not None and await rooms.can_read(room, current_user(creds))
+            if room is None or not await rooms.can_read(room, current_user(creds)):
+                return False
+            # A banned user is out of the room's live channel (and its presence) until the ban
+            # ends; the messages stay readable over REST like any public page.
+            return creds.user_id is None or await rooms.banned_until(room, creds.user_id) is None
         return True  # prompts:, live:runs are public; user-limited ones are checked by the engine
 
     async def can_publish(self, creds: Credentials, channel: str) -> bool:

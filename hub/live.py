@@ -73,3 +73,36 @@ async def disconnect_user(user_id: str) -> None:
     """
     if _disconnect is not None:
         await _disconnect(user_id, 3011, "force reconnect")
+
+
+# --- the realtime server API beyond publishing (installed by the app and by workers) ---------
+
+_server: Any = None
+
+
+def install_server(api: Any) -> None:
+    """`api`: the Engine (app) or the Publisher (workers); None uninstalls."""
+    global _server
+    _server = api
+
+
+async def unsubscribe(user_id: str, channel: str, code_reason: tuple[int, str]) -> None:
+    """End the user's live subscriptions to `channel` on every hub process, now.
+
+    `code_reason` is one of the codes documented in hub.channels (2100-2499: the SDK stays
+    unsubscribed). Used when a permission is withdrawn: removal from a private room, a ban.
+    """
+    if _server is None:
+        log.warning("live.unsubscribe_without_engine", channel=channel)
+        return
+    code, reason = code_reason
+    await _server.unsubscribe(user_id, channel, code, reason)
+
+
+async def history_remove(channel: str, where: Callable[[Any], bool] | None = None) -> int:
+    """Remove publications from a channel's Redis history (all, or those `where(data)`
+    accepts), so deleted content is not replayed by history or recovery."""
+    if _server is None:
+        log.warning("live.history_remove_without_engine", channel=channel)
+        return 0
+    return int(await _server.history_remove(channel, where))

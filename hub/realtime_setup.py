@@ -36,9 +36,11 @@ def route_handlers(engine: Engine) -> list[Any]:
 async def start(app: Litestar, engine: Engine) -> None:
     await engine.start()
     live.install(engine.publish, engine.disconnect_user, engine.publish_many)
+    live.install_server(engine)
     account_hooks.add(account_hooks.on_user_signed_out, live.disconnect_user)
 
 
 async def stop(app: Litestar, engine: Engine) -> None:
     live.install(None, None)
+    live.install_server(None)
     await engine.stop()

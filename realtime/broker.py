@@ -14,6 +14,9 @@ processes and publishers:
   repeat returns the first publication's offset and epoch and publishes nothing. A retried
   job or a reaper can then re-send a terminal event without clients seeing it twice.
 * `history` reads epoch, top offset and a stream range in one atomic step.
+* A client's publication carries its `info` (`{"user", "client", "conn_info"}` JSON): stored
+  as the stream entry's field `i` and published as `q<offset>:<epoch>:<len(info)>:<info><json>`,
+  so every node and every recovery shows who said it. Server publications have none (`p`).
 
 `Publisher` is the publish half alone, for arq workers and other processes without an Engine.
 """
@@ -49,14 +52,23 @@ if not epoch then
 end
 local offset = redis.call('hincrby', KEYS[1], 's', 1)
 local size = tonumber(ARGV[2])
+local info = ARGV[8]
 if size > 0 then
-  redis.call('xadd', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1])
+  if info ~= '' then
+    redis.call('xadd', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1], 'i', info)
+  else
+    redis.call('xadd', KEYS[2], 'MAXLEN', size, offset .. '-0', 'd', ARGV[1])
+  end
   local ttl = tonumber(ARGV[3])
   if ttl > 0 then redis.call('expire', KEYS[2], ttl) end
 end
 local mttl = tonumber(ARGV[4])
 if mttl > 0 then redis.call('expire', KEYS[1], mttl) end
-redis.call('publish', ARGV[6], 'p' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
+if info ~= '' then
+  redis.call('publish', ARGV[6], 'q' .. offset .. ':' .. epoch .. ':' .. #info .. ':' .. info .. ARGV[1])
+else
+  redis.call('publish', ARGV[6], 'p' .. offset .. ':' .. epoch .. ':' .. ARGV[1])
+end
 if ARGV[7] ~= '' then
   redis.call('set', KEYS[3], offset .. ':' .. epoch, 'EX', tonumber(ARGV[7]))
 end
@@ -145,6 +157,8 @@ PublishItem = tuple[str, Any] | tuple[str, Any, str | None]
 class HistoryEntry:
     offset: int
     data: bytes
+    #: The publishing client's info (JSON) for client publications, else None.
+    info: bytes | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,8 +231,11 @@ class Publisher:
         idempotency_key: str | None = None,
         *,
         client: Any = None,
+        info: bytes = b"",
     ) -> Any:
-        """Run the publish script (queued on `client` when it is a pipeline)."""
+        """Run the publish script (queued on `client` when it is a pipeline).
+
+        `info` is the publishing client's info JSON (client publications only)."""
         keys = self.keys
         size = opts.history_size if opts.recoverable else 0
         idem_ttl = max(IDEMPOTENCY_TTL_SECONDS, opts.history_ttl_seconds) if idempotency_key else 0
@@ -236,6 +253,7 @@ class Publisher:
                 new_epoch(),
                 keys.pubsub(channel),
                 idem_ttl or "",
+                info,
             ],
             client=client,
         )
@@ -269,8 +287,58 @@ class Publisher:
         self, user_id: str, code: int = 3503, reason: str = "force disconnect"
     ) -> None:
         """Close every connection of `user_id` on every hub process (logout, ban)."""
-        msg = {"op": "disconnect", "user": user_id, "code": code, "reason": reason}
+        await self.control({"op": "disconnect", "user": user_id, "code": code, "reason": reason})
+
+    async def unsubscribe(
+        self, user_id: str, channel: str, code: int = 2000, reason: str = "server unsubscribe"
+    ) -> None:
+        """End `user_id`'s subscriptions to `channel` on every hub process, now.
+
+        Each subscriber gets an `unsubscribe` push with `code`: below 2500 the SDK stays
+        unsubscribed (codes 2100-2499 are the application's), from 2500 it resubscribes.
+        """
+        await self.control(
+            {
+                "op": "unsubscribe",
+                "user": user_id,
+                "channel": channel,
+                "code": code,
+                "reason": reason,
+            }
+        )
+
+    async def control(self, msg: dict[str, Any]) -> None:
+        """Send a control message to every hub process (Redis pub/sub `<prefix>:control`)."""
         await self.redis.publish(self.keys.control, _encode(msg))
+
+    async def history_remove(self, channel: str, where: Callable[[Any], bool] | None = None) -> int:
+        """Remove publications from a channel's history (moderation, erasure).
+
+        Without `where` the whole stream goes (as Centrifugo's `history_remove`); the offset
+        and epoch stay, so subscribers recovering across it get `recovered: false` and reload.
+        With `where`, only the publications whose decoded data it accepts are removed (a hole:
+        a recovery across it answers `recovered: false` too, never a silent gap). Returns how
+        many publications were removed.
+        """
+        key = self.keys.stream(channel)
+        if where is None:
+            count = int(await self.redis.xlen(key))
+            await self.redis.delete(key)
+            return count
+        doomed = []
+        for entry_id, fields in await self.redis.xrange(key, "-", "+"):
+            raw = fields.get(b"d")
+            if raw is None:
+                continue
+            try:
+                data = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                continue
+            if where(data):
+                doomed.append(entry_id)
+        if doomed:
+            await self.redis.xdel(key, *doomed)
+        return len(doomed)
 
 
 class Broker(Publisher):
@@ -306,10 +374,13 @@ class Broker(Publisher):
         for entry_id, fields in entries:
             offset = int(entry_id.split(b"-", 1)[0])
             data = b"null"
+            info = None
             for i in range(0, len(fields), 2):
                 if fields[i] == b"d":
                     data = fields[i + 1]
-            pubs.append(HistoryEntry(offset, data))
+                elif fields[i] == b"i":
+                    info = fields[i + 1]
+            pubs.append(HistoryEntry(offset, data, info))
         return StreamState(epoch.decode() if isinstance(epoch, bytes) else epoch, int(top), pubs)
 
     # --- presence ------------------------------------------------------------------------
@@ -373,3 +444,29 @@ class Broker(Publisher):
 
     async def user_disconnect(self, user_id: str, client_id: str) -> None:
         await self.redis.zrem(self.keys.user_connections(user_id), client_id)
+
+    # --- nodes ---------------------------------------------------------------------------
+
+    async def report_node(self, node_id: str, info: dict[str, Any], ttl: int) -> None:
+        async with self.redis.pipeline(transaction=False) as pipe:
+            pipe.hset(self.keys.nodes, node_id, _encode(info))
+            pipe.expire(self.keys.nodes, ttl)
+            await pipe.execute()
+
+    async def nodes(self, max_age: float) -> list[dict[str, Any]]:
+        """Reports younger than `max_age` seconds; older ones (stopped processes) are deleted."""
+        raw = await self.redis.hgetall(self.keys.nodes)
+        now = time.time()
+        live, stale = [], []
+        for node_id, payload in raw.items():
+            try:
+                info = msgspec.json.decode(payload)
+            except msgspec.DecodeError:
+                info = {}
+            if now - float(info.get("updated_at") or 0) > max_age:
+                stale.append(node_id)
+            else:
+                live.append(info)
+        if stale:
+            await self.redis.hdel(self.keys.nodes, *stale)
+        return sorted(live, key=lambda n: str(n.get("name")))

@@ -25,7 +25,7 @@ from realtime.errors import (
     PublishRejected,
     TokenExpired,
 )
-from realtime.node import SUBSCRIBING, Sub
+from realtime.node import Sub
 from realtime.policy import ANONYMOUS, Credentials, user_limit_of
 from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec, ws_frame
 
@@ -69,6 +69,34 @@ def frames(protobuf: int, items: list[bytes], limit: int) -> bytes:
         size += len(item) + 1
     out.append(ws_frame(opcode, sep.join(batch)))
     return b"".join(out)
+
+
+def client_info(raw: bytes) -> dict[str, Any] | None:
+    """A ClientInfo for replies from the info JSON the broker stores: `conn_info` kept as raw
+    JSON (embedded in JSON replies, bytes in Protobuf ones)."""
+    try:
+        info = _decode(raw)
+    except (msgspec.DecodeError, RecursionError):
+        return None
+    if not isinstance(info, dict):
+        return None
+    out: dict[str, Any] = {
+        "user": str(info.get("user") or ""),
+        "client": str(info.get("client") or ""),
+    }
+    if info.get("conn_info") is not None:
+        out["conn_info"] = msgspec.Raw(_encode(info["conn_info"]))
+    return out
+
+
+def publication(entry: Any) -> dict[str, Any]:
+    """A history entry as a Publication of a subscribe or history reply."""
+    pub: dict[str, Any] = {"data": msgspec.Raw(entry.data), "offset": entry.offset}
+    if entry.info is not None:
+        info = client_info(entry.info)
+        if info is not None:
+            pub["info"] = info
+    return pub
 
 
 class ReplyError(Exception):
@@ -356,6 +384,16 @@ class Client:
         except Exception:  # noqa: BLE001 - already closed by the peer
             pass
 
+    def server_unsubscribe(self, channel: str, code: int, reason: str) -> bool:
+        """The server ends this subscription (server API `unsubscribe`): push, then drop it
+        (presence entry and leave included). False when not subscribed."""
+        sub = self.subs.get(channel)
+        if sub is None or self.state == CLOSED:
+            return False
+        self.send(self.codec.push(channel, "unsubscribe", {"code": code, "reason": reason}))
+        self.engine.drop_sub(self, sub)
+        return True
+
     def insufficient_state(self, sub: Sub) -> None:
         """The channel stream skipped: tell the SDK to resubscribe (and recover)."""
         metrics.INSUFFICIENT_STATE.inc()
@@ -531,9 +569,8 @@ class Client:
         return opts
 
     async def _readable(self, channel: str) -> Any:
-        sub = self.subs.get(channel)
-        if sub is not None and sub.state != SUBSCRIBING:
-            return sub.opts
+        """Presence and history ask the policy every time, subscribed or not: a permission
+        withdrawn since the subscribe (a member removed, a ban) is enforced at once."""
         return await self._check_read(channel)
 
     async def cmd_subscribe(self, params: dict[str, Any], cid: int) -> None:
@@ -606,9 +643,7 @@ class Client:
             result["was_recovering"] = True
             result["recovered"] = recovered
             if pubs:
-                result["publications"] = [
-                    {"data": msgspec.Raw(p.data), "offset": p.offset} for p in pubs
-                ]
+                result["publications"] = [publication(p) for p in pubs]
         self.send(self.codec.reply(cid, "subscribe", result))
         engine.node.ready(self, sub, state.epoch, state.offset)
         if opts.presence and self.subs.get(channel) is sub:
@@ -649,7 +684,7 @@ class Client:
         except ValueError:
             raise ReplyError(errors.ERROR_BAD_REQUEST) from None
         data = await engine.policy.on_publish(creds, channel, data)
-        await engine.broker.publish_raw(channel, _encode(data), opts)
+        await engine.broker.publish_raw(channel, _encode(data), opts, info=self.info)
         metrics.PUBLICATIONS.labels("client").inc()
         return {}
 
@@ -709,9 +744,7 @@ class Client:
             raise ReplyError(errors.ERROR_UNRECOVERABLE_POSITION)
         result: dict[str, Any] = {"epoch": state.epoch, "offset": state.offset}
         if state.publications:
-            result["publications"] = [
-                {"data": msgspec.Raw(p.data), "offset": p.offset} for p in state.publications
-            ]
+            result["publications"] = [publication(p) for p in state.publications]
         return result
 
     async def cmd_rpc(self, params: dict[str, Any], cid: int) -> dict[str, Any]:

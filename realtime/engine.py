@@ -8,7 +8,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
+import socket
 import time
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -16,7 +19,7 @@ import msgspec
 from redis.asyncio import Redis
 
 from realtime import errors, metrics
-from realtime.broker import Broker, PublishResult
+from realtime.broker import Broker, PublishResult, StreamState
 from realtime.client import CLOSED, CONNECTED, CONNECTING, Client, frames
 from realtime.config import EngineConfig
 from realtime.errors import UnknownChannel
@@ -63,6 +66,9 @@ class Engine:
         self.groups: list[Any] = []
         self.private_seq = 0
         self.queued: set[Client] = set()
+        self.node_id = uuid.uuid4().hex[:12]
+        self.node_name = f"{socket.gethostname()}:{os.getpid()}"
+        self.started_at = time.time()
 
     # --- lifecycle ---------------------------------------------------------------------
 
@@ -106,6 +112,8 @@ class Engine:
         if self._pubsub is not None:
             self._pubsub.close()
         if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.hdel(self.node.keys.nodes, self.node_id)
             await self.redis.aclose()
 
     @contextlib.asynccontextmanager
@@ -153,15 +161,87 @@ class Engine:
         self._disconnect_local(user_id, code, reason)
         await self.broker.disconnect_user(user_id, code, reason)
 
+    async def unsubscribe(
+        self, user_id: str, channel: str, code: int = 2000, reason: str = "server unsubscribe"
+    ) -> None:
+        """End `user_id`'s subscriptions to `channel` on every hub process, now (removed from
+        a private room, banned). Codes below 2500 keep the SDK unsubscribed."""
+        self._unsubscribe_local(user_id, channel, code, reason)
+        await self.broker.unsubscribe(user_id, channel, code, reason)
+
+    async def history(
+        self, channel: str, *, limit: int = 0, since: int | None = None, reverse: bool = False
+    ) -> StreamState:
+        """A channel's stream position and up to `limit` publications (-1: all kept)."""
+        if self.policy.namespace_options(channel) is None:
+            raise UnknownChannel(channel)
+        return await self.broker.history(channel, since=since, limit=limit, reverse=reverse)
+
+    async def history_remove(self, channel: str, where: Any = None) -> int:
+        """Remove a channel's history (or the publications `where(data)` accepts)."""
+        if self.policy.namespace_options(channel) is None:
+            raise UnknownChannel(channel)
+        return await self.broker.history_remove(channel, where)
+
+    async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
+        """Who is subscribed to `channel` on every process: client id -> ClientInfo."""
+        if self.policy.namespace_options(channel) is None:
+            raise UnknownChannel(channel)
+        out = {}
+        for client_id, raw in (await self.broker.presence(channel)).items():
+            try:
+                info = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
+                continue
+            out[client_id] = {
+                "client": client_id,
+                "user": info.get("user", ""),
+                "conn_info": info.get("conn_info"),
+            }
+        return out
+
+    def node_info(self) -> dict[str, Any]:
+        """This process's counts (what `nodes()` shows for it)."""
+        return {
+            "id": self.node_id,
+            "name": self.node_name,
+            "connections": len(self.clients),
+            "users": len(self.users),
+            "subscriptions": sum(len(c.subs) for c in self.clients),
+            "channels": len(self.node.entries) if self.node is not None else 0,
+            "uptime_seconds": int(time.time() - self.started_at),
+            "updated_at": time.time(),
+        }
+
+    async def nodes(self) -> list[dict[str, Any]]:
+        """Every live hub process with its connection, user, subscription and channel counts
+        (each process reports every `node_info_interval`; silent ones are dropped)."""
+        await self._report_node()
+        return await self.broker.nodes(3 * self.config.node_info_interval)
+
+    async def _report_node(self) -> None:
+        await self.broker.report_node(
+            self.node_id, self.node_info(), int(3 * self.config.node_info_interval) + 1
+        )
+
     def _disconnect_local(self, user_id: str, code: int, reason: str) -> None:
         for client in list(self.users.get(user_id, ())):
             client.close(errors.Disconnect(code, reason))
 
+    def _unsubscribe_local(self, user_id: str, channel: str, code: int, reason: str) -> None:
+        for client in list(self.users.get(user_id, ())):
+            client.server_unsubscribe(channel, code, reason)
+
     def _on_control(self, payload: bytes) -> None:
         try:
             msg = msgspec.json.decode(payload)
-            if msg.get("op") == "disconnect":
+            op = msg.get("op")
+            if op == "disconnect":
                 self._disconnect_local(str(msg["user"]), int(msg["code"]), str(msg["reason"]))
+            elif op == "unsubscribe":
+                self._unsubscribe_local(
+                    str(msg["user"]), str(msg["channel"]), int(msg["code"]), str(msg["reason"])
+                )
         except Exception:  # noqa: BLE001
             log.warning("bad control message %r", payload[:200])
 
@@ -314,6 +394,7 @@ class Engine:
     async def _housekeeping(self) -> None:
         cfg = self.config
         next_presence = time.monotonic() + cfg.presence_refresh_interval
+        next_report = 0.0
         while True:
             await asyncio.sleep(cfg.tick_interval)
             try:
@@ -342,6 +423,9 @@ class Engine:
                 if now >= next_presence:
                     next_presence = now + cfg.presence_refresh_interval
                     self.spawn(self._quietly(self._refresh_presence()))
+                if now >= next_report:
+                    next_report = now + cfg.node_info_interval
+                    self.spawn(self._quietly(self._report_node()))
             except Exception:  # noqa: BLE001
                 log.exception("housekeeping failed")
 

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 
 class Keys:
-    __slots__ = ("prefix", "control")
+    __slots__ = ("prefix", "control", "nodes")
 
     def __init__(self, prefix: str = "hub") -> None:
         self.prefix = prefix
         self.control = f"{prefix}:control".encode()
+        #: One hash: node id -> its latest report (counts), for the server API `nodes()`.
+        self.nodes = f"{prefix}:nodes"
 
     def meta(self, channel: str) -> str:
         return f"{self.prefix}:{{{channel}}}:meta"

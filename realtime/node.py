@@ -50,7 +50,7 @@ class Sub:
         self.state = SUBSCRIBING
         self.epoch = ""
         self.offset = 0
-        self.buffer: list[tuple[int, str, bytes]] | None = []
+        self.buffer: list[tuple[int, str, bytes, bytes | None]] | None = []
         self.join_leave = join_leave
 
 
@@ -122,6 +122,18 @@ class Group:
 _decode_json = msgspec.json.decode
 
 
+def _json_push(entry: ChannelEntry, data: bytes, offset: int, info: bytes | None) -> str:
+    if info is None:
+        return wire.pub_push_json(entry.json_prefix, data.decode(), offset)
+    return wire.pub_push_json_info(entry.json_prefix, data.decode(), offset, info.decode())
+
+
+def _pb_push(entry: ChannelEntry, data: bytes, offset: int, info: bytes | None) -> bytes:
+    if info is None:
+        return wire.pub_push_protobuf(entry.pb_field, data, offset)
+    return wire.pub_push_protobuf(entry.pb_field, data, offset, wire.client_info_protobuf(info))
+
+
 class Node:
     def __init__(self, keys: Any, engine: Any = None) -> None:
         self.keys = keys
@@ -176,8 +188,8 @@ class Node:
         sub.buffer = None
         sub.state = CATCHUP
         entry = sub.entry
-        for off, ep, data in buffered:
-            if not self._advance(client, sub, off, ep, data):
+        for off, ep, data, info in buffered:
+            if not self._advance(client, sub, off, ep, data, info):
                 return
         if entry is not None and entry.last_offset == sub.offset and entry.epoch == sub.epoch:
             self._promote(client, sub)
@@ -191,7 +203,15 @@ class Node:
         entry.version += 1
         sub.state = LIVE
 
-    def _advance(self, client: Client, sub: Sub, offset: int, epoch: str, data: bytes) -> bool:
+    def _advance(
+        self,
+        client: Client,
+        sub: Sub,
+        offset: int,
+        epoch: str,
+        data: bytes,
+        info: bytes | None = None,
+    ) -> bool:
         """Deliver one publication to a catch-up sub if it is the next one. False: sub dropped."""
         if epoch != sub.epoch or offset > sub.offset + 1:
             client.insufficient_state(sub)
@@ -201,9 +221,9 @@ class Node:
             assert entry is not None
             kind = client.kind
             if kind & 1:
-                client.push(wire.pub_push_protobuf(entry.pb_field, data, offset))
+                client.push(_pb_push(entry, data, offset, info))
             else:
-                js = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
+                js = _json_push(entry, data, offset, info)
                 client.push(js if kind == 0 else js.encode())
             sub.offset = offset
             metrics.DELIVERIES.inc()
@@ -224,10 +244,29 @@ class Node:
             self.on_publication(
                 entry, int(payload[1:i]), payload[i + 1 : j].decode(), payload[j + 1 :]
             )
+        elif kind == b"q":  # a client's publication: q<offset>:<epoch>:<n>:<info (n bytes)><data>
+            i = payload.index(b":", 1)
+            j = payload.index(b":", i + 1)
+            k = payload.index(b":", j + 1)
+            end = k + 1 + int(payload[j + 1 : k])
+            self.on_publication(
+                entry,
+                int(payload[1:i]),
+                payload[i + 1 : j].decode(),
+                payload[end:],
+                payload[k + 1 : end],
+            )
         elif kind == b"j" or kind == b"l":
             self.on_join_leave(entry, "join" if kind == b"j" else "leave", payload[1:])
 
-    def on_publication(self, entry: ChannelEntry, offset: int, epoch: str, data: bytes) -> None:
+    def on_publication(
+        self,
+        entry: ChannelEntry,
+        offset: int,
+        epoch: str,
+        data: bytes,
+        info: bytes | None = None,
+    ) -> None:
         metrics.PUBLICATIONS_RECEIVED.inc()
         last = entry.last_offset
         live = entry.live
@@ -249,11 +288,11 @@ class Node:
                         continue
                     if kind & 1:
                         if pb is None:
-                            pb = wire.pub_push_protobuf(entry.pb_field, data, offset)
+                            pb = _pb_push(entry, data, offset, info)
                         item = pb
                     else:
                         if js is None:
-                            js = wire.pub_push_json(entry.json_prefix, data.decode(), offset)
+                            js = _json_push(entry, data, offset, info)
                         item = js if kind == 0 else js.encode()
                     if kind & 2 and self.engine is not None:
                         self._fanout_direct(entry, kind & 1, clients, item)
@@ -268,8 +307,8 @@ class Node:
             for client, sub in list(entry.catchup.items()):
                 if sub.state == SUBSCRIBING:
                     if sub.buffer is not None:
-                        sub.buffer.append((offset, epoch, data))
-                elif self._advance(client, sub, offset, epoch, data) and sub.offset == offset:
+                        sub.buffer.append((offset, epoch, data, info))
+                elif self._advance(client, sub, offset, epoch, data, info) and sub.offset == offset:
                     self._promote(client, sub)
 
     def _fanout_direct(

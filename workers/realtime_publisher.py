@@ -18,6 +18,7 @@ async def install(settings: Settings) -> None:
         return
     publisher = Publisher(get_redis(), HubPolicy())
     live.install(publisher.publish, publisher.disconnect_user, publisher.publish_many)
+    live.install_server(publisher)
     _installed_here = True
 
 
@@ -25,4 +26,5 @@ async def uninstall() -> None:
     global _installed_here
     if _installed_here:
         live.install(None, None)
+        live.install_server(None)
         _installed_here = False

@@ -14,15 +14,19 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
+import structlog
 
 from hub import live
 from hub.accounts import hooks as account_hooks
 from hub.auth import CurrentUser
+from hub.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.redis import get_redis
 from hub.rooms.schemas import Author, MessageOut, RoomOut
+
+log = structlog.get_logger(__name__)
 
 RESERVED_PREFIXES = ("creator-", "prompt-")
 RESERVED_SLUGS = frozenset({"lobby", "admin", "system"})
@@ -300,9 +304,30 @@ async def delete_message(slug: str, user: CurrentUser, message_id: str) -> None:
     if not (is_author or is_owner or user.is_moderator):
         raise forbidden("Only the author, the room owner or a moderator may delete this message.")
     await fetch("UPDATE room_messages SET deleted = true, deleted_at = now() WHERE id = $1", mid)
+    channel = channel_of(room["slug"])
+    # Out of the channel's history too, so neither `history` nor a recovering SDK replays it.
+    await live.history_remove(channel, lambda data: _is_message(data, str(mid)))
     await live.publish(
-        channel_of(room["slug"]),
-        {"type": "room.message_deleted", "id": str(mid), "room": room["slug"]},
+        channel, {"type": "room.message_deleted", "id": str(mid), "room": room["slug"]}
+    )
+
+
+def _is_message(data: Any, message_id: str) -> bool:
+    return (
+        isinstance(data, dict)
+        and data.get("type") == "room.message"
+        and data.get("id") == message_id
+    )
+
+
+def _is_by(data: Any, user_id: str) -> bool:
+    if not isinstance(data, dict):
+        return False
+    author = data.get("author")
+    return (
+        data.get("type") == "room.message"
+        and isinstance(author, dict)
+        and author.get("id") == user_id
     )
 
 
@@ -331,6 +356,9 @@ async def ban(slug: str, user: CurrentUser, handle: str, minutes: int) -> tuple[
         until,
         uuid.UUID(user.id),
     )
+    # Out of the room's live channel at once (and of its presence); can_subscribe refuses them
+    # until the ban ends.
+    await live.unsubscribe(str(target["id"]), channel_of(room["slug"]), UNSUBSCRIBE_BANNED)
     return target["handle"], until
 
 
@@ -420,6 +448,10 @@ async def remove_member(slug: str, user: CurrentUser, handle: str) -> None:
     await fetch(
         "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", room["id"], target["id"]
     )
+    if room["visibility"] == "private":  # a removed member may no longer read it: out, now
+        await live.unsubscribe(
+            str(target["id"]), channel_of(room["slug"]), UNSUBSCRIBE_ACCESS_REVOKED
+        )
 
 
 async def export_for_user(user_id: str) -> dict[str, Any]:
@@ -439,10 +471,21 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
 
 async def erase_for_user(user_id: str) -> None:
     uid = uuid.UUID(user_id)
+    recent = await fetch(
+        "SELECT DISTINCT r.slug FROM room_messages m JOIN rooms r ON r.id = m.room_id "
+        "WHERE m.author_id = $1 AND m.created_at > now() - interval '1 day 1 hour'",
+        uid,
+    )
     await fetch(
         "UPDATE room_messages SET text = '[deleted]', deleted = true, deleted_at = now() WHERE author_id = $1",
         uid,
     )
+    # Their messages leave the rooms' Redis history (kept 24 h) too, not only the database.
+    for row in recent:
+        try:
+            await live.history_remove(channel_of(row["slug"]), lambda d: _is_by(d, user_id))
+        except Exception:  # noqa: BLE001 - Redis trouble must not undo the erasure itself
+            log.warning("rooms.erase_history_failed", room=row["slug"], exc_info=True)
     await fetch("DELETE FROM room_members WHERE user_id = $1 AND role <> 'owner'", uid)
 
 

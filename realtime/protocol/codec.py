@@ -97,6 +97,8 @@ class JsonCodec:
                 obj = _json_decode(line)
             except (msgspec.DecodeError, UnicodeDecodeError) as e:
                 raise BadRequest("invalid JSON") from e
+            except RecursionError as e:  # thousands of nested arrays/objects
+                raise BadRequest("JSON nested too deeply") from e
             if not isinstance(obj, dict):
                 raise BadRequest("command must be an object")
             cid = obj.get("id", 0)
@@ -147,6 +149,11 @@ def json_channel_prefix(channel: str) -> str:
 def pub_push_json(prefix: str, data: str, offset: int) -> str:
     """`{"push":{"channel":C,"pub":{"data":D,"offset":N}}}` from a cached prefix; D is raw JSON."""
     return f'{prefix}{data},"offset":{offset}}}}}}}'
+
+
+def pub_push_json_info(prefix: str, data: str, offset: int, info: str) -> str:
+    """As `pub_push_json`, with the publishing client's `info` (raw JSON ClientInfo)."""
+    return f'{prefix}{data},"info":{info},"offset":{offset}}}}}}}'
 
 
 # --- Protobuf -----------------------------------------------------------------------------
@@ -270,6 +277,8 @@ class ProtobufCodec:
             return _json_decode(data)
         except msgspec.DecodeError as e:
             raise ValueError("data is not JSON") from e
+        except RecursionError as e:  # as in a JSON frame: a protocol violation, close 3501
+            raise BadRequest("data nested too deeply") from e
 
     @staticmethod
     def join(items: list[bytes]) -> bytes:
@@ -281,9 +290,35 @@ def pb_channel_field(channel: str) -> bytes:
     return b"\x12" + varint(len(raw)) + raw  # Push.channel = 2
 
 
-def pub_push_protobuf(channel_field: bytes, data: bytes, offset: int) -> bytes:
-    """A length-prefixed Reply{push{channel, pub{data, offset}}} built without message objects."""
-    pub = b"\x22" + varint(len(data)) + data + b"\x30" + varint(offset)  # data=4, offset=6
+def client_info_protobuf(info_json: bytes) -> bytes:
+    """A ClientInfo message (user=1, client=2, conn_info=3 as JSON bytes) from the info JSON the
+    broker carries; b"" when it is not a JSON object."""
+    try:
+        info = _json_decode(info_json)
+    except (msgspec.DecodeError, RecursionError):
+        return b""
+    if not isinstance(info, dict):
+        return b""
+    out = b""
+    for field, key in ((b"\x0a", "user"), (b"\x12", "client")):
+        value = str(info.get(key) or "").encode()
+        if value:
+            out += field + varint(len(value)) + value
+    if info.get("conn_info") is not None:
+        conn = _json_encode(info["conn_info"])
+        out += b"\x1a" + varint(len(conn)) + conn
+    return out
+
+
+def pub_push_protobuf(
+    channel_field: bytes, data: bytes, offset: int, info_pb: bytes | None = None
+) -> bytes:
+    """A length-prefixed Reply{push{channel, pub{data, info, offset}}} built without message
+    objects (`info_pb`: an encoded ClientInfo, for client publications)."""
+    pub = b"\x22" + varint(len(data)) + data  # data = 4
+    if info_pb:
+        pub += b"\x2a" + varint(len(info_pb)) + info_pb  # info = 5
+    pub += b"\x30" + varint(offset)  # offset = 6
     push = channel_field + b"\x22" + varint(len(pub)) + pub  # Push.pub = 4
     reply = b"\x22" + varint(len(push)) + push  # Reply.push = 4
     return varint(len(reply)) + reply

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from centrifuge import SubscriptionState
 from centrifuge.exceptions import ReplyError
@@ -77,7 +79,7 @@ async def test_room_chat_publish_is_persisted_and_fanned_out_with_presence(
         await cb.disconnect()
 
 
-async def test_banned_user_publish_gets_103(client, register, ws_url):
+async def test_banned_user_subscribe_and_publish_get_103(client, register, ws_url):
     owner, troll = await register(), await register()
     slug = unique("ban-")
     await client.post("/rooms", headers=owner.headers, json={"slug": slug, "title": "Bans"})
@@ -87,10 +89,9 @@ async def test_banned_user_publish_gets_103(client, register, ws_url):
     c = make_client(ws_url, token=troll.token)
     await c.connect()
     try:
-        sub, _ = await _subscribe(c, f"rooms:{slug}")
-        await sub.ready(5)
+        assert await _subscribe_error(c, f"rooms:{slug}") == 103
         with pytest.raises(ReplyError) as err:
-            await sub.publish({"text": "spam"})
+            await c.publish(f"rooms:{slug}", {"text": "spam"})
         assert err.value.code == 103
     finally:
         await c.disconnect()
@@ -126,7 +127,8 @@ async def test_user_channels_and_unknown_namespaces(register, ws_url):
         assert await _subscribe_error(c, "nosuch:thing") == 102
         assert await _subscribe_error(c, "live:other") == 102
         assert await _subscribe_error(c, "notifications:x") == 102
-        assert await _subscribe_error(c, "runs:not-a-run") == 103
+        assert await _subscribe_error(c, "runs:not-a-run") == 102  # not a canonical run id
+        assert await _subscribe_error(c, f"runs:{uuid.uuid4()}") == 103  # no such run
     finally:
         await c.disconnect()
 

@@ -115,6 +115,39 @@ const scenarios = {
     client.disconnect();
     return { subscribed: rec.subscribed, pubs: rec.pubs, offsets };
   },
+
+  // Two users in a room: what the reader learns about the other from join, presence and a
+  // publication (client id, user id, connInfo), without any REST call.
+  async chat_info() {
+    const { client: reader } = makeClient();
+    const { client: other } = makeClient({ token: args.token2 });
+    const info = (i) => i && ({
+      client: i.client, user: i.user, connInfo: i.connInfo ? decode(i.connInfo) : null,
+    });
+    const sub = reader.newSubscription(args.channel, { joinLeave: true });
+    const joins = [];
+    const pubs = [];
+    sub.on('join', (ctx) => joins.push(info(ctx.info)));
+    sub.on('publication', (ctx) => pubs.push(info(ctx.info)));
+    sub.subscribe();
+    reader.connect();
+    await sub.ready(10000);
+    const sub2 = other.newSubscription(args.channel);
+    sub2.subscribe();
+    other.connect();
+    await sub2.ready(10000);
+    const otherUser = args.user2;
+    await waitFor(() => joins.some((j) => j.user === otherUser), 'join of the other');
+    const join = joins.find((j) => j.user === otherUser);
+    const presence = await sub.presence();
+    const entry = Object.values(presence.clients).find((c) => c.user === otherUser);
+    const text = { text: 'hello' };
+    await sub2.publish(protobuf ? new TextEncoder().encode(JSON.stringify(text)) : text);
+    await waitFor(() => pubs.length === 1, 'publication');
+    reader.disconnect();
+    other.disconnect();
+    return { join, presence: info(entry), pubInfo: pubs[0] };
+  },
 };
 
 async function main() {
