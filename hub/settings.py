@@ -64,7 +64,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Demo AI provider
     demo_tokens_per_second: float = 40.0
     # Leak guard: runs of this many consecutive template words are hidden from a run's output
-    # (it holds back this many words minus one); see hub/runs/leak_guard.py.
+    # (output following the template is held back up to this many words minus one); see
+    # hub/runs/leak_guard.py.
     leak_guard_words: int = 6
     # Runs: streaming, persistence, liveness (see hub/runs)
     run_default_max_tokens: int = 200

@@ -25,9 +25,12 @@ token boundaries, and a single changed word in a long verbatim copy leaves only 
 visible. A paraphrase, a translation, an encoding (base64, spelling letter by letter) or
 words of a template shorter than `k` words are not caught.
 
-Latency. A word can still become part of a match until `k - 1` more words have arrived, so
-the guard holds back at most `k - 1` complete words plus the word being written (and, after
-a hidden span, the separator that follows it). `flush()` releases the rest at the end.
+Latency. A word is held only while it may still start a match: while the words from it to
+the latest one are the beginning of some template shingle. Ordinary output is released as
+soon as each word is complete (the word being written is always held); output that is
+following the template is held for at most `k - 1` complete words, until it either matches
+(and is hidden) or stops following it. After a hidden span the separator that follows it is
+held too (the next word may continue the span). `flush()` releases the rest at the end.
 
 The module is pure (no I/O, no clock): feed it text, get back the releasable text.
 """
@@ -113,6 +116,7 @@ class TemplateIndex:
 
     k: int
     shingles: frozenset[tuple[str, ...]]
+    prefixes: frozenset[tuple[str, ...]]  # the shingles' first 1 .. k-1 words
     word_count: int
 
     @property
@@ -130,7 +134,8 @@ def template_index(template: str, k: int = DEFAULT_WORDS) -> TemplateIndex:
         keys.extend(words(segment))
     size = max(MIN_WORDS, min(k, len(keys)))
     shingles = frozenset(tuple(keys[i : i + size]) for i in range(len(keys) - size + 1))
-    return TemplateIndex(k=size, shingles=shingles, word_count=len(keys))
+    prefixes = frozenset(s[:n] for s in shingles for n in range(1, size))
+    return TemplateIndex(k=size, shingles=shingles, prefixes=prefixes, word_count=len(keys))
 
 
 def input_shingles(values: Iterable[str], k: int) -> frozenset[tuple[str, ...]]:
@@ -163,6 +168,7 @@ class LeakGuard:
     def __init__(self, index: TemplateIndex, inputs: Iterable[str] = ()) -> None:
         self.k = index.k
         self._shingles = index.shingles
+        self._prefixes = index.prefixes
         self._allowed = input_shingles(inputs, index.k) if index.shingles else frozenset()
         self._buf = ""  # text not yet released
         self._scan = 0  # next index of _buf to classify
@@ -248,8 +254,7 @@ class LeakGuard:
         if final:
             n_final, bound = len(held), len(self._buf)
         else:
-            undecided = self.k - 1
-            n_final = max(0, len(held) - undecided)
+            n_final = self._first_undecided()
             if n_final < len(held):
                 bound = held[n_final].start
             elif self._cur_start >= 0:
@@ -292,6 +297,16 @@ class LeakGuard:
         self._scan -= bound
         self._offset += bound
         return "".join(out)
+
+    def _first_undecided(self) -> int:
+        """Index in `_held` of the first word a later match could still cover: the earliest
+        word from which the held words so far begin a template shingle (at most k-1 back)."""
+        held = self._held
+        n = len(held)
+        for start in range(max(0, n - (self.k - 1)), n):
+            if tuple(w.key for w in held[start:]) in self._prefixes:
+                return start
+        return n
 
     def _mark_released(self, bound: int) -> None:
         """`released_at`: when the first character released now was fed."""

@@ -20,7 +20,10 @@ INPUTS = {"role": "staff data engineer", "company": "Northwind Traders"}
 
 
 def run_guard(guard: LeakGuard, pieces: list[str]) -> tuple[str, list[str]]:
-    released = [guard.feed(p, at=float(i)) for i, p in enumerate(pieces)]
+    released = []
+    for i, piece in enumerate(pieces):
+        released.append(guard.feed(piece, at=float(i)))
+        assert guard.held_words <= guard.k  # at most k-1 complete words and the current one
     released.append(guard.flush())
     return "".join(released), released
 
@@ -86,16 +89,23 @@ def test_one_changed_word_leaves_only_that_word_visible():
     assert out == f"Write a cover letter for the role at the firm {MARKER}"
 
 
-def test_held_back_window_is_k_minus_one_words_plus_the_word_being_written():
-    guard = guard_for(SECRET, INPUTS)
+def test_output_is_held_only_while_it_follows_the_template():
+    guard = guard_for("alpha bravo charlie delta echo foxtrot golf hotel {{x}}", {"x": "y"})
     assert guard is not None and guard.k == 6
-    released = ""
-    for i, word in enumerate("one two three four five six seven eight nine ten".split()):
-        released += guard.feed(word + " ", at=float(i))
-        assert guard.held_words <= guard.k - 1
-    assert released == "one two three four five "
-    assert guard.released_at == 4.0  # "five " was fed fifth
-    assert released + guard.flush() == "one two three four five six seven eight nine ten "
+    # Ordinary words leave as soon as they are complete; the word being written waits.
+    assert guard.feed("zulu yank", at=1.0) == "zulu "
+    assert guard.feed("ee ", at=2.0) == "yankee "
+    # Words that begin a template shingle wait, up to k-1 of them...
+    assert guard.feed("alpha bravo charlie ", at=3.0) == ""
+    assert guard.feed("delta echo ", at=4.0) == "" and guard.held_words == 5
+    # ...and leave together as soon as the output stops following the template.
+    assert guard.feed("zulu ", at=5.0) == "alpha bravo charlie delta echo zulu "
+    assert guard.released_at == 3.0  # when "alpha" was received
+    # A match is hidden; the marker leaves at once, the rest of the span stays held while the
+    # output may continue it.
+    assert guard.feed("Alpha, BRAVO charlie delta echo foxtrot.", at=6.0) == MARKER
+    assert guard.flush() == "."
+    assert guard.redactions == 1 and guard.hidden_words == 6
 
 
 def test_short_templates():
