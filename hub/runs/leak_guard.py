@@ -193,6 +193,12 @@ class LeakGuard:
         return len(self._buf)
 
     @property
+    def consumed(self) -> int:
+        """Characters received and already released or hidden (the stream offset of the
+        first held character)."""
+        return self._offset
+
+    @property
     def held_words(self) -> int:
         """Words received but not yet released (complete ones and the one being written)."""
         return len(self._held) + (self._cur_start >= 0)
