@@ -57,6 +57,7 @@ DEMO_PROMPTS: list[tuple[str, dict, list[str]]] = [
             "template": "Review this {{language}} code. List bugs, then readability issues, then "
             "security concerns, each with a fix:\n\n{{code}}",
             "price_cents": 10,
+            "leak_guard": True,  # public, yet its runs' output passes the leak guard
             "tags": ["code", "review", "python"],
             "sample_inputs": {"language": "Python", "code": "def add(a, b): return a - b"},
         },

@@ -29,3 +29,6 @@ async def test_seed_marketplace_twice(client):
     assert private and all("template" not in p for p in private)
     haiku = next(p for p in alice["prompts"]["items"] if p["title"].startswith("Haiku"))
     assert haiku["rating_count"] == 2 and haiku["rating_avg"] == 4.5
+    carol = (await client.get("/creators/carol")).json()
+    guarded = {p["title"]: p["leak_guard"] for p in carol["prompts"]["items"]}
+    assert guarded["Code review checklist"] is True  # public, with the leak guard asked for
