@@ -21,6 +21,7 @@ DisconnectFn = Callable[[str, int, str], Awaitable[None]]
 _publish: PublishFn | None = None
 _publish_many: PublishManyFn | None = None
 _disconnect: DisconnectFn | None = None
+_publish_stream: PublishManyFn | None = None
 
 
 def install(
@@ -62,6 +63,27 @@ async def publish_many(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
     if _publish_many is not None:
         return list(await _publish_many(items))
     return [await _publish(channel, data) for channel, data in items]
+
+
+def install_stream(publish_many: PublishManyFn | None) -> None:
+    """The publisher of ordered streams (a run's deltas): see `publish_stream`."""
+    global _publish_stream
+    _publish_stream = publish_many
+
+
+async def publish_stream(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
+    """Publish the next publications of ordered streams (a run's `run.delta`s) and wait for
+    Redis to answer, however long a pause lasts (the caller bounds the wait).
+
+    Workers install a publisher on a Redis connection without a read timeout: a timed-out
+    publish may still be applied when a paused Redis resumes, so retrying one would publish
+    a delta twice. Waiting for the answer keeps each delta exactly once and in order; an
+    error here means "not published" (or Redis lost its memory), so the caller retries.
+    Falls back to `publish_many` where no stream publisher is installed.
+    """
+    if _publish_stream is not None:
+        return list(await _publish_stream(items))
+    return await publish_many(items)
 
 
 async def disconnect_user(user_id: str) -> None:

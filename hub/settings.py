@@ -72,6 +72,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     run_coalesce_ms: float = 50.0  # a run.delta at least this often while tokens flow...
     run_coalesce_tokens: int = 32  # ...or as soon as this many tokens are buffered
     run_persist_seconds: float = 1.0  # output + stream position + heartbeat written this often
+    run_publish_stall_seconds: float = 60.0  # deltas Redis did not take for this long: run fails
     run_stale_seconds: float = 15.0  # no heartbeat for this long: the reaper takes over
     run_max_attempts: int = 2  # a run whose worker died is restarted until this many attempts
     run_queued_timeout_seconds: float = 600.0  # a run never started by then is failed + refunded

@@ -29,7 +29,7 @@ from typing import Any
 import httpx
 import structlog
 
-from hub import live
+from hub import live, outages
 from hub.db import fetchrow
 from hub.prompts.service import render_template
 from hub.providers import provider_for
@@ -44,6 +44,7 @@ log = structlog.get_logger(__name__)
 
 _END = object()
 _CANCEL = object()
+_PERSIST = object()
 
 INTERNAL_ERROR = "Something went wrong on our side while running this prompt. You were not charged."
 
@@ -156,10 +157,28 @@ async def _produce(
         queue.put_nowait(exc)
 
 
-class _Stream:
-    """One attempt's output: the coalescing buffer, the published deltas, the persisted state."""
+RETRY_FIRST = 0.1
+RETRY_MAX = 2.0
 
-    def __init__(self, row: dict[str, Any], worker_id: str, position: tuple[int, str] | None):
+
+class _Stream:
+    """One attempt's stream: the coalescing buffer, the publications waiting for Redis, the
+    text Redis confirmed, and the persisted state.
+
+    A publication (`run.started`, then the `run.delta`s) is *pending* from the moment it has
+    its `seq` until Redis confirms it; pending ones are published in order and retried, the
+    same data with the same `seq`, until they land, or the stream is *stalled* (Redis did not
+    take them for `HUB_RUN_PUBLISH_STALL_SECONDS`) and the run fails. Only confirmed text
+    enters `output`, so the saved output is exactly the deltas subscribers can see.
+    """
+
+    def __init__(
+        self,
+        row: dict[str, Any],
+        worker_id: str,
+        first: dict[str, Any],
+        wake: asyncio.Queue[Any] | None = None,
+    ):
         settings = get_settings()
         self.run_id = str(row["id"])
         self.attempt = int(row["attempt"])
@@ -167,17 +186,29 @@ class _Stream:
         self.coalesce = settings.run_coalesce_ms / 1000
         self.coalesce_tokens = settings.run_coalesce_tokens
         self.persist_every = settings.run_persist_seconds
+        self.stall_after = settings.run_publish_stall_seconds
         self.parts: list[str] = []
         self.tokens = 0
-        self.seq = 0
+        self.seq = 0  # the last seq given to a delta
+        self.confirmed_seq = 0  # the last seq Redis confirmed
         self.buffer: list[str] = []
         self.buffer_tokens = 0
         self.flush_at = 0.0
         self.first_at = 0.0
-        self.position = position
-        self.lock = asyncio.Lock()
-        self.closed = False
+        self.position: tuple[int, str] | None = None
         self.guard: leak_guard.LeakGuard | None = None
+        self.incidents_recorded = False
+        # (text or None, data) in publication order, from "has a seq" to "confirmed"
+        self.pending: list[tuple[str | None, dict[str, Any]]] = [(None, first)]
+        self.pending_since: float | None = time.monotonic()
+        self.inflight = False
+        self.retry_at = 0.0
+        self.backoff = RETRY_FIRST
+        self.final = False  # closing: publish everything now
+        self.drop = False  # closing without flush: drop what is not on its way
+        self.stalled = False
+        self.done = asyncio.Event()
+        self.wake = wake  # the run's queue: told when the channel's epoch changed
 
     @property
     def output(self) -> str:
@@ -194,7 +225,7 @@ class _Stream:
     def _buffer(self, text: str, tokens: int, emitted_at: float) -> None:
         """Queue released text for the next delta. The coalescing window counts from when the
         provider sent it, so text the guard held back is not delayed a second time."""
-        if not text:
+        if not text or self.drop:
             return
         if not self.buffer:
             wait = self.coalesce - max(0.0, time.time() - emitted_at)
@@ -205,26 +236,26 @@ class _Stream:
         if self.buffer_tokens >= self.coalesce_tokens:
             _flusher.wake()
 
-    def flush_due(self, now: float) -> bool:
+    def due(self, now: float) -> bool:
+        if self.inflight or self.done.is_set():
+            return False
+        if self.pending:
+            return now >= self.retry_at
         return bool(self.buffer) and (
-            now >= self.flush_at or self.buffer_tokens >= self.coalesce_tokens
+            self.final or now >= self.flush_at or self.buffer_tokens >= self.coalesce_tokens
         )
 
-    async def close(self, *, flush: bool) -> None:
-        """No delta after this one: called before the terminal transition."""
-        _flusher.remove(self)
-        async with self.lock:
-            if flush and not self.closed:
-                if self.guard is not None:
-                    self._buffer(self.guard.flush(), 0, self.guard.released_at)
-                await self._flush()
-            if self.guard is not None and not self.closed:
-                await incidents.record(self.run_id, self.attempt, self.guard)
-            self.closed = True
-            self.buffer.clear()
+    def take(self) -> list[dict[str, Any]]:
+        """What to publish now, in order: the pending publications, or the buffer as the next
+        delta. The flusher reports back with `landed` or `not_landed`."""
+        if not self.pending:
+            self.pending.append(self.prepare())
+            self.pending_since = time.monotonic()
+        self.inflight = True
+        return [data for _, data in self.pending]
 
     def prepare(self) -> tuple[str, dict[str, Any]]:
-        """Take the buffer as the next delta (the caller holds the lock and publishes it)."""
+        """Take the buffer as the next delta, with the next seq."""
         text = "".join(self.buffer)
         self.buffer.clear()
         self.buffer_tokens = 0
@@ -239,19 +270,79 @@ class _Stream:
             published_at=round(time.time(), 4),
         )
 
-    def published(self, text: str, result: Any) -> None:
+    def landed(self, results: list[Any]) -> None:
         # Output and position change together, with no await in between: a persist that
         # runs while a delta is in flight saves the previous (consistent) pair.
-        self.parts.append(text)
-        pos = service.position(result)
-        if pos is not None:
-            self.position = pos
+        new_epoch = False
+        for (text, data), result in zip(self.pending, results, strict=True):
+            if text is not None:
+                self.parts.append(text)
+                self.confirmed_seq = int(data["seq"])
+            pos = service.position(result)
+            if pos is not None:
+                new_epoch = new_epoch or (self.position is not None and pos[1] != self.position[1])
+                self.position = pos
+        self.pending.clear()
+        self.pending_since = None
+        self.inflight = False
+        self.backoff = RETRY_FIRST
+        if new_epoch and self.wake is not None:
+            # Redis lost the channel's history: save the new position at once, so that
+            # clients reloading GET /runs/{id} resume from the new epoch.
+            self.wake.put_nowait(_PERSIST)
+        self._settle()
 
-    async def _flush(self) -> None:
-        if not self.buffer:
+    def not_landed(self, now: float, *, uncertain: bool) -> None:
+        """The publish failed (Redis unreachable: retry the same data later) or its outcome
+        is unknown after the stall bound (`uncertain`: the stream stalls, the run fails)."""
+        self.inflight = False
+        since = self.pending_since if self.pending_since is not None else now
+        if uncertain or now - since >= self.stall_after:
+            self.stalled = True
+            self.done.set()
             return
-        text, data = self.prepare()
-        self.published(text, await service._publish(self.run_id, data))
+        self.retry_at = now + self.backoff
+        self.backoff = min(self.backoff * 2, RETRY_MAX)
+        self._settle()
+
+    def _settle(self) -> None:
+        if self.drop and not self.inflight:
+            self.pending.clear()
+            self.buffer.clear()
+            self.done.set()
+        elif self.final and not self.buffer and not self.pending:
+            self.done.set()
+
+    async def close(self, *, flush: bool) -> str:
+        """No delta after this: `flush` publishes what is buffered (waiting for Redis if it
+        must, with heartbeats meanwhile), otherwise it is dropped (a publish already on its
+        way is waited for, so no delta can follow the terminal event). Returns 'drained',
+        'stalled' (Redis did not take the deltas in time) or 'lost' (the run is no longer ours).
+        """
+        if not self.done.is_set():
+            if flush:
+                if self.guard is not None:
+                    self._buffer(self.guard.flush(), 0, self.guard.released_at)
+                self.final = True
+            else:
+                self.drop = True
+            self._settle()
+            _flusher.wake()
+            while not self.done.is_set():
+                try:
+                    async with asyncio.timeout(self.persist_every):
+                        await self.done.wait()
+                except TimeoutError:
+                    if await self.persist_quietly() is None:
+                        self.drop = True
+                        self._settle()
+                        _flusher.remove(self)
+                        return "lost"
+        _flusher.remove(self)
+        if self.guard is not None and not self.incidents_recorded:
+            self.incidents_recorded = True
+            await incidents.record(self.run_id, self.attempt, self.guard)
+        return "stalled" if self.stalled else "drained"
 
     async def persist(self) -> dict[str, Any] | None:
         """Output, seq, position and heartbeat in one fenced write; None = we lost the run."""
@@ -266,16 +357,27 @@ class _Stream:
             self.worker_id,
             self.output,
             self.tokens,
-            self.seq,
+            self.confirmed_seq,
             self.position[0] if self.position else None,
             self.position[1] if self.position else None,
         )
+
+    async def persist_quietly(self) -> dict[str, Any] | None:
+        """`persist`, riding out a Postgres blip: {} when the write could not be made now."""
+        try:
+            return await self.persist()
+        except Exception as exc:  # noqa: BLE001
+            if outages.outage_of(exc) is None:
+                raise
+            log.warning("run.persist_failed", run_id=self.run_id, error=type(exc).__name__)
+            return {}
 
 
 class _Flusher:
     """One task per worker process publishes every streaming run's coalesced delta when its
     window closes (or its buffer is full), so a token costs a list append, not a wake-up of
-    its run's task."""
+    its run's task. Deltas that Redis did not take are retried (same seq, same text) with a
+    backoff; one log line per outage, not per delta."""
 
     TICK = 0.01
 
@@ -283,6 +385,7 @@ class _Flusher:
         self.streams: set[_Stream] = set()
         self.task: asyncio.Task[None] | None = None
         self.event: asyncio.Event | None = None
+        self.failing_since: float | None = None
 
     def add(self, stream: _Stream) -> None:
         self.streams.add(stream)
@@ -290,6 +393,7 @@ class _Flusher:
         if self.task is None or self.task.done() or self.task.get_loop() is not loop:
             self.event = asyncio.Event()
             self.task = loop.create_task(self._run())
+        self.wake()
 
     def remove(self, stream: _Stream) -> None:
         self.streams.discard(stream)
@@ -305,32 +409,47 @@ class _Flusher:
                 async with asyncio.timeout(self.TICK):
                     await self.event.wait()
             self.event.clear()
-            now = time.monotonic()
-            batch: list[tuple[_Stream, str, dict[str, Any]]] = []
-            for stream in list(self.streams):
-                if stream.flush_due(now) and not stream.closed and not stream.lock.locked():
-                    await stream.lock.acquire()  # free: returns at once
-                    batch.append((stream, *stream.prepare()))
-            if not batch:
-                continue
             try:
-                results = await _publish_batch([(s.run_id, data) for s, _, data in batch])
-                for (stream, text, _), result in zip(batch, results, strict=True):
-                    stream.published(text, result)
+                await self._publish_due()
             except Exception:  # noqa: BLE001 - never let the flusher die
                 log.error("run.flush_failed", exc_info=True)
-            finally:
-                for stream, _, _ in batch:
-                    stream.lock.release()
 
-
-async def _publish_batch(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    """Publish many runs' deltas in one Redis round trip (each publish still atomic)."""
-    try:
-        return await live.publish_many([(service.channel(run_id), data) for run_id, data in items])
-    except Exception:  # noqa: BLE001 - a realtime outage must not stop the runs
-        log.warning("run.publish_many_failed", count=len(items), exc_info=True)
-        return [service.PUBLISH_FAILED] * len(items)
+    async def _publish_due(self) -> None:
+        now = time.monotonic()
+        batch = [s for s in self.streams if s.due(now)]
+        if not batch:
+            return
+        spans: list[tuple[_Stream, int]] = []
+        items: list[tuple[str, dict[str, Any]]] = []
+        for stream in batch:
+            datas = stream.take()
+            spans.append((stream, len(datas)))
+            items += [(service.channel(stream.run_id), data) for data in datas]
+        stall = get_settings().run_publish_stall_seconds
+        try:
+            async with asyncio.timeout(stall):
+                results = await live.publish_stream(items)
+        except TimeoutError:
+            log.error("run.publish_stalled", runs=len(batch), seconds=stall)
+            for stream, _ in spans:
+                stream.not_landed(time.monotonic(), uncertain=True)
+            return
+        except Exception as exc:  # noqa: BLE001 - Redis unreachable: retried
+            if self.failing_since is None:
+                self.failing_since = time.monotonic()
+                log.warning("run.publish_failing", error=f"{type(exc).__name__}: {exc}"[:200])
+            for stream, _ in spans:
+                stream.not_landed(time.monotonic(), uncertain=False)
+            return
+        if self.failing_since is not None:
+            log.warning(
+                "run.publish_resumed", after_seconds=round(time.monotonic() - self.failing_since, 2)
+            )
+            self.failing_since = None
+        at = 0
+        for stream, count in spans:
+            stream.landed(results[at : at + count])
+            at += count
 
 
 _flusher = _Flusher()
@@ -363,6 +482,12 @@ async def _republish_terminal(run_id: str) -> None:
         await service.publish_terminal(run_id, json.loads(ev) if isinstance(ev, str) else ev, 0)
 
 
+STREAM_STALLED = (
+    "The live stream of this run could not be delivered for too long (a service it relies on "
+    "was unavailable). You were not charged."
+)
+
+
 async def _run(
     row: dict[str, Any], worker_id: str, http: httpx.AsyncClient, control: RunControl
 ) -> str:
@@ -371,16 +496,17 @@ async def _run(
     log.info("run.started", run_id=run_id, attempt=attempt, worker_id=worker_id)
     if row["cancel_requested_at"] is not None:
         return await _finish_cancel(run_id, attempt, worker_id, None)
-    started = await service._publish(run_id, event("run.started", run_id=run_id, attempt=attempt))
-    stream = _Stream(row, worker_id, service.position(started))
+    # run.started is the stream's first publication: the deltas follow it, in order.
+    first = event("run.started", run_id=run_id, attempt=attempt)
+    stream = _Stream(row, worker_id, first, control.queue)
+    _flusher.add(stream)
     if await stream.persist() is None:
+        await stream.close(flush=False)
         return "lost"
     spec = get_model(row["model"])
     if spec is None:
-        return await _finish_fail(
-            run_id,
-            attempt,
-            worker_id,
+        return await _end_failed(
+            stream,
             "model_unavailable",
             f"The model '{row['model']}' is no longer available on this hub. You were not charged.",
         )
@@ -391,14 +517,15 @@ async def _run(
         )
     except Exception:  # noqa: BLE001 - never echo the template in the error
         log.error("run.render_failed", run_id=run_id)
-        return await _finish_fail(run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR)
+        return await _end_failed(stream, "internal_error", INTERNAL_ERROR)
     control.producer = asyncio.create_task(
         _produce(provider_for(spec, http), request, stream, control.queue)
     )
     del request
-    _flusher.add(stream)
     usage: Usage | None = None
     next_persist = time.monotonic() + stream.persist_every
+    last_saved = time.monotonic()
+    give_up_after = get_settings().run_stale_seconds / 2
     try:
         while True:
             item: Any = None
@@ -410,62 +537,109 @@ async def _run(
             if isinstance(item, Usage):
                 usage = item
             elif item is _END:
-                await stream.close(flush=True)
+                status = await stream.close(flush=True)
+                if status != "drained":
+                    return await _stream_ended_badly(stream, status)
                 break
             elif item is _CANCEL:
-                await stream.close(flush=True)
+                status = await stream.close(flush=True)
+                if status != "drained":
+                    return await _stream_ended_badly(stream, status)
                 return await _finish_cancel(run_id, attempt, worker_id, stream)
             elif isinstance(item, ProviderError):
-                await stream.close(flush=False)
-                return await _finish_fail(
-                    run_id, attempt, worker_id, item.code, item.message + " You were not charged."
+                return await _end_failed(
+                    stream, item.code, item.message + " You were not charged.", flush=False
                 )
             elif isinstance(item, BaseException):
-                await stream.close(flush=False)
                 log.error("run.provider_crashed", run_id=run_id, error_type=type(item).__name__)
-                return await _finish_fail(
-                    run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR
-                )
-            if time.monotonic() >= next_persist:
+                return await _end_failed(stream, "internal_error", INTERNAL_ERROR, flush=False)
+            if stream.stalled:
+                return await _stream_ended_badly(stream, "stalled")
+            if item is _PERSIST or time.monotonic() >= next_persist:
                 next_persist = time.monotonic() + stream.persist_every
-                state = await stream.persist()
+                state = await stream.persist_quietly()
                 if state is None:
                     await stream.close(flush=False)
                     log.warning("run.lost", run_id=run_id, attempt=attempt)
                     return "lost"
-                if state["cancel_requested_at"] is not None:
-                    control.cancel()
+                if state:
+                    last_saved = time.monotonic()
+                    if state["cancel_requested_at"] is not None:
+                        control.cancel()
+                elif time.monotonic() - last_saved > give_up_after:
+                    # Postgres has been gone for a while: the reaper restarts or fails the
+                    # run once it is back (one terminal state, as after a worker crash).
+                    await stream.close(flush=False)
+                    log.warning("run.abandoned", run_id=run_id, attempt=attempt)
+                    return "lost"
     except asyncio.CancelledError:
         # The job itself is being cancelled (shutdown, abort): leave the run to the reaper.
         _flusher.remove(stream)
         raise
     except Exception:  # noqa: BLE001
-        await stream.close(flush=False)
         log.exception("run.executor_error", run_id=run_id)
-        return await _finish_fail(run_id, attempt, worker_id, "internal_error", INTERNAL_ERROR)
+        return await _end_failed(stream, "internal_error", INTERNAL_ERROR, flush=False)
     if usage is None:
-        return await _finish_fail(
-            run_id,
-            attempt,
-            worker_id,
+        return await _end_failed(
+            stream,
             "provider_bad_response",
             "The AI provider did not report usage. You were not charged.",
         )
-    terminal = await service.complete(
-        run_id,
-        attempt=attempt,
-        worker_id=worker_id,
-        output=stream.output,
-        output_tokens=usage.output_tokens,
-        input_tokens=usage.input_tokens,
-        seq=stream.seq,
-        spec=spec,
-        stream=stream.position,
+    terminal = await _settle_tolerantly(
+        stream,
+        lambda: service.complete(
+            run_id,
+            attempt=attempt,
+            worker_id=worker_id,
+            output=stream.output,
+            output_tokens=usage.output_tokens,
+            input_tokens=usage.input_tokens,
+            seq=stream.confirmed_seq,
+            spec=spec,
+            stream=stream.position,
+        ),
     )
     if terminal is None:
         return "lost"
     await service.announce(terminal)
     return "completed"
+
+
+async def _settle_tolerantly(stream: _Stream, settle: Any) -> Any:
+    """Run a fenced terminal transition, retrying it through a short Postgres outage (it is
+    fenced, so a retry after a lost reply finds the run settled and does nothing)."""
+    deadline = time.monotonic() + get_settings().run_stale_seconds / 2
+    delay = 0.2
+    while True:
+        try:
+            return await settle()
+        except Exception as exc:
+            if outages.outage_of(exc) != "postgres" or time.monotonic() > deadline:
+                raise
+            log.warning("run.settle_retry", run_id=stream.run_id, error=type(exc).__name__)
+            await asyncio.sleep(delay)
+            delay = min(delay * 2, 2.0)
+
+
+async def _end_failed(stream: _Stream, code: str, message: str, *, flush: bool = True) -> str:
+    """Close the stream (publishing what the provider already gave when `flush`), save the
+    output exactly as subscribers saw it, then fail the run with a full refund."""
+    status = await stream.close(flush=flush)
+    if status == "lost":
+        return "lost"
+    if status == "stalled":
+        code, message = "stream_unavailable", STREAM_STALLED
+    if await stream.persist_quietly() is None:
+        return "lost"
+    return await _finish_fail(stream.run_id, stream.attempt, stream.worker_id, code, message)
+
+
+async def _stream_ended_badly(stream: _Stream, status: str) -> str:
+    """The stream stalled (or the run was lost while closing it): fail it, or let go."""
+    if status == "lost":
+        return "lost"
+    log.error("run.stream_stalled", run_id=stream.run_id, attempt=stream.attempt)
+    return await _end_failed(stream, "stream_unavailable", STREAM_STALLED, flush=False)
 
 
 async def _render(row: dict[str, Any]) -> tuple[str, leak_guard.LeakGuard | None]:
@@ -503,7 +677,7 @@ async def _finish_cancel(run_id: str, attempt: int, worker_id: str, stream: _Str
         run_id,
         output=stream.output if stream else None,
         output_tokens=stream.tokens if stream else None,
-        seq=stream.seq if stream else None,
+        seq=stream.confirmed_seq if stream else None,
         attempt=attempt,
         worker_id=worker_id,
         stream=stream.position if stream else None,

@@ -114,15 +114,19 @@ class LiveRecorder:
         self._publish: Any = None
         self._disconnect: Any = None
         self._publish_many: Any = None
+        self._publish_stream: Any = None
 
     def __enter__(self) -> LiveRecorder:
         self._publish, self._disconnect = live._publish, live._disconnect
         self._publish_many = live._publish_many
+        self._publish_stream = live._publish_stream
         live.install(self._record, self._disconnect)  # batches fall back to _record one by one
+        live.install_stream(None)
         return self
 
     def __exit__(self, *exc: Any) -> None:
         live.install(self._publish, self._disconnect, self._publish_many)
+        live.install_stream(self._publish_stream)
 
     async def _record(self, channel: str, data: dict[str, Any], **kw: Any) -> Any:
         snapshot = copy.deepcopy(data)
