@@ -10,6 +10,7 @@ import re
 import uuid
 from typing import Any
 
+import msgspec
 import structlog
 
 from hub import auth
@@ -54,12 +55,19 @@ NAMESPACES: dict[str, NamespaceOptions] = {
 USER_LIMITED = frozenset({"notifications", "sales", "feed"})
 
 
+class Private(msgspec.Struct, frozen=True):
+    """What the authenticator learns about a connection's user that clients never see."""
+
+    roles: tuple[str, ...] = ()
+    creator: bool = False
+
+
 def current_user(creds: Credentials) -> CurrentUser | None:
     """The connection's user with the roles the authenticator read from the database."""
     if creds.user_id is None:
         return None
-    roles = tuple(creds.private or ())
-    return CurrentUser(id=creds.user_id, roles=roles)
+    private = creds.private if isinstance(creds.private, Private) else Private()
+    return CurrentUser(id=creds.user_id, roles=private.roles)
 
 
 class HubAuthenticator:
@@ -81,9 +89,15 @@ class HubAuthenticator:
             if exc.expired:
                 raise TokenExpired() from exc
             raise InvalidToken() from exc
+        try:
+            user_uuid = uuid.UUID(user.id)
+        except ValueError as exc:
+            raise InvalidToken() from exc
         row = await fetchrow(
-            "SELECT handle, display_name, roles FROM users WHERE id = $1 AND deleted_at IS NULL",
-            uuid.UUID(user.id),
+            "SELECT u.handle, u.display_name, u.roles, "
+            "EXISTS (SELECT 1 FROM prompts p WHERE p.owner_id = u.id) AS creator "
+            "FROM users u WHERE u.id = $1 AND u.deleted_at IS NULL",
+            user_uuid,
         )
         if row is None:
             raise InvalidToken()
@@ -91,7 +105,7 @@ class HubAuthenticator:
             user_id=user.id,
             expires_at=user.expires_at,
             info={"handle": row["handle"], "display_name": row["display_name"]},
-            private=tuple(row["roles"] or ()),
+            private=Private(roles=tuple(row["roles"] or ()), creator=bool(row["creator"])),
         )
 
 
@@ -146,6 +160,18 @@ class HubPolicy:
             # ends; the messages stay readable over REST like any public page.
             return creds.user_id is None or await rooms.banned_until(room, creds.user_id) is None
         return True  # prompts:, live:runs are public; user-limited ones are checked by the engine
+
+    async def server_subscriptions(self, creds: Credentials) -> list[str]:
+        """Personal channels every signed-in connection gets on connect, recovered from the
+        positions the SDK sends (one round trip for a mobile reconnect): notifications and
+        feed, plus sales for creators (a user who owns a prompt when connecting)."""
+        if creds.user_id is None:
+            return []
+        uid = creds.user_id
+        channels = [f"notifications#{uid}", f"feed#{uid}"]
+        if isinstance(creds.private, Private) and creds.private.creator:
+            channels.append(f"sales#{uid}")
+        return channels
 
     async def can_publish(self, creds: Credentials, channel: str) -> bool:
         return namespace_of(channel) == "rooms" and creds.user_id is not None

@@ -395,8 +395,14 @@ class Client:
         return True
 
     def insufficient_state(self, sub: Sub) -> None:
-        """The channel stream skipped: tell the SDK to resubscribe (and recover)."""
+        """The channel stream skipped: tell the SDK to resubscribe (and recover). A server-side
+        subscription cannot be resubscribed alone: the connection is closed with 3010 and the
+        SDK reconnects, recovering it on connect (as Centrifugo does)."""
         metrics.INSUFFICIENT_STATE.inc()
+        if sub.server_side:
+            self.engine.drop_sub(self, sub, notify=False)
+            asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_INSUFFICIENT_STATE)
+            return
         code, reason = errors.UNSUBSCRIBE_INSUFFICIENT_STATE
         if self.subs.get(sub.channel) is sub:
             self.send(self.codec.push(sub.channel, "unsubscribe", {"code": code, "reason": reason}))
@@ -534,7 +540,16 @@ class Client:
             "ping": max(1, int(engine.config.ping_interval)),
             "pong": True,
         }
-        return self._expiry(result)
+        server_subs = await self._server_subscriptions(params.get("subs"))
+        if server_subs is None or self.state == CLOSED:
+            return None
+        if server_subs:
+            result["subs"] = {sub.channel: sub_result for sub, sub_result, _ in server_subs}
+        self.send(self.codec.reply(cid, "connect", self._expiry(result)))
+        for sub, _, state in server_subs:
+            if self.subs.get(sub.channel) is sub:
+                await self._go_live(sub, state)
+        return None
 
     async def cmd_refresh(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
         creds = await self._authenticate(_str(params, "token", required=True))
@@ -575,6 +590,26 @@ class Client:
 
     async def cmd_subscribe(self, params: dict[str, Any], cid: int) -> None:
         channel = self._channel(params)
+        existing = self.subs.get(channel)
+        if existing is not None:
+            if not existing.server_side:
+                raise ReplyError(errors.ERROR_ALREADY_SUBSCRIBED)
+            # A client-side subscribe takes a server-side subscription over (Centrifugo answers
+            # 105): apps written before server-side subscriptions keep working unchanged.
+            self.engine.drop_sub(self, existing, notify=False)
+        opened = await self._open_sub(channel, params, server_side=False)
+        if opened is None:
+            return None
+        sub, result, state = opened
+        self.send(self.codec.reply(cid, "subscribe", result))
+        await self._go_live(sub, state)
+        return None
+
+    async def _open_sub(
+        self, channel: str, params: dict[str, Any], server_side: bool
+    ) -> tuple[Sub, dict[str, Any], Any] | None:
+        """Check, register and position one subscription (client- or server-side): the
+        subscribe result, before any live publication is sent. None: the client closed."""
         recover = _bool(params, "recover")
         req_offset = _int(params, "offset")
         req_epoch = _str(params, "epoch")
@@ -590,7 +625,7 @@ class Client:
             return None
         if channel in self.subs:
             raise ReplyError(errors.ERROR_ALREADY_SUBSCRIBED)
-        sub = Sub(channel, opts, wants_join_leave and opts.join_leave)
+        sub = Sub(channel, opts, wants_join_leave and opts.join_leave, server_side)
         self.subs[channel] = sub
         metrics.SUBSCRIPTIONS.inc()
         recoverable = opts.recoverable
@@ -644,11 +679,47 @@ class Client:
             result["recovered"] = recovered
             if pubs:
                 result["publications"] = [publication(p) for p in pubs]
-        self.send(self.codec.reply(cid, "subscribe", result))
+        return sub, result, state
+
+    async def _go_live(self, sub: Sub, state: Any) -> None:
+        """After the subscribe result is queued: deliver what arrived meanwhile, go live, join."""
+        engine = self.engine
         engine.node.ready(self, sub, state.epoch, state.offset)
-        if opts.presence and self.subs.get(channel) is sub:
+        if sub.opts.presence and self.subs.get(sub.channel) is sub:
             await engine.join(self, sub)
-        return None
+
+    async def _server_subscriptions(
+        self, requested: Any
+    ) -> list[tuple[Sub, dict[str, Any], Any]] | None:
+        """Subscribe this new connection to the channels the policy names for it (personal
+        channels), recovering from the positions the SDK sent in `connect.subs`. Returns the
+        subscriptions whose results went into the connect reply; channels the policy refuses
+        are left out. None: the client closed meanwhile."""
+        policy_subs = getattr(self.engine.policy, "server_subscriptions", None)
+        if policy_subs is None:
+            return []
+        channels = await policy_subs(self.creds)
+        if not channels:
+            return []
+        if not isinstance(requested, dict):
+            requested = {}
+        opened: list[tuple[Sub, dict[str, Any], Any]] = []
+        for channel in channels:
+            params = requested.get(channel)
+            try:
+                res = await self._open_sub(
+                    channel, params if isinstance(params, dict) else {}, server_side=True
+                )
+            except ReplyError as e:
+                if e.error.code == errors.ERROR_INTERNAL.code:
+                    for sub, _, _ in opened:
+                        self.engine.drop_sub(self, sub, notify=False)
+                    raise Close(errors.DISCONNECT_SERVER_ERROR) from None
+                continue  # not readable (any more): simply not a server-side subscription
+            if res is None:
+                return None
+            opened.append(res)
+        return opened
 
     async def cmd_unsubscribe(self, params: dict[str, Any], cid: int) -> dict[str, Any]:
         channel = self._channel(params)

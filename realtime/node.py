@@ -41,9 +41,21 @@ LIVE = 2
 class Sub:
     """One client's subscription to one channel."""
 
-    __slots__ = ("channel", "opts", "entry", "state", "epoch", "offset", "buffer", "join_leave")
+    __slots__ = (
+        "channel",
+        "opts",
+        "entry",
+        "state",
+        "epoch",
+        "offset",
+        "buffer",
+        "join_leave",
+        "server_side",
+    )
 
-    def __init__(self, channel: str, opts: NamespaceOptions, join_leave: bool) -> None:
+    def __init__(
+        self, channel: str, opts: NamespaceOptions, join_leave: bool, server_side: bool = False
+    ) -> None:
         self.channel = channel
         self.opts = opts
         self.entry: ChannelEntry | None = None
@@ -52,6 +64,8 @@ class Sub:
         self.offset = 0
         self.buffer: list[tuple[int, str, bytes, bytes | None]] | None = []
         self.join_leave = join_leave
+        #: Subscribed by the server on connect (ChannelPolicy.server_subscriptions).
+        self.server_side = server_side
 
 
 class ChannelEntry:

@@ -75,6 +75,10 @@ class ChannelPolicy(Protocol):
         """Answer an RPC; raise PublishRejected(104, "method not found") for unknown ones."""
         ...
 
+    # Optional: `async server_subscriptions(creds) -> list[str]`, the channels a connection is
+    # subscribed to by the server on connect (server-side subscriptions, with recovery from
+    # the positions the SDK sends in `connect.subs`). Each must pass the usual read checks.
+
 
 def namespace_of(channel: str) -> str:
     """The namespace of a channel: the text before the first ':' or '#', else ''.
@@ -121,8 +125,10 @@ class SimplePolicy:
         can_publish: SubscribeCheck | None = None,
         on_publish: PublishHook | None = None,
         rpc_methods: Mapping[str, RpcHandler] | None = None,
+        server_subscriptions: Callable[[Credentials], Any] | None = None,
     ) -> None:
         self.namespaces = dict(namespaces)
+        self._server_subs = server_subscriptions
         self._can_subscribe = can_subscribe
         self._can_publish = can_publish
         self._on_publish = on_publish
@@ -147,6 +153,11 @@ class SimplePolicy:
                 raise PublishRejected(107, "publication data must be a JSON object")
             return data
         return await _resolve(self._on_publish(creds, channel, data))
+
+    async def server_subscriptions(self, creds: Credentials) -> list[str]:
+        if self._server_subs is None:
+            return []
+        return list(await _resolve(self._server_subs(creds)) or ())
 
     async def rpc(self, creds: Credentials, method: str, data: Any) -> Any:
         handler = self._rpc.get(method)

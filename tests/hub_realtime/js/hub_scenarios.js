@@ -148,6 +148,28 @@ const scenarios = {
     other.disconnect();
     return { join, presence: info(entry), pubInfo: pubs[0] };
   },
+
+  // Server-side subscriptions: 'subscribed' and 'publication' events on the client itself;
+  // the network drops, and the reconnect recovers what was missed, in the connect reply.
+  async server_subs() {
+    const { client, seen } = makeClient();
+    const subscribed = [];
+    const pubs = [];
+    client.on('subscribed', (ctx) => subscribed.push({
+      channel: ctx.channel, wasRecovering: ctx.wasRecovering, recovered: ctx.recovered,
+    }));
+    client.on('publication', (ctx) => pubs.push({ channel: ctx.channel, data: decode(ctx.data) }));
+    client.connect();
+    await waitFor(() => subscribed.length === args.count, 'server-side subscriptions');
+    emit('subscribed', { channels: subscribed.map((s) => s.channel) });
+    await waitFor(() => pubs.length === 1, 'first publication');
+    emit('publication');
+    await waitFor(() => seen.connectingCodes.length > 0 && client.state === 'connecting', 'offline');
+    emit('offline');
+    await waitFor(() => subscribed.length === 2 * args.count && pubs.length === 2, 'recovery');
+    client.disconnect();
+    return { subscribed, pubs };
+  },
 };
 
 async function main() {
