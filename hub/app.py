@@ -14,6 +14,7 @@ from litestar import Litestar, Request, Response, Router, get
 from litestar.config.cors import CORSConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
+from litestar.openapi.plugins import SwaggerRenderPlugin
 from litestar.openapi.spec import Components, SecurityScheme
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
@@ -32,6 +33,7 @@ from hub.billing.api import (
 )
 from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.db import close_pool, start_pool
+from hub.errors import Problem
 from hub.logging import configure_logging
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.ops.api import OpsController
@@ -43,10 +45,15 @@ from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
 from hub.settings import Settings, get_settings
 from hub.strict_json import check_json_body
+from hub.web.fragments import HANDLERS as WEB_FRAGMENTS
+from hub.web.fragments import problem_fragment
+from hub.web.pages import PagesController
+from hub.web.render import template_config
 
 log = structlog.get_logger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"
+NODE_MODULES = ROOT / "node_modules"
 
 # Each domain adds its controllers here.
 API_V1_HANDLERS: list[Any] = [
@@ -92,9 +99,39 @@ def _internal_error_handler(
     )
 
 
-@get("/", include_in_schema=False, exclude_from_auth=True)
-async def index() -> File:
-    return File(STATIC / "index.html", content_disposition_type="inline", media_type="text/html")
+@get("/manifest.webmanifest", include_in_schema=False, exclude_from_auth=True)
+async def manifest() -> File:
+    return File(
+        STATIC / "web" / "manifest.webmanifest",
+        content_disposition_type="inline",
+        media_type="application/manifest+json",
+    )
+
+
+@get("/favicon.ico", include_in_schema=False, exclude_from_auth=True)
+async def favicon() -> File:
+    return File(
+        STATIC / "web" / "favicon.svg", content_disposition_type="inline", media_type="image/svg+xml"
+    )
+
+
+def _vendor_routers() -> list[Any]:
+    """Browser libraries from npm packages (`npm ci` in make install), served by the hub."""
+    packages = {
+        "centrifuge": NODE_MODULES / "centrifuge" / "dist",
+        "htmx": NODE_MODULES / "htmx.org" / "dist",
+        "swagger-ui": NODE_MODULES / "swagger-ui-dist",
+    }
+    return [
+        create_static_files_router(
+            path=f"/vendor/{name}",
+            directories=[directory],
+            opt={"exclude_from_auth": True},
+            include_in_schema=False,
+            name=f"vendor-{name}",
+        )
+        for name, directory in packages.items()
+    ]
 
 
 def create_app(settings: Settings | None = None) -> Litestar:
@@ -129,7 +166,15 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     rate_limit = RateLimitConfig(
         rate_limit=("minute", settings.rate_limit_per_minute),
-        exclude=["^/healthz", "^/readyz", "^/metrics", "^/connection/", "^/static/", "^/schema"],
+        exclude=[
+            "^/healthz",
+            "^/readyz",
+            "^/metrics",
+            "^/connection/",
+            "^/static/",
+            "^/vendor/",
+            "^/schema",
+        ],
         store="rate_limit",
     )
     prometheus = PrometheusConfig(
@@ -142,22 +187,22 @@ def create_app(settings: Settings | None = None) -> Litestar:
         opt={"exclude_from_auth": True},
         include_in_schema=False,
     )
-    # The browser build of centrifuge-js, installed by `npm ci` (make install).
-    vendor = create_static_files_router(
-        path="/vendor",
-        directories=[ROOT / "node_modules" / "centrifuge" / "dist"],
-        opt={"exclude_from_auth": True},
+    web = Router(
+        path="/",
+        route_handlers=[PagesController, *WEB_FRAGMENTS],
+        exception_handlers={Problem: problem_fragment},
         include_in_schema=False,
-        name="vendor",
     )
     app = Litestar(
         route_handlers=[
             api,
             OpsController,
             PrometheusController,
-            index,
+            manifest,
+            favicon,
             static,
-            vendor,
+            *_vendor_routers(),
+            web,
             *realtime_setup.route_handlers(rt_engine),
         ],
         lifespan=[lifespan],
@@ -165,7 +210,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         on_app_init=[jwt_auth.on_app_init],
         middleware=[
             request_context_middleware,
-            security_headers_middleware_factory(settings.hsts),
+            security_headers_middleware_factory(settings),
             prometheus.middleware,
             rate_limit.middleware,
         ],
@@ -185,12 +230,24 @@ def create_app(settings: Settings | None = None) -> Litestar:
             description="REST API of the BetterPrompt real-time community hub. Realtime: "
             "GET /connection/websocket speaks the Centrifuge client protocol v2.",
             path="/schema",
+            # The docs UI comes from the swagger-ui-dist npm package, served by the hub, so
+            # /schema works offline and under the hub's own CSP.
+            render_plugins=[
+                SwaggerRenderPlugin(
+                    path="/",
+                    js_url="/vendor/swagger-ui/swagger-ui-bundle.js",
+                    css_url="/vendor/swagger-ui/swagger-ui.css",
+                    standalone_preset_js_url="/vendor/swagger-ui/swagger-ui-standalone-preset.js",
+                    favicon='<link rel="icon" href="/static/web/favicon.svg" type="image/svg+xml">',
+                )
+            ],
             components=Components(
                 security_schemes={
                     "BearerToken": SecurityScheme(type="http", scheme="bearer", bearer_format="JWT")
                 }
             ),
         ),
+        template_config=template_config(),
         request_max_body_size=1024 * 1024,
         debug=False,
     )

@@ -5,21 +5,33 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
+from urllib.parse import urlsplit
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("hub.access")
 
-_CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
-    "connect-src 'self' ws: wss:; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
-)
-# The OpenAPI UIs load their bundles from a CDN; keep the rest of the policy.
+def content_security_policy(stripe_js_url: str = "") -> str:
+    """The pages' policy: only the hub's own scripts (no inline script), plus Stripe.js and its
+    frames when payments are configured (card fields must come from Stripe itself)."""
+    stripe = ""
+    if stripe_js_url:
+        parts = urlsplit(stripe_js_url)
+        stripe = f" {parts.scheme}://{parts.netloc}"
+    return (
+        f"default-src 'self'; script-src 'self'{stripe}; style-src 'self' 'unsafe-inline'; "
+        f"img-src 'self' data:; connect-src 'self' ws: wss:{stripe}; frame-src 'self'{stripe}; "
+        "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
+        "manifest-src 'self'"
+    )
+
+
+# The OpenAPI UI (swagger-ui-dist, served from /vendor) starts from one inline script that
+# embeds the schema; nothing comes from elsewhere.
 _CSP_DOCS = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://unpkg.com; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net https://fonts.googleapis.com https://unpkg.com; "
-    "font-src 'self' https://fonts.gstatic.com; img-src 'self' data: https:; worker-src 'self' blob:; "
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; connect-src 'self'; object-src 'none'; "
     "frame-ancestors 'none'"
 )
 
@@ -68,7 +80,13 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
-def security_headers_middleware_factory(hsts: bool) -> Any:
+def security_headers_middleware_factory(settings: Any) -> Any:
+    hsts = settings.hsts
+    csp = content_security_policy(
+        settings.stripe_js_url if settings.stripe_publishable_key else ""
+    ).encode()
+    csp_docs = _CSP_DOCS.encode()
+
     def security_headers_middleware(app: ASGIApp) -> ASGIApp:
         async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
             if scope["type"] != "http":
@@ -83,7 +101,7 @@ def security_headers_middleware_factory(hsts: bool) -> Any:
                         (b"x-content-type-options", b"nosniff"),
                         (b"x-frame-options", b"DENY"),
                         (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                        (b"content-security-policy", (_CSP_DOCS if docs else _CSP).encode()),
+                        (b"content-security-policy", csp_docs if docs else csp),
                     ]
                     if hsts:
                         headers.append(

@@ -89,6 +89,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_secret_key: str = ""
     stripe_webhook_secret: str = ""
     stripe_api_base: str = ""
+    # Stripe.js for the wallet's card form: the publishable key (empty = no card form) and
+    # where Stripe.js is loaded from (tests point it at localstripe's double).
+    stripe_publishable_key: str = ""
+    stripe_js_url: str = "https://js.stripe.com/v3/"
     # Stripe Connect (payouts) API base; empty = the same as stripe_api_base.
     stripe_connect_api_base: str = ""
     # Where Stripe's Express onboarding sends the creator back (the web client by default).
@@ -154,6 +158,7 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
         "redis_url": "REDIS_URL",
         "stripe_secret_key": "STRIPE_SECRET_KEY",
         "stripe_webhook_secret": "STRIPE_WEBHOOK_SECRET",
+        "stripe_publishable_key": "STRIPE_PUBLISHABLE_KEY",
         "openai_api_key": "OPENAI_API_KEY",
         "openai_base_url": "OPENAI_BASE_URL",
     }

@@ -13,6 +13,7 @@ from hub.accounts.schemas import (
     AuthResponse,
     LoginRequest,
     LogoutRequest,
+    PasswordChange,
     ProfilePatch,
     RealtimeToken,
     RealtimeTokenRequest,
@@ -103,6 +104,21 @@ class MeController(Controller):
         self, request: Request[CurrentUser, Any, Any], data: JSONBody[ProfilePatch]
     ) -> UserOut:
         return await service.update_profile(request.user.id, data)
+
+
+    @post(
+        "/password",
+        status_code=HTTP_200_OK,
+        summary="Change my password",
+        description="`{current_password, new_password}`. A wrong current password is 403 "
+        "`wrong-password`. Every session of the account ends (refresh families revoked, "
+        "websockets closed) and a fresh token pair for this device is returned.",
+    )
+    async def change_password(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[PasswordChange]
+    ) -> TokenPair:
+        access, refresh, ttl = await service.change_password(request.user, data)
+        return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
 
 
 class RealtimeTokenController(Controller):

@@ -74,3 +74,8 @@ class ProfilePatch(msgspec.Struct, forbid_unknown_fields=True):
     display_name: DisplayName | None = None
     bio: Bio | None = None
     handle: Handle | None = None
+
+
+class PasswordChange(msgspec.Struct, forbid_unknown_fields=True):
+    current_password: Annotated[str, msgspec.Meta(max_length=128)]
+    new_password: Password

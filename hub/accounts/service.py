@@ -15,7 +15,7 @@ import structlog
 from hub import auth
 from hub.accounts import hooks
 from hub.accounts.passwords import hash_password, needs_rehash, verify_password
-from hub.accounts.schemas import ProfilePatch, RegisterRequest, UserOut
+from hub.accounts.schemas import PasswordChange, ProfilePatch, RegisterRequest, UserOut
 from hub.db import engine, fetch, fetchrow, is_unique_violation
 from hub.errors import Problem, conflict, not_found, too_many, unauthorized
 from hub.redis import get_redis
@@ -352,3 +352,34 @@ async def erase_user(user: auth.CurrentUser) -> None:
     await auth.revoke_user_tokens_before_now(user.id)
     await hooks.run(hooks.on_user_signed_out, user.id)
     log.info("user.erased", user_id=user.id)
+
+
+async def change_password(user: auth.CurrentUser, body: PasswordChange) -> tuple[str, str, int]:
+    """Check the current password, store the new one, end every session (a stolen session
+    must not survive a password change) and return a fresh pair for the caller's device."""
+    row = await fetchrow(
+        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE id = $1 AND deleted_at IS NULL",
+        uuid.UUID(user.id),
+    )
+    if row is None:
+        raise not_found("This account")
+    if not await verify_password(row["password_hash"], body.current_password):
+        raise Problem(
+            403,
+            "wrong-password",
+            "Wrong password",
+            "Your current password is not correct.",
+            invalid_params=[{"name": "current_password", "reason": "incorrect"}],
+        )
+    new_hash = await hash_password(body.new_password)
+    await fetch(
+        "UPDATE users SET password_hash = $1, updated_at = now() WHERE id = $2",
+        new_hash,
+        row["id"],
+    )
+    await logout(user, everywhere=True)
+    # Issued after the "revoked before" mark, so this pair is valid while older ones are not.
+    await asyncio.sleep(0.01)
+    access, refresh_token, ttl = await _issue_pair(row)
+    log.info("user.password_changed", user_id=user.id)
+    return access, refresh_token, ttl

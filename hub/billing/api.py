@@ -12,7 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from hub.accounts import hooks
 from hub.auth import CurrentUser
 from hub.billing import payouts, service, topups
-from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, WalletOut
+from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, SalesTotals, WalletOut
 
 hooks.add(hooks.on_user_registered, service.on_user_registered)
 hooks.exporters["money"] = service.export_user
@@ -91,6 +91,20 @@ class CreatorMoneyController(Controller):
         self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
     ) -> SalesPage:
         return await service.creator_sales(request.user.id, limit, cursor)
+
+    @get(
+        "/sales/totals",
+        summary="My sales per prompt and per day",
+        description="Over the last `days` days (default 30, at most 366), refunded sales "
+        "excluded: `per_prompt` (best first) and `per_day` (every UTC day, zeros included, "
+        "oldest first), each with `count`, `gross_cents`, `earning_cents`.",
+    )
+    async def get_sales_totals(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        days: Annotated[int, Parameter(ge=1, le=366)] = 30,
+    ) -> SalesTotals:
+        return await service.sales_totals(request.user.id, days)
 
     @get(
         "/earnings",

@@ -41,8 +41,9 @@ class SaleOut(msgspec.Struct):
     created_at: datetime
     matures_at: datetime
     matured: bool
-    buyer_handle: str | None = None
+    buyer_handle: str | None = None  # null once the buyer erased their account
     refunded: bool = False
+    prompt_title: str | None = None
 
 
 class SalesPage(msgspec.Struct):
@@ -69,3 +70,24 @@ class Settlement(msgspec.Struct):
     fee_cents: int
     earning_cents: int
     returned_cents: int  # hold minus charge, back to the wallet
+
+
+class PromptSalesTotal(msgspec.Struct):
+    prompt_id: str
+    title: str
+    count: int
+    gross_cents: int
+    earning_cents: int
+
+
+class DaySalesTotal(msgspec.Struct):
+    day: str  # YYYY-MM-DD (UTC)
+    count: int
+    gross_cents: int
+    earning_cents: int
+
+
+class SalesTotals(msgspec.Struct):
+    days: int
+    per_prompt: list[PromptSalesTotal]
+    per_day: list[DaySalesTotal]

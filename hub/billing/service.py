@@ -19,11 +19,14 @@ import structlog
 from hub import live
 from hub.billing import ledger
 from hub.billing.schemas import (
+    DaySalesTotal,
     EarningsOut,
     LedgerEntryOut,
     LedgerPage,
+    PromptSalesTotal,
     SaleOut,
     SalesPage,
+    SalesTotals,
     Settlement,
     WalletOut,
 )
@@ -399,13 +402,18 @@ async def creator_sales(creator_id: str, limit: int, after: str | None) -> Sales
         where += " AND (s.created_at, s.run_id) < ($3, $4)"
         args += list(decode_cursor(after, "sales", datetime))
     rows = await fetch(
-        f"SELECT s.* FROM sales s WHERE {where} ORDER BY s.created_at DESC, s.run_id DESC LIMIT $2",
+        "SELECT s.*, p.title AS prompt_title, u.handle AS buyer_handle FROM sales s "
+        "LEFT JOIN prompts p ON p.id = s.prompt_id "
+        "LEFT JOIN users u ON u.id = s.buyer_id AND u.deleted_at IS NULL "
+        f"WHERE {where} ORDER BY s.created_at DESC, s.run_id DESC LIMIT $2",
         *args,
     )
     items = [
         SaleOut(
             run_id=str(r["run_id"]),
             prompt_id=str(r["prompt_id"]),
+            prompt_title=r["prompt_title"],
+            buyer_handle=r["buyer_handle"],
             gross_cents=r["gross_cents"],
             fee_cents=r["fee_cents"],
             earning_cents=r["earning_cents"],
@@ -421,6 +429,55 @@ async def creator_sales(creator_id: str, limit: int, after: str | None) -> Sales
         last = rows[limit - 1]
         next_cursor = encode_cursor("sales", last["created_at"], last["run_id"])
     return SalesPage(items=items, next_cursor=next_cursor)
+
+
+async def sales_totals(creator_id: str, days: int = 30) -> SalesTotals:
+    """Sales per prompt and per UTC day over the last `days` days (refunded sales excluded),
+    every day present (zeros included) so a chart has no holes."""
+    uid = _uid(creator_id)
+    since = _today_utc() - timedelta(days=days - 1)
+    per_prompt = await fetch(
+        "SELECT s.prompt_id, coalesce(p.title, '') AS title, count(*) AS n, "
+        "sum(s.gross_cents) AS gross, sum(s.earning_cents) AS earning FROM sales s "
+        "LEFT JOIN prompts p ON p.id = s.prompt_id "
+        "WHERE s.creator_id = $1 AND s.created_at >= $2 AND s.refunded_at IS NULL "
+        "GROUP BY s.prompt_id, p.title ORDER BY earning DESC, n DESC",
+        uid,
+        since,
+    )
+    per_day = await fetch(
+        "SELECT d::date AS day, count(s.run_id) AS n, coalesce(sum(s.gross_cents), 0) AS gross, "
+        "coalesce(sum(s.earning_cents), 0) AS earning "
+        "FROM generate_series($2::timestamptz, $3::timestamptz, interval '1 day') d "
+        "LEFT JOIN sales s ON s.creator_id = $1 AND s.refunded_at IS NULL "
+        "AND s.created_at >= d AND s.created_at < d + interval '1 day' "
+        "GROUP BY d ORDER BY d",
+        uid,
+        since,
+        _today_utc(),
+    )
+    return SalesTotals(
+        days=days,
+        per_prompt=[
+            PromptSalesTotal(
+                prompt_id=str(r["prompt_id"]),
+                title=r["title"],
+                count=int(r["n"]),
+                gross_cents=int(r["gross"]),
+                earning_cents=int(r["earning"]),
+            )
+            for r in per_prompt
+        ],
+        per_day=[
+            DaySalesTotal(
+                day=r["day"].isoformat(),
+                count=int(r["n"]),
+                gross_cents=int(r["gross"]),
+                earning_cents=int(r["earning"]),
+            )
+            for r in per_day
+        ],
+    )
 
 
 async def creator_earnings(creator_id: str) -> EarningsOut:

@@ -52,6 +52,18 @@ class CreatorsController(Controller):
         user = await optional_user(request)
         return await service.get_creator(handle, user.id if user else None, cursor, limit)
 
+    @get(
+        "/{handle:str}/followers",
+        exclude_from_auth=True,
+        summary="A creator's followers, newest first",
+        description="`{items: [{id, handle, display_name, followed_at}], next_cursor}`; "
+        "`followed_at` is when they followed. Unknown or erased handles are 404.",
+    )
+    async def followers(
+        self, handle: Handle, cursor: Cursor = None, limit: Limit = 20
+    ) -> FollowingPage:
+        return await service.list_followers(handle, cursor, limit)
+
     @post(
         "/{handle:str}/follow",
         status_code=HTTP_200_OK,

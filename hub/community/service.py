@@ -164,3 +164,33 @@ async def list_following(user_id: str, cursor: str | None, limit: int) -> Follow
         ],
         next_cursor=next_cursor,
     )
+
+
+async def list_followers(handle: str, cursor: str | None, limit: int) -> FollowingPage:
+    """Who follows a creator, newest first (public, like the follower count)."""
+    creator = await _creator_row(handle)
+    key, after = decode_cursor(cursor, "followers", datetime) if cursor else (None, None)
+    rows = await fetch(
+        "SELECT u.id, u.handle, u.display_name, f.created_at "
+        "FROM follows f JOIN users u ON u.id = f.follower_id "
+        "WHERE f.followee_id = $1 AND u.deleted_at IS NULL "
+        "AND ($2::timestamptz IS NULL OR (f.created_at, f.follower_id) < ($2, $3)) "
+        "ORDER BY f.created_at DESC, f.follower_id DESC LIMIT $4",
+        creator["id"],
+        key,
+        after,
+        limit + 1,
+    )
+    items, next_cursor = page(rows, limit, "followers", lambda r: r["created_at"])
+    return FollowingPage(
+        items=[
+            FollowingOut(
+                id=str(r["id"]),
+                handle=r["handle"],
+                display_name=r["display_name"],
+                followed_at=r["created_at"],
+            )
+            for r in items
+        ],
+        next_cursor=next_cursor,
+    )

@@ -12,6 +12,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from hub.auth import CurrentUser, optional_user
 from hub.prompts import service
 from hub.prompts.schemas import (
+    Facets,
     PromptCreate,
     PromptOut,
     PromptPage,
@@ -80,6 +81,34 @@ class PromptsController(Controller):
                 sort=sort,
                 cursor=cursor,
                 limit=limit,
+            )
+        )
+
+    @get(
+        "/facets",
+        exclude_from_auth=True,
+        summary="Facet counts of a search",
+        description="How the prompts matching the same filters as `GET /prompts` split by "
+        "tag, model and price band (`free`, `up_to_50`, `over_50` cents). Each facet ignores "
+        "its own filter, so the counts say what choosing another value would give.",
+    )
+    async def facets(
+        self,
+        q: Annotated[str | None, Parameter(max_length=200)] = None,
+        tag: TagParam = None,
+        creator: HandleParam = None,
+        model: Annotated[str | None, Parameter(max_length=64)] = None,
+        min_price: PriceParam = None,
+        max_price: PriceParam = None,
+    ) -> Facets:
+        return await service.facets(
+            service.ListQuery(
+                q=q,
+                tag=tag,
+                creator=creator,
+                model=model,
+                min_price=min_price,
+                max_price=max_price,
             )
         )
 

@@ -166,3 +166,17 @@ class SampleOut(msgspec.Struct):
 class SamplePage(msgspec.Struct):
     items: list[SampleOut]
     next_cursor: str | None
+
+
+class FacetCount(msgspec.Struct):
+    value: str
+    count: int
+
+
+class Facets(msgspec.Struct):
+    """How the current search's matches split by tag, model and price band (`free`,
+    `up_to_50` cents, `over_50`); each facet ignores its own filter."""
+
+    tags: list[FacetCount] = msgspec.field(default_factory=list)
+    models: list[FacetCount] = msgspec.field(default_factory=list)
+    prices: list[FacetCount] = msgspec.field(default_factory=list)

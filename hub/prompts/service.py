@@ -28,6 +28,8 @@ from hub.errors import conflict, forbidden, not_found, too_many, validation_erro
 from hub.pagination import decode_cursor, page
 from hub.prompts import events
 from hub.prompts.schemas import (
+    FacetCount,
+    Facets,
     OwnerOut,
     PromptCreate,
     PromptOut,
@@ -539,30 +541,22 @@ class ListQuery(msgspec.Struct, kw_only=True):
     limit: int = 20
 
 
-def build_list_query(query: ListQuery) -> tuple[str, list[Any], str]:
-    """(SQL, parameters, sort) of a listing page; bench/seed_prompts.py EXPLAINs these."""
+def _filters(query: ListQuery, arg: Any) -> tuple[list[str], str | None]:
+    """WHERE conditions of a listing (everything but the cursor) and the `q` parameter's ref."""
     q = (query.q or "").strip() or None
-    sort = query.sort or ("relevance" if q else "new")
-    if sort == "relevance" and q is None:
-        raise validation_error("sort", "sort=relevance needs a search query `q`.")
     if (
         query.min_price is not None
         and query.max_price is not None
         and query.min_price > query.max_price
     ):
         raise validation_error("min_price", "min_price is greater than max_price.")
-    params: list[Any] = []
-
-    def arg(value: Any) -> str:
-        params.append(value)
-        return f"${len(params)}"
-
     where: list[str] = []
     if not query.include_archived:
         where.append("p.status = 'active'")
+    q_ref = None
     if q is not None:
-        where.append(f"p.search @@ websearch_to_tsquery('english', {arg(q)})")
-    q_ref = f"${len(params)}" if q is not None else ""
+        q_ref = arg(q)
+        where.append(f"p.search @@ websearch_to_tsquery('english', {q_ref})")
     if query.tag:
         where.append(f"p.tags @> ARRAY[{arg(query.tag.lower())}]::text[]")
     if query.creator:
@@ -578,8 +572,24 @@ def build_list_query(query: ListQuery) -> tuple[str, list[Any], str]:
         where.append(f"p.price_cents >= {arg(query.min_price)}")
     if query.max_price is not None:
         where.append(f"p.price_cents <= {arg(query.max_price)}")
+    return where, q_ref
+
+
+def build_list_query(query: ListQuery) -> tuple[str, list[Any], str]:
+    """(SQL, parameters, sort) of a listing page; bench/seed_prompts.py EXPLAINs these."""
+    q = (query.q or "").strip() or None
+    sort = query.sort or ("relevance" if q else "new")
+    if sort == "relevance" and q is None:
+        raise validation_error("sort", "sort=relevance needs a search query `q`.")
+    params: list[Any] = []
+
+    def arg(value: Any) -> str:
+        params.append(value)
+        return f"${len(params)}"
+
+    where, q_ref = _filters(query, arg)
     key_sql, key_kind = _SORT_KEYS[sort]
-    key_sql = key_sql.replace("$q", q_ref)
+    key_sql = key_sql.replace("$q", q_ref or "")
     if query.cursor:
         key, after_id = decode_cursor(query.cursor, sort, key_kind)
         where.append(f"({key_sql}, p.id) < ({arg(key)}, {arg(after_id)})")
@@ -597,6 +607,62 @@ def build_list_query(query: ListQuery) -> tuple[str, list[Any], str]:
         "ORDER BY p.sort_key DESC, p.id DESC"
     )
     return sql, params, sort
+
+
+FACET_SCAN_LIMIT = 5000  # facets count over at most this many matching prompts (newest first)
+
+
+async def facets(query: ListQuery) -> Facets:
+    """Counts of the listing's matches by tag, model and price band, for filter links.
+
+    Each facet ignores its own filter (the tag counts answer "what if I picked another tag"),
+    and the scan is capped at the newest FACET_SCAN_LIMIT matches, so a broad query stays cheap.
+    """
+
+    async def counts(without: str, select: str) -> list[dict[str, Any]]:
+        params: list[Any] = []
+
+        def arg(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        narrowed = msgspec.structs.replace(query, **{without: None}, cursor=None)
+        if without == "min_price":
+            narrowed = msgspec.structs.replace(narrowed, max_price=None)
+        where, _ = _filters(narrowed, arg)
+        sample = (
+            f"SELECT p.tags, p.model, p.price_cents FROM prompts p "
+            f"WHERE {' AND '.join(where) or 'true'} ORDER BY p.created_at DESC "
+            f"LIMIT {FACET_SCAN_LIMIT}"
+        )
+        return await fetch(select.replace("{sample}", sample), *params)
+
+    tags = await counts(
+        "tag",
+        "SELECT t AS name, count(*) AS n FROM ({sample}) s, unnest(s.tags) t "
+        "GROUP BY t ORDER BY n DESC, t LIMIT 15",
+    )
+    models = await counts(
+        "model",
+        "SELECT model AS name, count(*) AS n FROM ({sample}) s GROUP BY model "
+        "ORDER BY n DESC, model LIMIT 10",
+    )
+    bands = await counts(
+        "min_price",
+        "SELECT count(*) FILTER (WHERE price_cents = 0) AS free, "
+        "count(*) FILTER (WHERE price_cents > 0 AND price_cents <= 50) AS low, "
+        "count(*) FILTER (WHERE price_cents > 50) AS high FROM ({sample}) s",
+    )
+    band = bands[0] if bands else {"free": 0, "low": 0, "high": 0}
+    return Facets(
+        tags=[FacetCount(value=r["name"], count=r["n"]) for r in tags],
+        models=[FacetCount(value=r["name"], count=r["n"]) for r in models],
+        prices=[
+            FacetCount(value="free", count=band["free"]),
+            FacetCount(value="up_to_50", count=band["low"]),
+            FacetCount(value="over_50", count=band["high"]),
+        ],
+    )
 
 
 async def list_prompts(query: ListQuery) -> PromptPage:

@@ -1,0 +1,80 @@
+"""Template engine, filters and the small helpers every web controller uses."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.response import Template
+from litestar.template.config import TemplateConfig
+
+from hub.settings import get_settings
+
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+
+
+def money(cents: int | None, signed: bool = False) -> str:
+    """`$1.25`; `+$0.20` / `−$0.26` when `signed` (ledger lines)."""
+    if cents is None:
+        return "—"
+    sign = ""
+    if signed:
+        sign = "+" if cents > 0 else ("−" if cents < 0 else "")
+    elif cents < 0:
+        sign = "−"
+    return f"{sign}${abs(cents) / 100:,.2f}"
+
+
+def price(cents: int | None) -> str:
+    return "Free" if not cents else money(cents)
+
+
+def iso(value: datetime | str | None) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    return value.astimezone(UTC).isoformat()
+
+
+def when(value: datetime | str | None) -> str:
+    """A readable UTC time for the server render; the browser rewrites it in local time."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.astimezone(UTC).strftime("%d %b %Y, %H:%M UTC")
+
+
+def stars(rating: float | int | None) -> str:
+    r = round(float(rating or 0))
+    return "★" * r + "☆" * (5 - r)
+
+
+def _engine_setup(engine: JinjaTemplateEngine) -> None:
+    env = engine.engine
+    env.filters.update(money=money, price=price, iso=iso, when=when, stars=stars)
+    env.globals.update(new_key=lambda: uuid.uuid4().hex)
+    env.trim_blocks = True
+    env.lstrip_blocks = True
+
+
+def template_config() -> TemplateConfig[JinjaTemplateEngine]:
+    return TemplateConfig(
+        directory=TEMPLATES, engine=JinjaTemplateEngine, engine_callback=_engine_setup
+    )
+
+
+def page(name: str, status_code: int = 200, **context: Any) -> Template:
+    """A full page (base layout); the public Stripe settings ride along for the wallet."""
+    settings = get_settings()
+    context.setdefault("stripe_publishable_key", settings.stripe_publishable_key)
+    context.setdefault("stripe_js_url", settings.stripe_js_url)
+    return Template(template_name=name, context=context, status_code=status_code)
+
+
+def fragment(name: str, status_code: int = 200, **context: Any) -> Template:
+    return Template(template_name=f"fragments/{name}", context=context, status_code=status_code)

@@ -1,0 +1,542 @@
+// BetterPrompt web: htmx does navigation and forms; this file keeps the session, the one
+// realtime connection (centrifuge-js) and the live widgets that pages declare with data-*.
+"use strict";
+
+(function () {
+  const API = "/api/v1";
+  const KEY = "bp.session";
+  const WS_URL = `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/connection/websocket`;
+
+  // ------------------------------------------------------------------ session (tokens)
+  // Access + refresh tokens live in localStorage (no cookie carries credentials, so no CSRF);
+  // htmx sends the access token as a Bearer header. Refreshing is serialised across tabs with
+  // a Web Lock, re-reading storage inside it, because a refresh token is single-use.
+  function load() {
+    try { return JSON.parse(localStorage.getItem(KEY) || "null"); } catch (e) { return null; }
+  }
+  let session = load();
+
+  function tokenExp(token) {
+    try {
+      const part = token.split(".")[1].replace(/-/g, "+").replace(/_/g, "/");
+      return JSON.parse(atob(part)).exp * 1000;
+    } catch (e) { return 0; }
+  }
+
+  function save(body, user) {
+    if (body) {
+      session = {
+        access: body.access_token,
+        refresh: body.refresh_token,
+        exp: tokenExp(body.access_token),
+        user: user || body.user || (session && session.user) || null,
+      };
+      localStorage.setItem(KEY, JSON.stringify(session));
+    } else {
+      session = null;
+      localStorage.removeItem(KEY);
+    }
+    applySession();
+  }
+
+  async function withLock(fn) {
+    if (navigator.locks && navigator.locks.request) return navigator.locks.request("bp-refresh", fn);
+    return fn();
+  }
+
+  let refreshing = null;
+  async function freshAccess() {
+    if (!session) return "";
+    if (session.exp - Date.now() > 30000) return session.access;
+    refreshing = refreshing || withLock(async () => {
+      const latest = load();  // another tab may have refreshed while we waited
+      if (!latest) { save(null); return ""; }
+      if (latest.exp - Date.now() > 30000) { session = latest; return latest.access; }
+      const r = await fetch(`${API}/auth/refresh`, {
+        method: "POST", headers: { "content-type": "application/json" },
+        body: JSON.stringify({ refresh_token: latest.refresh }),
+      });
+      if (!r.ok) { save(null); flash("Your session ended. Please sign in again.", true); return ""; }
+      session = latest;
+      save(await r.json());
+      return session.access;
+    }).finally(() => { refreshing = null; });
+    return refreshing;
+  }
+
+  async function api(path, { method = "GET", body, headers = {} } = {}) {
+    const opts = { method, headers: { ...headers } };
+    if (body !== undefined) { opts.body = JSON.stringify(body); opts.headers["content-type"] = "application/json"; }
+    const token = await freshAccess();
+    if (token) opts.headers.authorization = `Bearer ${token}`;
+    const r = await fetch(API + path, opts);
+    if (r.status === 204) return null;
+    const data = await r.json().catch(() => ({}));
+    if (!r.ok) {
+      const err = new Error(data.detail || data.title || `HTTP ${r.status}`);
+      err.status = r.status; err.problem = data; throw err;
+    }
+    return data;
+  }
+  window.bp = { api, freshAccess, get session() { return session; } };
+
+  function applySession() {
+    const root = document.documentElement;
+    root.dataset.auth = session ? "in" : "out";
+    root.dataset.admin = session && session.user && (session.user.roles || []).includes("admin") ? "yes" : "no";
+    const me = document.getElementById("me-link");
+    if (me && session && session.user) me.textContent = `@${session.user.handle}`;
+  }
+
+  window.addEventListener("storage", (ev) => {
+    if (ev.key !== KEY) return;
+    const before = session && session.user && session.user.id;
+    session = load();
+    applySession();
+    const after = session && session.user && session.user.id;
+    if (before !== after) { connectRealtime(); reloadPersonal(); }
+  });
+
+  // ------------------------------------------------------------------ feedback
+  function flash(text, isError = false) {
+    const el = document.getElementById("flash");
+    if (!el) return;
+    el.textContent = text;
+    el.className = isError ? "flash error" : "flash";
+    el.hidden = false;
+    clearTimeout(flash.timer);
+    flash.timer = setTimeout(() => { el.hidden = true; }, isError ? 8000 : 4000);
+  }
+  // Screen readers hear one polite announcement per message, never per token.
+  function announce(text) {
+    const el = document.getElementById("announcer");
+    if (!el) return;
+    el.textContent = "";
+    setTimeout(() => { el.textContent = text; }, 50);
+  }
+  window.bp.flash = flash;
+  window.bp.announce = announce;
+
+  // ------------------------------------------------------------------ htmx wiring
+  document.addEventListener("htmx:confirm", (ev) => {
+    // Make sure the access token is fresh before any request carries it.
+    if (!session || session.exp - Date.now() > 30000) return;
+    ev.preventDefault();
+    freshAccess().then(() => ev.detail.issueRequest(true));
+  });
+  document.addEventListener("htmx:configRequest", (ev) => {
+    if (session && session.access) ev.detail.headers.Authorization = `Bearer ${session.access}`;
+  });
+  document.addEventListener("htmx:beforeSwap", (ev) => {
+    const xhr = ev.detail.xhr;
+    if (xhr.status === 401) {
+      ev.detail.shouldSwap = true;
+      ev.detail.isError = false;
+      ev.detail.serverResponse = '<div class="notice"><p>Sign in to see this.</p><p><a class="btn btn-primary" href="/signin?next=' +
+        encodeURIComponent(location.pathname + location.search) + '">Sign in</a></p></div>';
+      if (session) save(null);
+    }
+  });
+  document.addEventListener("htmx:responseError", (ev) => {
+    const target = ev.detail.target;
+    if (target && target.matches("[data-fragment]")) {
+      target.innerHTML = "";
+      const box = document.createElement("div");
+      box.className = "notice error";
+      box.setAttribute("role", "alert");
+      box.textContent = "Could not load this part of the page. ";
+      const retry = document.createElement("button");
+      retry.type = "button"; retry.className = "btn btn-small"; retry.textContent = "Retry";
+      retry.addEventListener("click", () => htmx.trigger(target, "bp:retry"));
+      box.append(retry);
+      target.append(box);
+    } else {
+      flash("Something went wrong. Please try again.", true);
+    }
+  });
+  document.addEventListener("htmx:sendError", () => flash("You seem to be offline. We will catch up when the network is back.", true));
+
+  // Full-page navigation (boosted): drop the previous page's live subscriptions.
+  document.addEventListener("htmx:beforeSwap", (ev) => {
+    if (ev.detail.boosted || ev.detail.target === document.body) dropPageSubs();
+  });
+  document.addEventListener("htmx:afterSettle", (ev) => {
+    if (ev.detail.boosted) {
+      const main = document.getElementById("main");
+      if (main) main.focus({ preventScroll: true });
+    }
+  });
+
+  function reloadPersonal() {
+    document.querySelectorAll("[data-personal]").forEach((el) => htmx.trigger(el, "bp:retry"));
+  }
+
+  // ------------------------------------------------------------------ realtime connection
+  let centrifuge = null;
+  let userSubs = [];
+  let pageSubs = [];
+  let everConnected = false;
+  let wasDown = false;
+
+  function setConn(state, text) {
+    const el = document.getElementById("conn");
+    if (!el) return;
+    el.dataset.state = state;
+    el.querySelector(".conn-text").textContent = text;
+  }
+
+  function connectRealtime() {
+    if (centrifuge) { centrifuge.disconnect(); centrifuge.removeAllListeners && centrifuge.removeAllListeners(); }
+    userSubs = []; pageSubs = [];
+    document.querySelectorAll("[data-live-bound]").forEach((e) => { delete e.dataset.liveBound; });
+    const opts = { minReconnectDelay: 300, maxReconnectDelay: 5000 };
+    if (session) opts.getToken = () => freshAccess();
+    const c = new Centrifuge(WS_URL, opts);
+    c.on("connecting", () => {
+      if (everConnected) { wasDown = true; setConn("reconnecting", "Reconnecting…"); }
+      else setConn("connecting", "Connecting…");
+    });
+    c.on("connected", () => {
+      everConnected = true;
+      if (wasDown) {
+        wasDown = false;
+        setConn("recovered", "Reconnected");
+        announce("Connection restored.");
+        setTimeout(() => { if (document.getElementById("conn").dataset.state === "recovered") setConn("live", "Live"); }, 4000);
+      } else setConn("live", "Live");
+    });
+    c.on("disconnected", () => setConn("offline", "Offline"));
+    centrifuge = c;
+    if (session && session.user) subscribeUser(session.user.id);
+    c.connect();
+    scanLive(document.body);
+  }
+  window.addEventListener("offline", () => { if (everConnected) { wasDown = true; setConn("offline", "Offline — will reconnect"); } });
+
+  function sub(channel, opts, into) {
+    const existing = centrifuge.getSubscription(channel);
+    if (existing) { existing.unsubscribe(); centrifuge.removeSubscription(existing); }
+    const s = centrifuge.newSubscription(channel, opts || {});
+    into.push(s);
+    return s;
+  }
+
+  function dropPageSubs() {
+    for (const s of pageSubs) { try { s.unsubscribe(); centrifuge.removeSubscription(s); } catch (e) { /* gone */ } }
+    pageSubs = [];
+  }
+
+  function setUnread(n) {
+    const badge = document.getElementById("unread");
+    const bell = document.getElementById("bell");
+    if (!badge) return;
+    badge.textContent = n > 99 ? "99+" : String(n);
+    badge.hidden = !n;
+    bell.setAttribute("aria-label", `Notifications, ${n} unread`);
+  }
+
+  function setWallet(cents) {
+    const chip = document.getElementById("wallet-chip");
+    if (chip) { chip.textContent = `$${(cents / 100).toFixed(2)}`; chip.setAttribute("aria-label", `Wallet balance $${(cents / 100).toFixed(2)}`); }
+  }
+
+  function subscribeUser(userId) {
+    const n = sub(`notifications#${userId}`, {}, userSubs);
+    n.on("publication", (ctx) => {
+      const d = ctx.data;
+      if (d.type === "wallet.updated") { setWallet(d.balance_cents); document.body.dispatchEvent(new CustomEvent("bp:wallet")); return; }
+      if (typeof d.unread_count === "number") setUnread(d.unread_count);
+      if (d.type === "notification.created" && d.notification) {
+        announce(`New notification: ${d.notification.text || d.notification.type}`);
+      }
+      document.body.dispatchEvent(new CustomEvent("bp:notifications"));
+    });
+    n.on("subscribed", () => refreshChrome());
+    n.subscribe();
+    const f = sub(`feed#${userId}`, {}, userSubs);
+    f.on("publication", () => document.body.dispatchEvent(new CustomEvent("bp:feed")));
+    f.subscribe();
+  }
+
+  async function refreshChrome() {
+    if (!session) return;
+    try {
+      const [w, n] = await Promise.all([api("/me/wallet"), api("/me/notifications?unread=true&limit=1")]);
+      setWallet(w.balance_cents);
+      setUnread(n.unread_count);
+    } catch (e) { /* shown again on the next event */ }
+  }
+
+  // ------------------------------------------------------------------ live widgets
+  function userChannel(name) {
+    if (!name.includes("{user}")) return name;
+    return session && session.user ? name.replace("{user}", session.user.id) : null;
+  }
+
+  function within(root, selector) {
+    const found = [...root.querySelectorAll(selector)];
+    return root.matches && root.matches(selector) ? [root, ...found] : found;
+  }
+
+  function scanLive(root) {
+    if (!centrifuge || !root) return;
+    within(root, "[data-live-channel]").forEach(bindChannel);
+    within(root, "[data-run-stream]").forEach(bindRun);
+    within(root, "[data-chat-room]").forEach(bindChat);
+    within(root, "time[datetime]").forEach(localTime);
+  }
+
+  // Any element: data-live-channel="sales#{user}" data-live-event="bp:sale" refreshes the
+  // htmx fragments listening for that event (debounced), so the server renders the change.
+  function bindChannel(el) {
+    if (el.dataset.liveBound) return;
+    const channel = userChannel(el.dataset.liveChannel);
+    if (!channel) return;
+    el.dataset.liveBound = "1";
+    const s = sub(channel, {}, pageSubs);
+    let timer = null;
+    s.on("publication", (ctx) => {
+      if (el.dataset.liveAnnounce && ctx.data && ctx.data.type === el.dataset.liveAnnounce) announce(el.dataset.liveAnnounceText || "Updated.");
+      clearTimeout(timer);
+      timer = setTimeout(() => htmx.trigger(el, el.dataset.liveEvent || "bp:live", { data: ctx.data }), 120);
+    });
+    s.on("subscribed", (ctx) => { if (ctx.wasRecovering && !ctx.recovered) htmx.trigger(el, el.dataset.liveEvent || "bp:live"); });
+    s.subscribe();
+  }
+
+  // A run's output: server-rendered text up to data-offset, then the channel since there.
+  function bindRun(el) {
+    if (el.dataset.liveBound) return;
+    el.dataset.liveBound = "1";
+    const id = el.dataset.runId;
+    const out = el.querySelector("[data-run-output]");
+    const status = el.querySelector("[data-run-status]");
+    const terminal = ["completed", "failed", "canceled"];
+    let seq = Number(el.dataset.seq || 0);
+    let state = el.dataset.status;
+    const setStatus = (s, text) => {
+      state = s; el.dataset.status = s;
+      if (status) { status.textContent = text || s; status.dataset.status = s; }
+    };
+    if (terminal.includes(state)) return;
+    const opts = {};
+    if (el.dataset.epoch) opts.since = { offset: Number(el.dataset.offset), epoch: el.dataset.epoch };
+    const s = sub(`runs:${id}`, opts, pageSubs);
+    s.on("publication", (ctx) => {
+      const d = ctx.data;
+      if (d.type === "run.started") setStatus("running", "Running");
+      else if (d.type === "run.restarted") { out.textContent = ""; seq = 0; setStatus("running", "Restarted"); }
+      else if (d.type === "run.delta") {
+        if (d.seq <= seq) return;  // already in the rendered text
+        seq = d.seq;
+        if (state !== "running") setStatus("running", "Running");
+        out.textContent += d.text;
+        out.dataset.tokens = String(seq);
+      } else if (terminal.includes(d.type.slice(4))) {
+        const st = d.type.slice(4);
+        setStatus(st, st === "completed" ? "Completed" : st === "failed" ? "Failed" : "Cancelled");
+        announce(st === "completed" ? "The run has finished." : st === "failed" ? "The run failed and was refunded." : "The run was cancelled.");
+        htmx.trigger(el, "bp:run-ended");
+        refreshChrome();
+      }
+    });
+    s.on("subscribed", async (ctx) => {
+      if (ctx.wasRecovering && !ctx.recovered) {
+        // The history window no longer covers us: reload the text from the server.
+        try {
+          const run = await api(`/runs/${id}`);
+          out.textContent = run.output; seq = 0;
+          flash("Reloaded the run after a long disconnect.");
+        } catch (e) { /* keep what we have */ }
+      }
+    });
+    s.subscribe();
+  }
+
+  function localTime(t) {
+    if (t.dataset.local) return;
+    t.dataset.local = "1";
+    const d = new Date(t.getAttribute("datetime"));
+    if (isNaN(d)) return;
+    const opts = t.dataset.format === "time" ? { hour: "2-digit", minute: "2-digit" }
+      : { year: "numeric", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" };
+    t.textContent = d.toLocaleString(undefined, opts);
+    t.title = d.toISOString();
+  }
+
+  // ------------------------------------------------------------------ chat
+  function bindChat(el) {
+    if (el.dataset.liveBound) return;
+    el.dataset.liveBound = "1";
+    const slug = el.dataset.chatRoom;
+    const list = el.querySelector("[data-messages]");
+    const people = el.querySelector("[data-people]");
+    const form = el.querySelector("form[data-chat-form]");
+    const tpl = el.querySelector("template[data-message-template]");
+    const me = session && session.user ? session.user.id : null;
+    const canModerate = el.dataset.canModerate === "yes";
+    const s = sub(`rooms:${slug}`, { joinLeave: true }, pageSubs);
+
+    const render = (m) => {
+      if (list.querySelector(`[data-message-id="${m.id}"]`)) return null;
+      const node = tpl.content.firstElementChild.cloneNode(true);
+      node.dataset.messageId = m.id;
+      const author = node.querySelector("[data-author]");
+      author.textContent = m.author && m.author.handle ? (m.author.display_name || m.author.handle) : "deleted user";
+      if (m.author && m.author.handle) { author.href = `/creators/${m.author.handle}`; node.querySelector("[data-handle]").textContent = `@${m.author.handle}`; }
+      node.querySelector("[data-text]").textContent = m.text;
+      const t = node.querySelector("time");
+      t.setAttribute("datetime", m.created_at); t.dataset.format = "time"; localTime(t);
+      const mine = me && m.author && m.author.id === me;
+      node.querySelectorAll("[data-own]").forEach((b) => { b.hidden = !mine; });
+      node.querySelectorAll("[data-mod]").forEach((b) => { b.hidden = !(mine || canModerate); });
+      if (m.edited_at) node.querySelector("[data-edited]").hidden = false;
+      return node;
+    };
+    const add = (m, top) => {
+      const node = render(m);
+      if (!node) return;
+      const empty = list.querySelector("[data-empty]");
+      if (empty) empty.remove();
+      if (top) list.prepend(node); else list.append(node);
+      list.scrollTop = list.scrollHeight;
+    };
+    list.querySelectorAll("[data-message-id]").forEach((node) => {
+      const authorId = node.dataset.authorId;
+      const mine = me && authorId === me;
+      node.querySelectorAll("[data-own]").forEach((b) => { b.hidden = !mine; });
+      node.querySelectorAll("[data-mod]").forEach((b) => { b.hidden = !(mine || canModerate); });
+    });
+    list.scrollTop = list.scrollHeight;
+
+    s.on("publication", (ctx) => {
+      const d = ctx.data;
+      if (d.type === "room.message") { add(d, false); if (!(me && d.author && d.author.id === me)) announce(`${d.author ? d.author.handle : "Someone"}: ${d.text}`); }
+      else if (d.type === "room.message_deleted") { const n = list.querySelector(`[data-message-id="${d.id}"]`); if (n) n.remove(); }
+      else if (d.type === "room.message_edited") {
+        const n = list.querySelector(`[data-message-id="${d.id}"]`);
+        if (n) { n.querySelector("[data-text]").textContent = d.text; n.querySelector("[data-edited]").hidden = false; }
+      }
+    });
+    const refreshPeople = async () => {
+      if (!people) return;
+      try {
+        const p = await s.presence();
+        const ids = [...new Set(Object.values(p.clients).map((c) => c.user).filter(Boolean))];
+        const anon = Object.values(p.clients).filter((c) => !c.user).length;
+        htmx.ajax("GET", `/web/people?room=${encodeURIComponent(slug)}&anon=${anon}` + ids.map((i) => `&id=${encodeURIComponent(i)}`).join(""), { target: people, swap: "innerHTML" });
+      } catch (e) { /* presence is best-effort */ }
+    };
+    let peopleTimer = null;
+    const soon = () => { clearTimeout(peopleTimer); peopleTimer = setTimeout(refreshPeople, 150); };
+    s.on("subscribed", (ctx) => {
+      soon();
+      if (ctx.wasRecovering && !ctx.recovered) htmx.trigger(el, "bp:retry");
+    });
+    s.on("join", soon);
+    s.on("leave", soon);
+    s.subscribe();
+
+    if (form) {
+      form.addEventListener("submit", async (ev) => {
+        ev.preventDefault();
+        const input = form.querySelector("textarea, input[name=text]");
+        const text = input.value.trim();
+        if (!text) return;
+        if (!session) { flash("Sign in to chat.", true); return; }
+        const button = form.querySelector("button[type=submit]");
+        button.disabled = true;
+        try {
+          await s.publish({ text });
+          input.value = "";
+        } catch (e) {
+          const msg = e.code === 103 ? "You cannot post in this room (banned or not a member)." : e.code === 111 ? "Slow down a little." : (e.message || "Not sent.");
+          flash(msg, true);
+        } finally { button.disabled = false; input.focus(); }
+      });
+      const input = form.querySelector("textarea");
+      if (input) input.addEventListener("keydown", (ev) => {
+        if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
+      });
+    }
+    list.addEventListener("click", async (ev) => {
+      const button = ev.target.closest("button[data-action]");
+      if (!button) return;
+      const node = button.closest("[data-message-id]");
+      const id = node.dataset.messageId;
+      try {
+        if (button.dataset.action === "delete") {
+          if (!confirm("Delete this message?")) return;
+          await api(`/rooms/${encodeURIComponent(slug)}/messages/${id}`, { method: "DELETE" });
+          node.remove();
+        } else if (button.dataset.action === "edit") {
+          const current = node.querySelector("[data-text]").textContent;
+          const text = prompt("Edit your message", current);
+          if (text === null || text.trim() === "" || text === current) return;
+          await api(`/rooms/${encodeURIComponent(slug)}/messages/${id}`, { method: "PATCH", body: { text } });
+        } else if (button.dataset.action === "ban") {
+          const handle = node.querySelector("[data-handle]").textContent.replace(/^@/, "");
+          const minutes = prompt(`Ban @${handle} from this room for how many minutes?`, "60");
+          if (!minutes) return;
+          await api(`/rooms/${encodeURIComponent(slug)}/bans`, { method: "POST", body: { handle, minutes: Number(minutes) } });
+          flash(`@${handle} is banned for ${minutes} minutes.`);
+        }
+      } catch (e) { flash(e.message, true); }
+    });
+  }
+
+  // ------------------------------------------------------------------ sign in / up / out
+  document.addEventListener("submit", async (ev) => {
+    const form = ev.target;
+    if (!form.matches("form[data-auth-form]")) return;
+    ev.preventDefault();
+    const kind = form.dataset.authForm;
+    const data = Object.fromEntries(new FormData(form).entries());
+    const error = form.querySelector("[data-form-error]");
+    error.hidden = true;
+    const button = form.querySelector("button[type=submit]");
+    button.disabled = true;
+    try {
+      const body = kind === "signup"
+        ? { email: data.email, password: data.password, handle: data.handle, ...(data.display_name ? { display_name: data.display_name } : {}) }
+        : { email: data.email, password: data.password };
+      const r = await fetch(`${API}/auth/${kind === "signup" ? "register" : "login"}`, {
+        method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(body),
+      });
+      const out = await r.json().catch(() => ({}));
+      if (!r.ok) {
+        const params = (out.invalid_params || out.extra || []).map((p) => p.name || p.key).filter(Boolean);
+        error.textContent = out.detail || "That did not work.";
+        if (params.length) error.textContent += ` (${params.join(", ")})`;
+        error.hidden = false; error.focus();
+        return;
+      }
+      save(out, out.user);
+      connectRealtime();
+      const next = new URLSearchParams(location.search).get("next");
+      htmx.ajax("GET", next && next.startsWith("/") && !next.startsWith("//") ? next : "/", { target: "body", pushUrl: true });
+      flash(kind === "signup" ? `Welcome, @${out.user.handle}! Your starter credits are in your wallet.` : `Welcome back, @${out.user.handle}.`);
+    } catch (e) {
+      error.textContent = "Network error; please try again."; error.hidden = false;
+    } finally { button.disabled = false; }
+  });
+
+  document.addEventListener("click", async (ev) => {
+    const out = ev.target.closest("[data-signout]");
+    if (!out) return;
+    ev.preventDefault();
+    try { await api("/auth/logout", { method: "POST", body: { everywhere: out.dataset.signout === "everywhere" } }); } catch (e) { /* signed out anyway */ }
+    save(null);
+    connectRealtime();
+    htmx.ajax("GET", "/", { target: "body", pushUrl: true });
+    flash("Signed out.");
+  });
+
+  // ------------------------------------------------------------------ start
+  applySession();
+  document.addEventListener("DOMContentLoaded", () => {
+    applySession();
+    htmx.onLoad((el) => { scanLive(el); if (el === document.body) refreshChrome(); });
+    connectRealtime();
+  });
+})();
