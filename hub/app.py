@@ -111,7 +111,9 @@ async def manifest() -> File:
 @get("/favicon.ico", include_in_schema=False, exclude_from_auth=True)
 async def favicon() -> File:
     return File(
-        STATIC / "web" / "favicon.svg", content_disposition_type="inline", media_type="image/svg+xml"
+        STATIC / "web" / "favicon.svg",
+        content_disposition_type="inline",
+        media_type="image/svg+xml",
     )
 
 

@@ -12,6 +12,7 @@ from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 log = structlog.get_logger("hub.access")
 
+
 def content_security_policy(stripe_js_url: str = "") -> str:
     """The pages' policy: only the hub's own scripts (no inline script), plus Stripe.js and its
     frames when payments are configured (card fields must come from Stripe itself)."""

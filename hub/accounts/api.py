@@ -105,7 +105,6 @@ class MeController(Controller):
     ) -> UserOut:
         return await service.update_profile(request.user.id, data)
 
-
     @post(
         "/password",
         status_code=HTTP_200_OK,

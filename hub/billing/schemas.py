@@ -70,6 +70,7 @@ class Settlement(msgspec.Struct):
     fee_cents: int
     earning_cents: int
     returned_cents: int  # hold minus charge, back to the wallet
+    notification_id: str | None = None  # the creator's "You earned …", published after commit
 
 
 class PromptSalesTotal(msgspec.Struct):

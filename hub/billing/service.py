@@ -30,6 +30,7 @@ from hub.billing.schemas import (
     Settlement,
     WalletOut,
 )
+from hub.community import notifications
 from hub.db import engine, fetch, fetchrow
 from hub.pagination import decode_cursor, encode_cursor
 from hub.settings import get_settings
@@ -268,6 +269,7 @@ async def settle_run(
             (creator["earnings_pending"], earning - pay_off),
         ]
     tx_id = await ledger.post(kind, _final_ref(run_id), postings, run_id=run_id, memo=memo)
+    notification_id: str | None = None
     if price_cents > 0:
         hold_days = get_settings().earnings_hold_days
         await fetch(
@@ -284,6 +286,16 @@ async def settle_run(
             earning,
             timedelta(days=hold_days),
         )
+        if earning:
+            note = await notifications.notify(
+                _uid(creator_id),
+                "sale.earned",
+                f"sale:{run_id}",
+                actor_id=_uid(buyer_id),
+                prompt_id=_uid(prompt_id),
+                data={"amount_cents": earning, "run_id": str(run_id)},
+            )
+            notification_id = str(note) if note else None
     return Settlement(
         transaction_id=tx_id,
         price_cents=price_cents,
@@ -291,6 +303,7 @@ async def settle_run(
         fee_cents=fee,
         earning_cents=earning,
         returned_cents=returned,
+        notification_id=notification_id,
     )
 
 

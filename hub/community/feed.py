@@ -21,6 +21,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from hub.community import notifications
 from hub.community.schemas import FeedItemOut, FeedPage, PromptRef, UserRef
 from hub.db import fetch, fetchrow
 from hub.pagination import decode_cursor, page
@@ -93,6 +94,15 @@ async def fanout_batch(
         event_at,
     )
     log.info("feed.fanout_batch", prompt_id=prompt_id, version=version, inserted=len(inserted))
+    # The followers are told too; unique per (follower, prompt, version), like the items.
+    notes = await notifications.notify_many(
+        ids,
+        "prompt.published" if version == 1 else "prompt.version",
+        f"prompt:{prompt['id']}:{version}",
+        actor_id=prompt["actor_id"],
+        prompt_id=prompt["id"],
+        data={"version": version},
+    )
     base = {**prompt, "prompt_id": prompt["id"], "kind": _kind(version), "version": version}
     gate = asyncio.Semaphore(_PUBLISH_CONCURRENCY)
 
@@ -104,6 +114,7 @@ async def fanout_batch(
             )
 
     await asyncio.gather(*(push(r) for r in inserted))
+    await notifications.publish_created_many(notes)
     return str(ids[-1]) if len(ids) == FANOUT_BATCH else None
 
 

@@ -12,7 +12,9 @@ from hub.prompts.schemas import NO_NUL, PromptPage
 ReviewBody = Annotated[str, msgspec.Meta(max_length=5000, pattern=NO_NUL)]
 ReplyBody = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=NO_NUL)]
 Rating = Annotated[int, msgspec.Meta(ge=1, le=5, description="1 to 5 stars.")]
-NotificationKind = Literal["follower.new", "review.new"]
+NotificationKind = Literal[
+    "follower.new", "review.new", "prompt.published", "prompt.version", "sale.earned"
+]
 
 
 class UserRef(msgspec.Struct):
@@ -87,15 +89,29 @@ class ReviewPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class Subject(msgspec.Struct):
+    """What a notification is about: a prompt, a user or a run."""
+
+    type: Literal["prompt", "user", "run"]
+    id: str
+    title: str
+
+
 class NotificationOut(msgspec.Struct):
     id: str
     type: NotificationKind
     actor: UserRef | None
+    subject: Subject | None
+    url: str  # the web page it is about, e.g. /prompts/<id>
+    text: str  # a sentence for people: "@alice published “Cold email v2”"
     prompt: PromptRef | None
     review_id: str | None
     rating: int | None
     read: bool
     created_at: datetime
+    amount_cents: int | None = None  # sale.earned: what you earned
+    version: int | None = None  # prompt.version: the new version
+    run_id: str | None = None  # sale.earned: the run that paid
 
 
 class NotificationPage(msgspec.Struct):

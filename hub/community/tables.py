@@ -1,6 +1,16 @@
 """Community tables. The schema itself (constraints, indexes) lives in the migrations."""
 
-from piccolo.columns import UUID, BigInt, ForeignKey, Integer, SmallInt, Text, Timestamptz, Varchar
+from piccolo.columns import (
+    JSONB,
+    UUID,
+    BigInt,
+    ForeignKey,
+    Integer,
+    SmallInt,
+    Text,
+    Timestamptz,
+    Varchar,
+)
 from piccolo.table import Table
 
 from hub.accounts.tables import User
@@ -39,6 +49,7 @@ class Notification(Table, tablename="notifications"):
     prompt_id = ForeignKey(references=Prompt, null=True)
     review_id = ForeignKey(references=Review, null=True)
     dedupe_key = Varchar(length=200)
+    data = JSONB(default="{}")
     created_at = Timestamptz()
     read_at = Timestamptz(null=True, default=None)
 

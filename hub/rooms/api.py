@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from litestar import Controller, Request, delete, get, post
+from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
@@ -75,6 +75,22 @@ class RoomsController(Controller):
         self, request: Request[CurrentUser, Any, Any], slug: str, data: JSONBody[MessageCreate]
     ) -> MessageOut:
         return await service.post_message(slug, request.user, data.text)
+
+    @patch(
+        "/{slug:str}/messages/{message_id:str}",
+        summary="Edit my message (its author)",
+        description="`{text}` (1-2000 characters). Only the author may edit (403 otherwise; "
+        "moderators delete instead). Sets `edited_at` and fans out `room.message_edited` "
+        "`{id, room, text, edited_at}`.",
+    )
+    async def edit_message(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        slug: str,
+        message_id: str,
+        data: JSONBody[MessageCreate],
+    ) -> MessageOut:
+        return await service.edit_message(slug, request.user, message_id, data.text)
 
     @delete(
         "/{slug:str}/messages/{message_id:str}",

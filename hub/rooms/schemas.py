@@ -44,6 +44,7 @@ class MessageOut(msgspec.Struct):
     text: str
     author: Author
     created_at: datetime
+    edited_at: datetime | None = None
 
 
 class MessagePage(msgspec.Struct):

@@ -220,6 +220,7 @@ def message_out(slug: str, row: dict[str, Any]) -> MessageOut:
             display_name=row.get("display_name"),
         ),
         created_at=row["created_at"],
+        edited_at=row.get("edited_at"),
     )
 
 
@@ -277,7 +278,8 @@ async def list_messages(
         where = "AND (m.created_at, m.id) < ($3, $4)"
         args += [key, row_id]
     rows = await fetch(
-        "SELECT m.id, m.author_id, m.text, m.created_at, u.handle, u.display_name FROM room_messages m "
+        "SELECT m.id, m.author_id, m.text, m.created_at, m.edited_at, u.handle, u.display_name "
+        "FROM room_messages m "
         f"LEFT JOIN users u ON u.id = m.author_id WHERE m.room_id = $1 AND NOT m.deleted {where} "
         "ORDER BY m.created_at DESC, m.id DESC LIMIT $2",
         *args,
@@ -329,6 +331,57 @@ def _is_by(data: Any, user_id: str) -> bool:
         and isinstance(author, dict)
         and author.get("id") == user_id
     )
+
+
+async def edit_message(slug: str, user: CurrentUser, message_id: str, raw_text: Any) -> MessageOut:
+    """The author rewrites their message (moderators delete, they do not put words in
+    anyone's mouth); fans out `room.message_edited`. A banned author cannot edit either."""
+    room = await readable_room(slug, user)
+    try:
+        mid = uuid.UUID(message_id)
+    except ValueError as exc:
+        raise not_found("Message") from exc
+    try:
+        text = validate_text(raw_text)
+        await check_can_post(room, user)
+    except PostRefused as exc:
+        raise refusal_to_problem(exc) from exc
+    msg = await fetchrow(
+        "SELECT author_id FROM room_messages WHERE id = $1 AND room_id = $2 AND NOT deleted",
+        mid,
+        room["id"],
+    )
+    if msg is None:
+        raise not_found("Message")
+    if msg["author_id"] is None or str(msg["author_id"]) != user.id:
+        raise forbidden("Only the author may edit this message.")
+    row = await fetchrow(
+        "WITH m AS (UPDATE room_messages SET text = $2, edited_at = now() WHERE id = $1 "
+        "RETURNING id, author_id, text, created_at, edited_at) "
+        "SELECT m.*, u.handle, u.display_name FROM m LEFT JOIN users u ON u.id = m.author_id",
+        mid,
+        text,
+    )
+    assert row is not None
+    out = message_out(room["slug"], row)
+    await live.publish(
+        channel_of(room["slug"]),
+        {
+            "type": "room.message_edited",
+            "id": out.id,
+            "room": room["slug"],
+            "text": out.text,
+            "edited_at": row["edited_at"].isoformat(),
+        },
+    )
+    return out
+
+
+async def can_moderate(room: dict[str, Any], user: CurrentUser | None) -> bool:
+    """The room's owner and site moderators delete others' messages and ban."""
+    if user is None:
+        return False
+    return user.is_moderator or (room["owner_id"] is not None and str(room["owner_id"]) == user.id)
 
 
 async def ban(slug: str, user: CurrentUser, handle: str, minutes: int) -> tuple[str, datetime]:

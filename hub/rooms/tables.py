@@ -28,6 +28,7 @@ class RoomMessage(Table, tablename="room_messages"):
     text = Text()
     created_at = Timestamptz()
     deleted_at = Timestamptz(null=True, default=None)
+    edited_at = Timestamptz(null=True, default=None)
     deleted = Boolean(default=False)
 
 

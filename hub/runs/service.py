@@ -26,6 +26,7 @@ from arq.connections import ArqRedis
 from hub import live
 from hub.billing import ledger
 from hub.billing import service as billing
+from hub.community import notifications
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, not_found, validation_error
 from hub.pagination import decode_cursor, page
@@ -881,6 +882,8 @@ async def announce(terminal: Terminal) -> None:
             f"sales#{creator_id}",
         )
         await billing.publish_earnings(creator_id)
+        if s.notification_id:
+            await notifications.publish_created(uuid.UUID(s.notification_id))
     if terminal.prompt_counts is not None:
         await _publish_prompt_counts(str(row["prompt_id"]), terminal.prompt_counts)
     if row["visibility"] == "public":

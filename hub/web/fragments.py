@@ -123,7 +123,14 @@ class PublicFragments(Controller):
         user = await optional_user(request)
         room = await rooms.readable_room(slug, user)
         items, _ = await rooms.list_messages(slug, user, None, 50)
-        return fragment("messages.html", messages=list(reversed(items)), room=room)
+        return fragment(
+            "messages.html",
+            messages=list(reversed(items)),
+            room=room,
+            role="moderator"
+            if await rooms.can_moderate(room, user)
+            else ("member" if user else "guest"),
+        )
 
     @get("/people")
     async def people(
@@ -202,7 +209,9 @@ class PersonalFragments(Controller):
         row = await runs.load(run_id)
         if row is None or str(row["buyer_id"]) != request.user.id:
             raise not_found("This run")
-        return fragment("run_stream.html", run=runs.run_out(row, request.user.id), seq=row["delta_seq"])
+        return fragment(
+            "run_stream.html", run=runs.run_out(row, request.user.id), seq=row["delta_seq"]
+        )
 
     @post("/runs/{run_id:uuid}/cancel", status_code=200)
     async def cancel_run(
@@ -341,7 +350,9 @@ class PersonalFragments(Controller):
     # --- rooms --------------------------------------------------------------------------
 
     @post("/rooms", status_code=200)
-    async def create_room(self, request: Request[CurrentUser, Any, Any], data: Form) -> Response[Any]:
+    async def create_room(
+        self, request: Request[CurrentUser, Any, Any], data: Form
+    ) -> Response[Any]:
         room = await rooms.create_room(
             request.user,
             data.get("slug", "").strip().lower(),
@@ -431,7 +442,9 @@ class PersonalFragments(Controller):
         room = data.get("room", "lobby").strip() or "lobby"
         minutes = int(data.get("minutes") or 60)
         who, until = await rooms.ban(room, request.user, handle, minutes)
-        return fragment("notice.html", text=f"@{who} is banned from #{room} until {until:%H:%M} UTC.")
+        return fragment(
+            "notice.html", text=f"@{who} is banned from #{room} until {until:%H:%M} UTC."
+        )
 
 
 def _chart(per_day: list[Any]) -> dict[str, Any]:

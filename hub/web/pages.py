@@ -21,7 +21,12 @@ from hub.web.render import page
 Q = Annotated[str | None, Parameter(max_length=200, required=False)]
 Short = Annotated[str | None, Parameter(max_length=64, required=False)]
 Cents = Annotated[int | None, Parameter(ge=0, le=100_000, required=False)]
-SORTS = {"new": "Newest", "popular": "Popular this week", "top_rated": "Top rated", "relevance": "Best match"}
+SORTS = {
+    "new": "Newest",
+    "popular": "Popular this week",
+    "top_rated": "Top rated",
+    "relevance": "Best match",
+}
 
 
 def not_found_page(what: str) -> Template:
@@ -159,9 +164,15 @@ class PagesController(Controller):
 
     @get("/feed", name="feed")
     async def feed(self) -> Template:
-        return page("personal.html", active="/feed", title="Your feed", fragment="/web/feed",
-                    live_channel="feed#{user}", live_event="bp:feed",
-                    intro="New prompts from the creators you follow, as they publish.")
+        return page(
+            "personal.html",
+            active="/feed",
+            title="Your feed",
+            fragment="/web/feed",
+            live_channel="feed#{user}",
+            live_event="bp:feed",
+            intro="New prompts from the creators you follow, as they publish.",
+        )
 
     @get("/notifications", name="notifications")
     async def notifications(self) -> Template:
@@ -169,9 +180,15 @@ class PagesController(Controller):
 
     @get("/runs", name="my_runs")
     async def my_runs(self) -> Template:
-        return page("personal.html", active="/runs", title="My runs", fragment="/web/runs",
-                    live_channel="notifications#{user}", live_event="bp:wallet",
-                    intro="Every run you started, newest first.")
+        return page(
+            "personal.html",
+            active="/runs",
+            title="My runs",
+            fragment="/web/runs",
+            live_channel="notifications#{user}",
+            live_event="bp:wallet",
+            intro="Every run you started, newest first.",
+        )
 
     @get("/wallet", name="wallet")
     async def wallet(self) -> Template:
@@ -191,8 +208,13 @@ class PagesController(Controller):
 
     @get("/admin", name="admin")
     async def admin(self) -> Template:
-        return page("personal.html", active="/admin", title="Admin", fragment="/web/admin",
-                    intro="Refunds, bans and the realtime engine.")
+        return page(
+            "personal.html",
+            active="/admin",
+            title="Admin",
+            fragment="/web/admin",
+            intro="Refunds, bans and the realtime engine.",
+        )
 
     @get("/signin", name="signin")
     async def signin(self, request: Request[Any, Any, Any]) -> Template:

@@ -178,7 +178,9 @@
   let everConnected = false;
   let wasDown = false;
 
+  let connNow = ["connecting", "Connecting…"];
   function setConn(state, text) {
+    connNow = [state, text];
     const el = document.getElementById("conn");
     if (!el) return;
     el.dataset.state = state;
@@ -202,7 +204,7 @@
         wasDown = false;
         setConn("recovered", "Reconnected");
         announce("Connection restored.");
-        setTimeout(() => { if (document.getElementById("conn").dataset.state === "recovered") setConn("live", "Live"); }, 4000);
+        setTimeout(() => { if (connNow[0] === "recovered") setConn("live", "Live"); }, 4000);
       } else setConn("live", "Live");
     });
     c.on("disconnected", () => setConn("offline", "Offline"));
@@ -374,7 +376,14 @@
     const form = el.querySelector("form[data-chat-form]");
     const tpl = el.querySelector("template[data-message-template]");
     const me = session && session.user ? session.user.id : null;
-    const canModerate = el.dataset.canModerate === "yes";
+    // The messages fragment (loaded with the token) says whether I moderate this room.
+    const canModerate = () => !!list.querySelector('[data-room-role="moderator"]');
+    const applyRights = (node) => {
+      const mine = !!(me && node.dataset.authorId === me);
+      node.querySelectorAll("[data-own]").forEach((b) => { b.hidden = !mine; });
+      node.querySelectorAll("[data-mod]").forEach((b) => { b.hidden = !(mine || canModerate()); });
+      node.querySelectorAll("[data-ban]").forEach((b) => { b.hidden = mine || !canModerate() || !node.dataset.authorId; });
+    };
     const s = sub(`rooms:${slug}`, { joinLeave: true }, pageSubs);
 
     const render = (m) => {
@@ -387,9 +396,8 @@
       node.querySelector("[data-text]").textContent = m.text;
       const t = node.querySelector("time");
       t.setAttribute("datetime", m.created_at); t.dataset.format = "time"; localTime(t);
-      const mine = me && m.author && m.author.id === me;
-      node.querySelectorAll("[data-own]").forEach((b) => { b.hidden = !mine; });
-      node.querySelectorAll("[data-mod]").forEach((b) => { b.hidden = !(mine || canModerate); });
+      node.dataset.authorId = (m.author && m.author.id) || "";
+      applyRights(node);
       if (m.edited_at) node.querySelector("[data-edited]").hidden = false;
       return node;
     };
@@ -401,13 +409,13 @@
       if (top) list.prepend(node); else list.append(node);
       list.scrollTop = list.scrollHeight;
     };
-    list.querySelectorAll("[data-message-id]").forEach((node) => {
-      const authorId = node.dataset.authorId;
-      const mine = me && authorId === me;
-      node.querySelectorAll("[data-own]").forEach((b) => { b.hidden = !mine; });
-      node.querySelectorAll("[data-mod]").forEach((b) => { b.hidden = !(mine || canModerate); });
+    // History arrives by htmx (after this binding): give its messages their buttons.
+    list.addEventListener("htmx:afterSwap", () => {
+      list.querySelectorAll("[data-message-id]").forEach(applyRights);
+      list.querySelectorAll("time[datetime]").forEach(localTime);
+      list.scrollTop = list.scrollHeight;
     });
-    list.scrollTop = list.scrollHeight;
+    list.querySelectorAll("[data-message-id]").forEach(applyRights);
 
     s.on("publication", (ctx) => {
       const d = ctx.data;
@@ -536,7 +544,10 @@
   applySession();
   document.addEventListener("DOMContentLoaded", () => {
     applySession();
-    htmx.onLoad((el) => { scanLive(el); if (el === document.body) refreshChrome(); });
+    htmx.onLoad((el) => {
+      if (el === document.body || el.contains(document.getElementById("me-link"))) { applySession(); setConn(...connNow); refreshChrome(); }
+      scanLive(el);
+    });
     connectRealtime();
   });
 })();

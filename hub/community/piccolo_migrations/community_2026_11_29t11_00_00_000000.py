@@ -1,0 +1,23 @@
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+from hub.db import run_ddl
+
+ID = "2026-11-29T11:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "notifications as sentences: extra facts per kind (amount, version, run)"
+
+# `data` holds what a sentence needs beyond actor/prompt/review: the amount of a sale, the
+# version of a prompt, the run that earned it. Kinds stay free text (new kinds need no DDL).
+SQL = """
+ALTER TABLE notifications ADD COLUMN data jsonb NOT NULL DEFAULT '{}'::jsonb
+"""
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="community", description=DESCRIPTION)
+
+    async def run() -> None:
+        await run_ddl(SQL)
+
+    manager.add_raw(run)
+    return manager
