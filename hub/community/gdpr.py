@@ -52,7 +52,7 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
         uid,
     )
     notes = await fetch(
-        "SELECT id, kind, prompt_id, review_id, created_at, read_at FROM notifications "
+        "SELECT id, kind, prompt_id, review_id, data, created_at, read_at FROM notifications "
         "WHERE user_id = $1 ORDER BY created_at",
         uid,
     )

@@ -114,6 +114,14 @@
     el.textContent = "";
     setTimeout(() => { el.textContent = text; }, 50);
   }
+  // A problem+json answer as one sentence a person can act on.
+  function problemText(p) {
+    if (Array.isArray(p.extra) && p.extra.length) {
+      return "Please check: " + p.extra.map((e) => `${e.key || "input"} — ${(e.message || "").replace(/`/g, "")}`).join("; ");
+    }
+    if (Array.isArray(p.invalid_params) && p.invalid_params.length && p.status >= 500) return p.detail;
+    return p.detail || p.title || "That did not work; please try again.";
+  }
   window.bp.flash = flash;
   window.bp.announce = announce;
 
@@ -195,7 +203,11 @@
     if (session) opts.getToken = () => freshAccess();
     const c = new Centrifuge(WS_URL, opts);
     c.on("connecting", () => {
-      if (everConnected) { wasDown = true; setConn("reconnecting", "Reconnecting…"); }
+      if (everConnected) {
+        wasDown = true;
+        if (navigator.onLine === false) setConn("offline", "Offline — will reconnect");
+        else setConn("reconnecting", "Reconnecting…");
+      }
       else setConn("connecting", "Connecting…");
     });
     c.on("connected", () => {
@@ -214,6 +226,7 @@
     scanLive(document.body);
   }
   window.addEventListener("offline", () => { if (everConnected) { wasDown = true; setConn("offline", "Offline — will reconnect"); } });
+  window.addEventListener("online", () => { if (connNow[0] === "offline") setConn("reconnecting", "Reconnecting…"); });
 
   function sub(channel, opts, into) {
     const existing = centrifuge.getSubscription(channel);
@@ -513,9 +526,7 @@
       });
       const out = await r.json().catch(() => ({}));
       if (!r.ok) {
-        const params = (out.invalid_params || out.extra || []).map((p) => p.name || p.key).filter(Boolean);
-        error.textContent = out.detail || "That did not work.";
-        if (params.length) error.textContent += ` (${params.join(", ")})`;
+        error.textContent = problemText(out);
         error.hidden = false; error.focus();
         return;
       }
@@ -538,6 +549,51 @@
     connectRealtime();
     htmx.ajax("GET", "/", { target: "body", pushUrl: true });
     flash("Signed out.");
+  });
+
+  // ------------------------------------------------------------------ account actions
+  document.addEventListener("submit", async (ev) => {
+    const form = ev.target;
+    if (form.matches("form[data-password-form]")) {
+      ev.preventDefault();
+      const data = Object.fromEntries(new FormData(form).entries());
+      const error = form.querySelector("[data-form-error]");
+      error.hidden = true;
+      try {
+        const pair = await api("/me/password", { method: "POST", body: data });
+        save(pair);
+        connectRealtime();
+        form.reset();
+        flash("Password changed. Your other devices were signed out.");
+      } catch (e) {
+        error.textContent = e.problem ? problemText(e.problem) : e.message;
+        error.hidden = false; error.focus();
+      }
+    } else if (form.matches("form[data-delete-account]")) {
+      ev.preventDefault();
+      const input = form.querySelector("input[name=confirm]");
+      if (input.value.trim() !== input.dataset.expect) { flash("Type your handle exactly to confirm.", true); input.focus(); return; }
+      try {
+        await api("/me", { method: "DELETE" });
+        save(null);
+        connectRealtime();
+        htmx.ajax("GET", "/", { target: "body", pushUrl: true });
+        flash("Your account was deleted.");
+      } catch (e) { flash(e.message, true); }
+    }
+  });
+
+  document.addEventListener("click", async (ev) => {
+    const button = ev.target.closest("[data-export]");
+    if (!button) return;
+    try {
+      const data = await api("/me/export");
+      const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 2)], { type: "application/json" }));
+      const a = document.createElement("a");
+      a.href = url; a.download = "betterprompt-export.json";
+      document.body.append(a); a.click(); a.remove();
+      setTimeout(() => URL.revokeObjectURL(url), 10000);
+    } catch (e) { flash(e.message, true); }
   });
 
   // ------------------------------------------------------------------ start

@@ -173,12 +173,22 @@ async def test_review_notification_and_mark_all_read(client, register, grant_com
         await ws.disconnect()
     await client.post(f"/creators/{creator.handle}/follow", headers=other.headers)
     notes = (await client.get("/me/notifications", headers=creator.headers)).json()
-    assert [n["type"] for n in notes["items"]] == ["follower.new", "review.new"]
-    review_note = notes["items"][1]
+    # Newest first: the follow, the review, and the sale of the buyer's paid run (25c, 80%).
+    assert [n["type"] for n in notes["items"]] == ["follower.new", "review.new", "sale.earned"]
+    follow_note, review_note, sale_note = notes["items"]
     assert review_note["prompt"]["id"] == p["id"] and review_note["rating"] == 5
-    assert notes["unread_count"] == 2
+    title = f"\u201c{p['title']}\u201d"
+    assert follow_note["text"] == f"@{other.handle} followed you"
+    assert follow_note["url"] == f"/creators/{other.handle}"
+    assert follow_note["subject"] == {"type": "user", "id": other.id, "title": other.handle}
+    assert review_note["text"] == f"@{buyer.handle} rated {title} 5 stars"
+    assert review_note["url"] == f"/prompts/{p['id']}#reviews-h"
+    assert review_note["subject"] == {"type": "prompt", "id": p["id"], "title": p["title"]}
+    assert sale_note["text"] == f"You earned $0.20 from {title}"
+    assert sale_note["url"] == "/dashboard" and sale_note["amount_cents"] == 20
+    assert notes["unread_count"] == 3
     r = await client.post("/me/notifications/read", headers=creator.headers, json={"all": True})
-    assert r.json() == {"updated": 2, "unread_count": 0}
+    assert r.json() == {"updated": 3, "unread_count": 0}
     # someone else's ids are ignored, not revealed
     assert (
         await client.post(

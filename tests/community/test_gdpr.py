@@ -18,7 +18,11 @@ async def test_export_holds_own_marketplace_data(client, register, grant_complet
     assert mine["prompts"][0]["template"] == p["template"]
     assert [v["version"] for v in mine["prompt_versions"]] == [1]
     assert mine["follower_count"] == 1
-    assert {n["kind"] for n in mine["notifications"]} == {"follower.new", "review.new"}
+    assert {n["kind"] for n in mine["notifications"]} == {
+        "follower.new",
+        "review.new",
+        "sale.earned",
+    }
     theirs = (await client.get("/me/export", headers=fan.headers)).json()["marketplace"]
     assert theirs["prompts"] == [] and [r["body"] for r in theirs["reviews_written"]] == ["ok"]
     assert [f["handle"] for f in theirs["following"]] == [creator.handle]

@@ -1,205 +1,419 @@
-"""The web client in headless Chromium (Debian's chromium, driven by Playwright)."""
+"""The web product in headless Chromium, as its users meet it: buyers, spectators, creators,
+community members. Every wait is for something a person would see, never a fixed sleep."""
 
 from __future__ import annotations
 
-import os
-import shutil
-from collections.abc import AsyncIterator
-from pathlib import Path
+import asyncio
 from typing import Any
 
 import pytest
-import pytest_asyncio
 
 from tests.conftest import unique
+from tests.web.conftest import needs_browser, shot
 
-ROOT = Path(__file__).resolve().parent.parent.parent
-CHROMIUM = (
-    os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
-)
-CENTRIFUGE_JS = ROOT / "node_modules" / "centrifuge" / "dist" / "centrifuge.js"
-
-pytestmark = [
-    pytest.mark.skipif(
-        CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)"
-    ),
-    pytest.mark.skipif(not CENTRIFUGE_JS.exists(), reason="node_modules missing (npm ci)"),
-]
+pytestmark = needs_browser
 
 
-@pytest_asyncio.fixture
-async def page(hub_server: str) -> AsyncIterator[Any]:
-    from playwright.async_api import async_playwright
-
-    async with async_playwright() as pw:
-        browser = await pw.chromium.launch(
-            executable_path=CHROMIUM,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-            ],
-        )
-        context = await browser.new_context()
-        pg = await context.new_page()
-        errors: list[str] = []
-        pg.on("pageerror", lambda exc: errors.append(str(exc)))
-        pg.errors = errors  # type: ignore[attr-defined]
-        await pg.goto(hub_server + "/")
-        yield pg
-        await browser.close()
-
-
-async def test_register_chat_and_receive_live(page, client, register):
-    from playwright.async_api import expect
-
-    await expect(page.locator("#status")).to_have_text("live", timeout=10000)
-    await expect(page.locator("#chat-text")).to_be_disabled()
-    # Register through the UI.
-    handle = unique("web_")
-    await page.click("#show-register")
-    await page.fill("#reg-email", f"{handle}@example.com")
-    await page.fill("#reg-handle", handle)
-    await page.fill("#reg-password", "correct horse battery")
-    await page.click("#register-form button[type=submit]")
-    await expect(page.locator("#me-handle")).to_have_text(f"@{handle}", timeout=10000)
-    await expect(page.locator("#login-form")).to_be_hidden()
-    await expect(page.locator("#register-form")).to_be_hidden()
-    await expect(page.locator("#status")).to_have_text("live", timeout=10000)
-    await expect(page.locator("#chat-text")).to_be_enabled()
-    await expect(page.locator("#presence")).to_contain_text("signed in", timeout=10000)
-    # Chat through the realtime publish path; the message comes back through the channel.
-    text = f"hello from the browser {unique()}"
-    await page.fill("#chat-text", text)
-    await page.click("#chat-send")
-    await expect(page.locator("#messages li", has_text=text)).to_have_count(1, timeout=10000)
-    # Someone else's message arrives live, rendered as text (no HTML injection).
-    other = await register()
-    evil = f"<img src=x onerror=alert(1)> {unique()}"
-    r = await client.post("/rooms/lobby/messages", headers=other.headers, json={"text": evil})
-    assert r.status_code == 201
-    await expect(page.locator("#messages li", has_text=evil)).to_have_count(1, timeout=10000)
-    assert await page.locator("#messages img").count() == 0
-    assert page.errors == []  # type: ignore[attr-defined]
-
-
-async def test_buyer_runs_a_private_prompt_and_watches_it_stream(page, client, register):
-    from playwright.async_api import expect
-
-    creator, buyer = await register(), await register()
-    word = unique("zq")
-    marker = unique("SECRET")
+async def start_run(client: Any, buyer: Any, prompt_id: str, **body: Any) -> dict[str, Any]:
     r = await client.post(
-        "/prompts",
-        headers=creator.headers,
-        json={
-            "title": f"Haiku maker {word}",
-            "description": "Writes a haiku",
-            "template": f"{marker} Write a haiku about {{{{topic}}}}",
-            "model": "demo",
-            "price_cents": 10,
-            "private_mode": True,
-            "tags": ["poetry"],
-        },
-    )
-    assert r.status_code == 201, r.text
-    await page.fill("#login-email", buyer["email"])
-    await page.fill("#login-password", buyer["password"])
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("#me-handle")).to_have_text(f"@{buyer.handle}", timeout=10000)
-    await expect(page.locator("#wallet")).to_have_text("$5.00", timeout=10000)
-    await page.fill("#search-q", word)
-    await page.click("#search-form button[type=submit]")
-    await page.locator("#prompt-list li", has_text=word).click()
-    await expect(page.locator("#prompt-title")).to_contain_text(word)
-    await expect(page.locator("#prompt-private")).to_be_visible()
-    await expect(page.locator("#prompt-template")).to_be_hidden()
-    await page.fill("#run-inputs input[name=topic]", "autumn rain")
-    await page.fill("#run-max-tokens", "40")
-    await page.click("#run-button")
-    await expect(page.locator("#run-status")).to_have_text("completed", timeout=20000)
-    await expect(page.locator("#run-result")).to_contain_text("charged")
-    output = await page.locator("#run-output").text_content()
-    assert output and len(output.split()) >= 10
-    assert marker not in (await page.content())
-    # The wallet shows the balance after the charge, pushed live (wallet.updated) or reloaded.
-    await expect(page.locator("#wallet")).not_to_have_text("$5.00", timeout=10000)
-    runs = (await client.get("/me/runs", headers=buyer.headers)).json()["items"]
-    assert runs[0]["status"] == "completed"
-    assert output == runs[0]["output"]
-    if os.environ.get("HUB_SCREENSHOT"):
-        await page.set_viewport_size({"width": 1400, "height": 900})
-        await page.screenshot(path=os.environ["HUB_SCREENSHOT"], full_page=True)
-    assert page.errors == []  # type: ignore[attr-defined]
-
-
-async def test_creator_sees_a_sale_arrive_live(page, client, register):
-    from playwright.async_api import expect
-
-    creator, buyer = await register(), await register()
-    r = await client.post(
-        "/prompts",
-        headers=creator.headers,
-        json={"title": f"Seller {unique()}", "template": "Say hi to {{name}}", "price_cents": 50},
-    )
-    assert r.status_code == 201, r.text
-    await page.fill("#login-email", creator["email"])
-    await page.fill("#login-password", creator["password"])
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("#status")).to_have_text("live", timeout=10000)
-    await expect(page.locator("#creator-panel")).to_be_hidden()
-    run = await client.post(
-        f"/prompts/{r.json()['id']}/runs",
+        f"/prompts/{prompt_id}/runs",
         headers={**buyer.headers, "Idempotency-Key": unique()},
-        json={"inputs": {"name": "Ada"}, "max_tokens": 10},
+        json={"inputs": {"topic": "autumn rain"}, **body},
     )
-    assert run.status_code == 202, run.text
-    # 80% of 50 cents, pushed on sales#<creator> when the run completes.
-    await expect(page.locator("#sales li")).to_have_text(
-        ["+$0.40 (price $0.50, fee $0.10)"], timeout=15000
-    )
-    await expect(page.locator("#earnings")).to_contain_text("pending $0.40")
-    assert page.errors == []  # type: ignore[attr-defined]
+    assert r.status_code == 202, r.text
+    return r.json()
 
 
-async def test_run_form_states_the_cancel_rule_and_pins_the_price(page, client, register):
-    """The buyer is told what cancelling costs, and is charged the price they were shown."""
+async def finished_run(client: Any, buyer: Any, run_id: str) -> dict[str, Any]:
+    for _ in range(600):
+        run = (await client.get(f"/runs/{run_id}", headers=buyer.headers)).json()
+        if run["status"] in ("completed", "failed", "canceled"):
+            return run
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"run {run_id} did not finish: {run}")
+
+
+async def test_sign_up_and_sign_in_through_the_forms(pages, client, register):
+    from playwright.async_api import expect
+
+    page = await pages.open("/signup")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    handle = unique("web_")
+    await page.get_by_label("Email").fill(f"{handle}@example.com")
+    await page.get_by_label("Handle").fill("ab")  # too short: the API's message is shown
+    await page.get_by_label("Password").fill("correct horse battery")
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.locator("[data-form-error]")).to_contain_text("handle")
+    await page.get_by_label("Handle").fill(handle)
+    await page.get_by_role("button", name="Create account").click()
+    await expect(page.locator("#me-link")).to_have_text(f"@{handle}")
+    await expect(page.locator("#wallet-chip")).to_have_text("$5.00")
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    await shot(page, "home-signed-in", docs=True)
+    # Sign out, then a wrong password is explained, the right one signs in.
+    await page.goto("/account")
+    await page.get_by_role("button", name="Sign out", exact=True).click()
+    await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    await page.goto("/signin")
+    await shot(page, "signin")
+    await page.get_by_label("Email").fill(f"{handle}@example.com")
+    await page.get_by_label("Password").fill("wrong password")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("[data-form-error]")).to_contain_text("incorrect")
+    await page.get_by_label("Password").fill("correct horse battery")
+    await page.get_by_role("button", name="Sign in").click()
+    await expect(page.locator("#me-link")).to_have_text(f"@{handle}")
+
+
+async def test_two_people_chat_with_names_presence_and_edits(pages, client, register):
+    from playwright.async_api import expect
+
+    ann, ben = await register(display_name="Ann Lee"), await register(display_name="Ben Ito")
+    slug = unique("room-")
+    r = await client.post(
+        "/rooms", headers=ann.headers, json={"slug": slug, "title": "Poetry corner"}
+    )
+    assert r.status_code == 201, r.text
+    a = await pages.open(f"/chat/{slug}", account=ann)
+    b = await pages.open(f"/chat/{slug}", account=ben)
+    # Each sees the other by name in "Here now", live.
+    await expect(a.locator("[data-people]")).to_contain_text("Ben Ito")
+    await expect(b.locator("[data-people]")).to_contain_text("Ann Lee")
+    await expect(a.get_by_role("link", name="Poetry corner")).to_be_visible()
+    text = f"Hi Ben, a very-long-word-{'x' * 120} {unique()}"
+    await a.get_by_label("Your message").fill(text)
+    await a.get_by_label("Your message").press("Enter")
+    msg_b = b.locator(".message", has_text=text)
+    await expect(msg_b).to_have_count(1)
+    await expect(msg_b.locator(".msg-author")).to_have_text("Ann Lee")
+    await expect(msg_b.locator("time")).not_to_be_empty()
+    reply = f"Hello Ann {unique()}"
+    await b.get_by_label("Your message").fill(reply)
+    await b.get_by_role("button", name="Send").click()
+    await expect(a.locator(".message", has_text=reply)).to_have_count(1)
+    # The author edits their message; the edit arrives live on the other side.
+    a.once("dialog", lambda d: asyncio.ensure_future(d.accept("Hi Ben, edited")))
+    await a.locator(".message", has_text=text).get_by_role("button", name="Edit").click()
+    await expect(b.locator(".message", has_text="Hi Ben, edited")).to_have_count(1)
+    await expect(
+        b.locator(".message", has_text="Hi Ben, edited").locator(".edited")
+    ).to_be_visible()
+    # Ben cannot edit or delete Ann's message; Ann, the room's owner, may delete Ben's.
+    await expect(
+        b.locator(".message", has_text="Hi Ben, edited").get_by_role("button")
+    ).to_have_count(0)
+    a.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
+    await a.locator(".message", has_text=reply).get_by_role("button", name="Delete").click()
+    await expect(b.locator(".message", has_text=reply)).to_have_count(0)
+    # Nothing overflows the column, even an unbroken 120-character word.
+    assert await b.evaluate("document.documentElement.scrollWidth") <= 1280
+    await shot(a, "chat", docs=True)
+    # Ben leaves: Ann sees him go.
+    await b.close()
+    await expect(a.locator("[data-people]")).not_to_contain_text("Ben Ito")
+
+
+async def test_buyer_runs_a_private_prompt_and_its_text_is_in_no_page(
+    pages, client, register, new_prompt
+):
     from playwright.async_api import expect
 
     creator, buyer = await register(), await register()
-    word = unique("pin")
-    r = await client.post(
-        "/prompts",
-        headers=creator.headers,
-        json={"title": f"Pinned {word}", "template": "Say hi to {{name}}", "price_cents": 49},
-    )
-    assert r.status_code == 201, r.text
-    prompt_id = r.json()["id"]
-    await page.fill("#login-email", buyer["email"])
-    await page.fill("#login-password", buyer["password"])
-    await page.click("#login-form button[type=submit]")
-    await expect(page.locator("#me-handle")).to_have_text(f"@{buyer.handle}", timeout=10000)
-    await page.fill("#search-q", word)
-    await page.click("#search-form button[type=submit]")
-    await page.locator("#prompt-list li", has_text=word).click()
-    estimate = page.locator("#run-estimate")
-    await expect(estimate).to_contain_text("price $0.49", timeout=10000)
-    await expect(estimate).to_contain_text("before the first output token costs nothing")
-    await expect(estimate).to_contain_text("full price plus the usage so far")
+    marker = unique("SECRETMARK")
+    p = await new_prompt(creator, template=f"{marker} Write a haiku about {{{{topic}}}}")
+    page = await pages.open(f"/prompts/{p['id']}", account=buyer)
+    await expect(page.get_by_role("heading", level=1)).to_have_text(p["title"])
+    await expect(page.get_by_text("Private Mode").first).to_be_visible()
+    await expect(page.locator("#estimate")).to_contain_text("we hold")
+    await page.get_by_label("Topic").fill("first snow")
+    await page.get_by_label("Max output tokens").fill("120")
+    await page.get_by_role("button", name="Run for $0.10").click()
+    status = page.locator("[data-run-status]")
+    await expect(status).to_have_text("Completed", timeout=30_000)
+    await expect(page.locator(".receipt")).to_contain_text("Charged")
+    output = await page.locator("[data-run-output]").text_content()
+    runs = (await client.get("/me/runs", headers=buyer.headers)).json()["items"]
+    assert runs[0]["status"] == "completed" and output == runs[0]["output"]
+    assert len(output.split()) >= 100
+    await expect(page.locator("#wallet-chip")).not_to_have_text("$5.00")
+    await shot(page, "prompt-run", docs=True)
+    # The template is on no page, for the buyer or for its creator.
+    creator_ctx = await pages.open("/dashboard", account=creator)
+    visited = []
+    for who, pg in (("buyer", page), ("creator", creator_ctx)):
+        for path in (
+            f"/prompts/{p['id']}",
+            f"/runs/{runs[0]['id']}",
+            "/",
+            f"/search?q={p['title'].split()[-1]}",
+            f"/creators/{creator.handle}",
+            "/runs",
+            "/notifications",
+            "/dashboard",
+            "/feed",
+        ):
+            await pg.goto(path)
+            await expect(pg.locator("[aria-busy=true]")).to_have_count(0)
+            assert marker not in await pg.content(), (who, path)
+            visited.append(path)
+    # The buyer's own private run page streams nothing new but shows the receipt.
+    await page.goto(f"/runs/{runs[0]['id']}")
+    await expect(page.locator("[data-run-output]")).to_have_text(output)
+    await expect(page.locator(".receipt")).to_contain_text("Charged")
 
-    r = await client.patch(
-        f"/prompts/{prompt_id}", json={"price_cents": 451}, headers=creator.headers
+
+async def test_a_spectator_watches_a_public_run_without_the_buyers_money(
+    pages, client, register, new_prompt
+):
+    from playwright.async_api import expect
+
+    creator, buyer = await register(display_name="Cleo Creator"), await register()
+    p = await new_prompt(creator, private_mode=False)
+    run = await start_run(client, buyer, p["id"], visibility="public", max_tokens=1500)
+    page = await pages.open(f"/runs/{run['id']}")  # anonymous
+    await expect(page.get_by_role("heading", level=1)).to_have_text(p["title"])
+    await expect(page.get_by_text("Cleo Creator")).to_be_visible()
+    out = page.locator("[data-run-output]")
+    await expect(out).not_to_be_empty()
+    await expect(page.locator("[data-run-status]")).to_have_text("Completed", timeout=30_000)
+    final = await finished_run(client, buyer, run["id"])
+    await expect(out).to_have_text(final["output"])
+    link = page.get_by_role("link", name="Run it yourself")
+    await expect(link).to_have_attribute("href", f"/prompts/{p['id']}#run-h")
+    body = await page.locator("main").inner_text()
+    for money in (final["hold_cents"], final["charge_cents"]):
+        assert f"${money / 100:.2f}" not in body.replace("$0.10", "")
+    assert "Charged" not in body and "held" not in body.lower()
+    await shot(page, "run-spectator", docs=True)
+    # The home page lists live public runs; this one has ended, so it is gone from there.
+    home = await pages.open("/")
+    await expect(home.locator("#live-runs")).not_to_contain_text(p["title"])
+
+
+async def test_the_creator_sees_the_sale_arrive_with_prompt_and_buyer(
+    pages, client, register, new_prompt
+):
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    p = await new_prompt(creator, price_cents=50, title=f"Seller {unique()}")
+    page = await pages.open("/dashboard", account=creator)
+    await expect(page.get_by_text("No sales yet")).to_be_visible()
+    await start_run(client, buyer, p["id"], max_tokens=10)
+    row = page.locator("tr[data-sale]").first
+    await expect(row).to_contain_text(p["title"], timeout=20_000)
+    await expect(row).to_contain_text(f"@{buyer.handle}")
+    await expect(row).to_contain_text("$0.40")  # 80% of 50 cents
+    await expect(page.locator("[data-earnings=pending]")).to_have_text("$0.40")
+    await expect(page.locator("svg.chart rect.bar")).not_to_have_count(0)
+    await expect(page.locator("#bell .badge")).to_have_text("1")  # "You earned $0.40 from …"
+    await shot(page, "dashboard", docs=True)
+    page2 = await pages.open("/notifications", context=page.context)
+    await expect(page2.locator(".notification").first).to_contain_text(
+        f"You earned $0.40 from \u201c{p['title']}\u201d"
     )
+
+
+async def test_following_brings_the_next_prompt_to_feed_and_notifications_live(
+    pages, client, register, new_prompt
+):
+    from playwright.async_api import expect
+
+    creator, fan = await register(display_name="Dana Writer"), await register()
+    page = await pages.open(f"/creators/{creator.handle}", account=fan)
+    await shot(page, "creator")
+    await page.get_by_role("button", name=f"Follow @{creator.handle}").click()
+    await expect(page.get_by_role("button", name="Following · 1")).to_be_visible()
+    await page.goto("/feed")
+    await expect(page.get_by_text("Your feed is empty")).to_be_visible()
+    other_tab = await pages.open("/notifications", context=page.context)
+    await expect(other_tab.get_by_text("No notifications yet")).to_be_visible()
+    title = f"Cold email v2 {unique()}"
+    await new_prompt(creator, title=title)
+    await expect(page.locator(".feed-item", has_text=title)).to_have_count(1, timeout=20_000)
+    sentence = f"@{creator.handle} published \u201c{title}\u201d"
+    await expect(other_tab.locator(".notification", has_text=sentence)).to_have_count(1)
+    await expect(page.locator("#bell .badge")).to_have_text("1")
+    await shot(page, "feed", docs=True)
+    await shot(other_tab, "notifications")
+    # Reading it in one tab updates the other tab live.
+    await other_tab.get_by_role("button", name="Mark all as read").click()
+    await expect(page.locator("#bell .badge")).to_be_hidden()
+    await expect(other_tab.locator(".notification.unread")).to_have_count(0)
+    link = other_tab.get_by_role("link", name=sentence)
+    await link.click()
+    await expect(other_tab.get_by_role("heading", level=1)).to_have_text(title)
+
+
+async def test_offline_then_online_mid_run_loses_no_token(pages, client, register, new_prompt):
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    p = await new_prompt(creator)
+    page = await pages.open(f"/prompts/{p['id']}", account=buyer)
+    await page.get_by_label("Max output tokens").fill("2000")
+    await page.get_by_role("button", name="Run for $0.10").click()
+    out = page.locator("[data-run-output]")
+    await expect(out).not_to_be_empty(timeout=20_000)
+    run_id = await page.locator("[data-run-stream]").get_attribute("data-run-id")
+    await page.context.set_offline(True)
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "offline")
+    shown = len(await out.text_content() or "")
+    # Tokens the page has not seen exist on the server before we come back.
+    for _ in range(400):
+        run = (await client.get(f"/runs/{run_id}", headers=buyer.headers)).json()
+        if len(run["output"]) > shown + 50 or run["status"] == "completed":
+            break
+        await asyncio.sleep(0.05)
+    assert len(run["output"]) > shown
+    await page.context.set_offline(False)
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "recovered")
+    await expect(page.locator("[data-run-status]")).to_have_text("Completed", timeout=30_000)
+    final = await finished_run(client, buyer, run_id)
+    assert await out.text_content() == final["output"]
+    assert final["usage"]["output_tokens"] == 2000
+
+
+async def test_keyboard_only_search_open_and_run(pages, client, register, new_prompt):
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    word = unique("kb")
+    p = await new_prompt(creator, title=f"Keyboard haiku {word}")
+    page = await pages.open(f"/search?q={word}", account=buyer)
+    await expect(page.locator(".card-link")).to_have_count(1)
+
+    async def tab_to(predicate: str, limit: int = 80) -> None:
+        for _ in range(limit):
+            await page.keyboard.press("Tab")
+            if await page.evaluate(predicate):
+                visible = await page.evaluate(
+                    "(() => { const r = document.activeElement.getBoundingClientRect();"
+                    " return r.width > 0 && r.height > 0; })()"
+                )
+                assert visible, "focus went to something invisible"
+                return
+        raise AssertionError(f"Tab never reached {predicate}")
+
+    await page.keyboard.press("Tab")
+    assert await page.evaluate("document.activeElement.textContent") == "Skip to content"
+    await tab_to("document.activeElement.classList.contains('card-link')")
+    await page.keyboard.press("Enter")
+    await expect(page.get_by_role("heading", level=1)).to_have_text(p["title"])
+    await tab_to("document.activeElement.classList.contains('run-button')")
+    await page.keyboard.press("Enter")
+    await expect(page.locator("[data-run-status]")).to_have_text("Completed", timeout=30_000)
+
+
+PAGES = {
+    "home": "/",
+    "search": "/search?q=haiku",
+    "prompt": "/prompts/{prompt}",
+    "run": "/runs/{run}",
+    "creator": "/creators/{creator}",
+    "feed": "/feed",
+    "notifications": "/notifications",
+    "chat": "/chat",
+    "my-runs": "/runs",
+    "wallet": "/wallet",
+    "dashboard": "/dashboard",
+    "publish": "/publish",
+    "account": "/account",
+    "signin": "/signin",
+    "signup": "/signup",
+}
+
+
+@pytest.mark.parametrize("width", [375, 1280])
+async def test_every_page_renders_labelled_and_fits(pages, client, register, new_prompt, width):
+    """Every page at phone and desktop width: no horizontal scroll, every control labelled,
+    no loading spinner left behind, a screenshot of each."""
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    p = await new_prompt(creator, private_mode=False)
+    run = await start_run(client, buyer, p["id"], visibility="public", max_tokens=30)
+    await finished_run(client, buyer, run["id"])
+    page = await pages.open("/", account=buyer, width=width, height=800)
+    for name, path in PAGES.items():
+        url = path.format(prompt=p["id"], run=run["id"], creator=creator.handle)
+        await page.goto(url)
+        await expect(page.locator("[aria-busy=true]")).to_have_count(0)
+        await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+        width_now = await page.evaluate("document.documentElement.scrollWidth")
+        assert width_now <= width, (url, width_now)
+        unlabelled = await page.evaluate(
+            """[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+               .filter((el) => el.offsetParent !== null)
+               .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                               && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+               .map((el) => el.outerHTML.slice(0, 80))"""
+        )
+        assert unlabelled == [], (url, unlabelled)
+        await shot(page, f"{name}-{width}", docs=(width == 375 and name in ("home", "prompt")))
+    if width == 375:
+        # A real phone layout: the main navigation is a bottom tab bar.
+        box = await page.locator("nav.tabs").bounding_box()
+        assert box is not None and box["y"] > 600
+
+
+async def test_docs_ui_works_offline_under_the_csp(pages, hub_server):
+    from playwright.async_api import expect
+
+    context = await pages.browser.new_context(base_url=hub_server)
+    pages.contexts.append(context)
+    outside: list[str] = []
+    context.on(
+        "request",
+        lambda req: (
+            outside.append(req.url)
+            if not req.url.startswith(("http://127.0.0.1", "data:", "blob:"))
+            else None
+        ),
+    )
+    page = await pages.open("/schema", context=context)
+    await expect(page.locator(".swagger-ui .title")).to_contain_text("BetterPrompt Hub API")
+    await expect(page.get_by_text("/api/v1/auth/register").first).to_be_visible()
+    assert outside == []
+
+
+async def test_favicon_and_manifest(client, hub_server):
+    import httpx
+
+    async with httpx.AsyncClient(base_url=hub_server) as c:
+        manifest = await c.get("/manifest.webmanifest")
+        assert manifest.status_code == 200
+        assert manifest.headers["content-type"].startswith("application/manifest+json")
+        body = manifest.json()
+        assert body["name"] == "BetterPrompt" and body["start_url"] == "/"
+        for icon in body["icons"]:
+            assert (await c.get(icon["src"])).status_code == 200
+        assert (await c.get("/favicon.ico")).status_code == 200
+        home = await c.get("/")
+        assert '<link rel="manifest" href="/manifest.webmanifest">' in home.text
+        assert "script-src 'self'" in home.headers["content-security-policy"]
+
+
+async def test_the_run_form_states_the_cancel_rule_and_pins_the_price(
+    pages, client, register, new_prompt
+):
+    """The buyer is told what cancelling costs and is charged the price they were shown: a
+    price changed meanwhile refuses the run, holds nothing and says the new price."""
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    p = await new_prompt(creator, price_cents=49)
+    page = await pages.open(f"/prompts/{p['id']}", account=buyer)
+    rule = page.locator(".rule")
+    await expect(rule).to_contain_text("before the first word of output and it costs nothing")
+    await expect(rule).to_contain_text("full price plus the usage so far")
+    await expect(page.locator("#estimate")).to_contain_text("Price $0.49")
+    r = await client.patch(f"/prompts/{p['id']}", json={"price_cents": 451}, headers=creator.headers)
     assert r.status_code == 200, r.text
-    await page.fill("#run-inputs input[name=name]", "Ada")
-    await page.click("#run-button")
-    await expect(page.locator("#toast")).to_contain_text("451 cents", timeout=10000)
-    await expect(estimate).to_contain_text("price $4.51", timeout=10000)
+    await page.get_by_role("button", name="Run for $0.49").click()
+    await expect(page.locator("#run-area")).to_contain_text("451 cents")
+    await page.get_by_role("link", name="See the new price").click()
+    await expect(page.get_by_role("button", name="Run for $4.51")).to_be_visible()
     assert (await client.get("/me/runs", headers=buyer.headers)).json()["items"] == []
     wallet = (await client.get("/me/wallet", headers=buyer.headers)).json()
     assert (wallet["balance_cents"], wallet["held_cents"]) == (500, 0)
-    assert page.errors == []  # type: ignore[attr-defined]
