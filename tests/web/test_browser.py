@@ -408,7 +408,9 @@ async def test_the_run_form_states_the_cancel_rule_and_pins_the_price(
     await expect(rule).to_contain_text("before the first word of output and it costs nothing")
     await expect(rule).to_contain_text("full price plus the usage so far")
     await expect(page.locator("#estimate")).to_contain_text("Price $0.49")
-    r = await client.patch(f"/prompts/{p['id']}", json={"price_cents": 451}, headers=creator.headers)
+    r = await client.patch(
+        f"/prompts/{p['id']}", json={"price_cents": 451}, headers=creator.headers
+    )
     assert r.status_code == 200, r.text
     await page.get_by_role("button", name="Run for $0.49").click()
     await expect(page.locator("#run-area")).to_contain_text("451 cents")
