@@ -332,3 +332,43 @@ async def test_unstorable_text_is_a_400_not_a_500(client, register, bad):
     body = '{"bio": "' + bad + '"}'
     r = await client.patch("/me", content=body.encode(), headers={**acct.headers, **json_headers})
     assert_problem(r, 400)
+
+
+async def test_password_change_ends_other_sessions_and_keeps_this_one(client, register):
+    acct = await register()
+    other = await client.post(
+        "/auth/login", json={"email": acct["email"], "password": acct["password"]}
+    )
+    assert other.status_code == 200
+    r = await client.post(
+        "/me/password",
+        headers=acct.headers,
+        json={"current_password": "not it at all", "new_password": "a brand new secret"},
+    )
+    assert_problem(r, 403)
+    assert r.json()["invalid_params"][0]["name"] == "current_password"
+    r = await client.post(
+        "/me/password",
+        headers=acct.headers,
+        json={"current_password": acct["password"], "new_password": "short"},
+    )
+    assert_problem(r, 400)
+    r = await client.post(
+        "/me/password",
+        headers=acct.headers,
+        json={"current_password": acct["password"], "new_password": "a brand new secret"},
+    )
+    assert r.status_code == 200, r.text
+    pair = r.json()
+    me = await client.get("/me", headers={"Authorization": f"Bearer {pair['access_token']}"})
+    assert me.status_code == 200
+    # Every earlier session is over: its access token and its refresh token.
+    assert (await client.get("/me", headers=acct.headers)).status_code == 401
+    old = await client.post("/auth/refresh", json={"refresh_token": other.json()["refresh_token"]})
+    assert old.status_code == 401
+    assert (
+        await client.post("/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    ).status_code == 200
+    login = lambda pw: client.post("/auth/login", json={"email": acct["email"], "password": pw})  # noqa: E731
+    assert (await login(acct["password"])).status_code == 401
+    assert (await login("a brand new secret")).status_code == 200

@@ -225,3 +225,82 @@ async def test_notifications_and_feed_bad_input(client, register, ws_url):
         await rec.wait_for(lambda: rec.errors or rec.unsubscribed)
     finally:
         await ws.disconnect()
+
+
+async def test_followers_hear_of_a_new_prompt_and_read_state_reaches_every_tab(
+    client, register, ws_url
+):
+    creator, fan = await register(), await register()
+    await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
+    tab1, rec1 = await _subscribe(ws_url, fan.token, f"notifications#{fan.id}")
+    tab2, rec2 = await _subscribe(ws_url, fan.token, f"notifications#{fan.id}")
+    try:
+        p = await create_prompt(client, creator, title="Cold email v2")
+        await rec1.wait_for(lambda: any(d["type"] == "notification.created" for d in rec1.data()))
+        [created] = [d for d in rec1.data() if d["type"] == "notification.created"]
+        note = created["notification"]
+        assert note["type"] == "prompt.published" and created["unread_count"] == 1
+        assert note["text"] == f"@{creator.handle} published \u201cCold email v2\u201d"
+        assert note["url"] == f"/prompts/{p['id']}"
+        assert note["subject"] == {"type": "prompt", "id": p["id"], "title": "Cold email v2"}
+        assert note["actor"]["handle"] == creator.handle
+        # A new version tells them again, with its number.
+        r = await client.patch(
+            f"/prompts/{p['id']}", headers=creator.headers, json={"template": "New {{topic}}"}
+        )
+        assert r.status_code == 200, r.text
+        await rec1.wait_for(
+            lambda: len([d for d in rec1.data() if d["type"] == "notification.created"]) == 2
+        )
+        page = (await client.get("/me/notifications", headers=fan.headers)).json()
+        assert [n["text"] for n in page["items"]] == [
+            f"@{creator.handle} released version 2 of \u201cCold email v2\u201d",
+            f"@{creator.handle} published \u201cCold email v2\u201d",
+        ]
+        assert page["items"][0]["version"] == 2 and page["unread_count"] == 2
+        # Reading one in one tab reaches the other tab with the new count.
+        r = await client.post(
+            "/me/notifications/read", headers=fan.headers, json={"ids": [note["id"]]}
+        )
+        assert r.json() == {"updated": 1, "unread_count": 1}
+        await rec2.wait_for(lambda: any(d["type"] == "notifications.read" for d in rec2.data()))
+        [read] = [d for d in rec2.data() if d["type"] == "notifications.read"]
+        assert read == {
+            "type": "notifications.read",
+            "ids": [note["id"]],
+            "all": False,
+            "unread_count": 1,
+        }
+        await client.post("/me/notifications/read", headers=fan.headers, json={"all": True})
+        await rec2.wait_for(
+            lambda: (
+                [d["unread_count"] for d in rec2.data() if d["type"] == "notifications.read"]
+                == [1, 0]
+            )
+        )
+        # Nothing changed: nothing is published.
+        await client.post("/me/notifications/read", headers=fan.headers, json={"all": True})
+        assert len([d for d in rec2.data() if d["type"] == "notifications.read"]) == 2
+    finally:
+        await tab1.disconnect()
+        await tab2.disconnect()
+
+
+async def test_a_creators_followers_are_listed_newest_first(client, register):
+    creator, first, second = await register(), await register(), await register()
+    for fan in (first, second):
+        await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
+    page = (await client.get(f"/creators/{creator.handle}/followers")).json()
+    assert [f["handle"] for f in page["items"]] == [second.handle, first.handle]
+    assert page["items"][0]["followed_at"] and page["next_cursor"] is None
+    one = (await client.get(f"/creators/{creator.handle}/followers?limit=1")).json()
+    rest = (
+        await client.get(
+            f"/creators/{creator.handle}/followers?limit=1&cursor={one['next_cursor']}"
+        )
+    ).json()
+    assert [f["handle"] for f in one["items"] + rest["items"]] == [second.handle, first.handle]
+    assert_problem(await client.get("/creators/nobody_here_x/followers"), 404)
+    assert_problem(
+        await client.get(f"/creators/{creator.handle}/followers?cursor=bogus"), 400, "cursor"
+    )

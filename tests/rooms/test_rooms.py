@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.accounts.test_auth import assert_problem
+from tests.community.test_feed_notifications import _subscribe
 from tests.conftest import unique
 
 
@@ -227,4 +228,49 @@ async def test_creator_room_is_implicit_and_slugs_are_validated(client, register
     ).status_code == 201
     assert_problem(
         await client.post("/rooms", headers=creator.headers, json={"slug": slug, "title": "t"}), 409
+    )
+
+
+async def test_author_edits_a_message_and_the_room_hears_it(client, register, ws_url):
+    owner, author, other = await register(), await register(), await register()
+    slug = unique("r-")
+    r = await client.post("/rooms", headers=owner.headers, json={"slug": slug, "title": "Edits"})
+    assert r.status_code == 201, r.text
+    msg = (
+        await client.post(f"/rooms/{slug}/messages", headers=author.headers, json={"text": "helo"})
+    ).json()
+    assert msg["edited_at"] is None
+    ws, rec = await _subscribe(ws_url, "", f"rooms:{slug}")
+    try:
+        r = await client.patch(
+            f"/rooms/{slug}/messages/{msg['id']}", headers=author.headers, json={"text": "hello"}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["text"] == "hello" and r.json()["edited_at"]
+        await rec.wait_for(lambda: any(d["type"] == "room.message_edited" for d in rec.data()))
+        [edited] = [d for d in rec.data() if d["type"] == "room.message_edited"]
+        assert edited["id"] == msg["id"] and edited["text"] == "hello"
+    finally:
+        await ws.disconnect()
+    history = (await client.get(f"/rooms/{slug}/messages")).json()["items"]
+    assert history[0]["text"] == "hello" and history[0]["edited_at"]
+    # Only the author edits: not the room owner, not anyone else.
+    for who in (owner, other):
+        assert_problem(
+            await client.patch(
+                f"/rooms/{slug}/messages/{msg['id']}", headers=who.headers, json={"text": "x"}
+            ),
+            403,
+        )
+    assert_problem(
+        await client.patch(
+            f"/rooms/{slug}/messages/{msg['id']}", headers=author.headers, json={"text": " "}
+        ),
+        400,
+    )
+    assert_problem(
+        await client.patch(
+            f"/rooms/{slug}/messages/not-an-id", headers=author.headers, json={"text": "x"}
+        ),
+        404,
     )
