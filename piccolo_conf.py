@@ -22,5 +22,6 @@ APP_REGISTRY = AppRegistry(
         "hub.runs.piccolo_app",
         "hub.community.piccolo_app",
         "hub.rooms.piccolo_app",
+        "hub.moderation.piccolo_app",
     ]
 )

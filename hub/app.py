@@ -36,6 +36,7 @@ from hub.db import close_pool, start_pool
 from hub.errors import Problem
 from hub.logging import configure_logging
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
+from hub.moderation.api import HANDLERS as MODERATION_HANDLERS
 from hub.ops.api import OpsController
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rate_limit import FailOpenRedisStore
@@ -70,6 +71,7 @@ API_V1_HANDLERS: list[Any] = [
     *COMMUNITY_HANDLERS,
     RoomsController,
     RealtimeAdminController,
+    *MODERATION_HANDLERS,
 ]
 
 

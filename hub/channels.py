@@ -49,6 +49,10 @@ NAMESPACES: dict[str, NamespaceOptions] = {
         history_size=1000, history_ttl_seconds=7 * DAY, allow_anonymous=False
     ),
     "feed": NamespaceOptions(history_size=200, history_ttl_seconds=DAY, allow_anonymous=False),
+    # The moderation queue, live for moderators: `moderation:reports`.
+    "moderation": NamespaceOptions(
+        history_size=100, history_ttl_seconds=DAY, allow_anonymous=False
+    ),
 }
 
 # User-limited namespaces must be addressed as `<ns>#<user_id>`; the engine checks the user.
@@ -140,6 +144,8 @@ class HubPolicy:
             return None
         if ns == "live":
             return opts if rest == "runs" else None
+        if ns == "moderation":
+            return opts if rest == "reports" else None
         rule = _NAME_RULES.get(ns)
         if rule is None or not rule.fullmatch(rest):
             return None
@@ -159,6 +165,9 @@ class HubPolicy:
             # A banned user is out of the room's live channel (and its presence) until the ban
             # ends; the messages stay readable over REST like any public page.
             return creds.user_id is None or await rooms.banned_until(room, creds.user_id) is None
+        if ns == "moderation":
+            user = current_user(creds)
+            return user is not None and user.is_moderator
         return True  # prompts:, live:runs are public; user-limited ones are checked by the engine
 
     async def server_subscriptions(self, creds: Credentials) -> list[str]:

@@ -18,6 +18,7 @@ from hub.community import notifications
 from hub.community.schemas import ReplyIn, ReviewIn, ReviewOut, ReviewPage, UserRef
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, validation_error
+from hub.moderation import suspensions
 from hub.pagination import decode_cursor, page
 from hub.prompts.events import publish_quietly
 from hub.prompts.rules import has_completed_run
@@ -77,11 +78,18 @@ async def _locked_prompt(prompt_id: uuid.UUID, viewer: uuid.UUID) -> dict[str, A
     return row
 
 
+async def _check_not_suspended(user_id: uuid.UUID) -> None:
+    until = await suspensions.suspended_until(user_id)
+    if until is not None:
+        raise forbidden(suspensions.suspended_message(until))
+
+
 async def upsert_review(
     prompt_id: uuid.UUID, user_id: str, body: ReviewIn
 ) -> tuple[ReviewOut, bool]:
     """Create the user's review of the prompt, or edit it; returns (review, created)."""
     me = uuid.UUID(user_id)
+    await _check_not_suspended(me)
     note = None
     async with engine().transaction():
         prompt = await _locked_prompt(prompt_id, me)
@@ -164,6 +172,7 @@ async def reply(
     me = uuid.UUID(owner_id)
     if not body.body.strip():
         raise validation_error("body", "A reply cannot be blank.")
+    await _check_not_suspended(me)
     async with engine().transaction():
         prompt = await _locked_prompt(prompt_id, me)
         if prompt["owner_id"] != me:
@@ -190,3 +199,32 @@ async def reply(
         {"type": "review.replied", "review": msgspec.to_builtins(review)},
     )
     return review
+
+
+async def remove_review(review_id: uuid.UUID) -> list[Any]:
+    """A moderator removes a review (inside the caller's transaction): the prompt's rating
+    loses it in the same transaction. Returns what to publish after commit."""
+    row = await fetchrow("DELETE FROM reviews WHERE id = $1 RETURNING prompt_id, rating", review_id)
+    if row is None:
+        return []
+    stats = await fetchrow(
+        "UPDATE prompts SET rating_sum = rating_sum - $2, rating_count = rating_count - 1 "
+        "WHERE id = $1 RETURNING rating_avg, rating_count",
+        row["prompt_id"],
+        row["rating"],
+    )
+    assert stats is not None
+    prompt_id = row["prompt_id"]
+
+    async def announce() -> None:
+        await publish_quietly(
+            f"prompts:{prompt_id}",
+            {
+                "type": "review.deleted",
+                "review_id": str(review_id),
+                "rating_avg": float(stats["rating_avg"]),
+                "rating_count": stats["rating_count"],
+            },
+        )
+
+    return [announce]

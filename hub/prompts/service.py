@@ -25,6 +25,7 @@ import structlog
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, too_many, validation_error
+from hub.moderation import suspensions
 from hub.pagination import decode_cursor, page
 from hub.prompts import events
 from hub.prompts.schemas import (
@@ -261,6 +262,9 @@ async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
     title = _title(body.title)
     variables = _variables(body.template)
     _check_sample_inputs(body.sample_inputs, variables, "sample_inputs")
+    suspended = await suspensions.suspended_until(owner_id)
+    if suspended is not None:
+        raise forbidden(suspensions.suspended_message(suspended))
     await _check_creation_rate(owner_id)
     owner = uuid.UUID(owner_id)
     async with engine().transaction():

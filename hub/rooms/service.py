@@ -22,6 +22,7 @@ from hub.auth import CurrentUser
 from hub.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
+from hub.moderation import audit, suspensions
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.redis import get_redis
 from hub.rooms.schemas import Author, MessageOut, RoomOut
@@ -161,6 +162,9 @@ async def check_can_post(room: dict[str, Any], user: CurrentUser | None) -> None
     until = await banned_until(room, user.id)
     if until is not None:
         raise PostRefused("forbidden", f"You are banned from this room until {until.isoformat()}.")
+    suspended = await suspensions.suspended_until(user.id)
+    if suspended is not None:
+        raise PostRefused("forbidden", suspensions.suspended_message(suspended))
 
 
 async def _rate_limit(room: dict[str, Any], user_id: str) -> None:
@@ -305,12 +309,37 @@ async def delete_message(slug: str, user: CurrentUser, message_id: str) -> None:
     is_owner = room["owner_id"] is not None and str(room["owner_id"]) == user.id
     if not (is_author or is_owner or user.is_moderator):
         raise forbidden("Only the author, the room owner or a moderator may delete this message.")
-    await fetch("UPDATE room_messages SET deleted = true, deleted_at = now() WHERE id = $1", mid)
-    channel = channel_of(room["slug"])
+    async with engine().transaction():
+        await remove_message(mid)
+        if not is_author:
+            await audit.record(
+                user.id,
+                "message.delete",
+                "message",
+                mid,
+                target_user_id=msg["author_id"],
+                details={"room": room["slug"], "as": "room_owner" if is_owner else "moderator"},
+            )
+    await announce_message_removed(room["slug"], mid)
+
+
+async def remove_message(message_id: uuid.UUID) -> str | None:
+    """Soft-delete a message (in the caller's transaction); its room's slug, or None when it
+    was already gone. Publish with `announce_message_removed` after commit."""
+    row = await fetchrow(
+        "UPDATE room_messages m SET deleted = true, deleted_at = now() FROM rooms r "
+        "WHERE m.id = $1 AND NOT m.deleted AND r.id = m.room_id RETURNING r.slug",
+        message_id,
+    )
+    return row["slug"] if row else None
+
+
+async def announce_message_removed(slug: str, message_id: uuid.UUID) -> None:
+    channel = channel_of(slug)
     # Out of the channel's history too, so neither `history` nor a recovering SDK replays it.
-    await live.history_remove(channel, lambda data: _is_message(data, str(mid)))
+    await live.history_remove(channel, lambda data: _is_message(data, str(message_id)))
     await live.publish(
-        channel, {"type": "room.message_deleted", "id": str(mid), "room": room["slug"]}
+        channel, {"type": "room.message_deleted", "id": str(message_id), "room": slug}
     )
 
 
@@ -400,15 +429,29 @@ async def ban(slug: str, user: CurrentUser, handle: str, minutes: int) -> tuple[
     if str(target["id"]) == user.id:
         raise conflict("You cannot ban yourself.")
     until = datetime.now(UTC) + timedelta(minutes=minutes)
-    await fetch(
-        "INSERT INTO room_bans (room_id, user_id, until, created_by) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (room_id, user_id) DO UPDATE SET until = EXCLUDED.until, created_by = EXCLUDED.created_by, "
-        "created_at = now()",
-        room["id"],
-        target["id"],
-        until,
-        uuid.UUID(user.id),
-    )
+    async with engine().transaction():
+        await fetch(
+            "INSERT INTO room_bans (room_id, user_id, until, created_by) VALUES ($1, $2, $3, $4) "
+            "ON CONFLICT (room_id, user_id) DO UPDATE SET until = EXCLUDED.until, created_by = EXCLUDED.created_by, "
+            "created_at = now()",
+            room["id"],
+            target["id"],
+            until,
+            uuid.UUID(user.id),
+        )
+        await audit.record(
+            user.id,
+            "room.ban",
+            "user",
+            target["id"],
+            target_user_id=target["id"],
+            details={
+                "room": room["slug"],
+                "minutes": minutes,
+                "until": until.isoformat(),
+                "as": "room_owner" if is_owner else "moderator",
+            },
+        )
     # Out of the room's live channel at once (and of its presence); can_subscribe refuses them
     # until the ban ends.
     await live.unsubscribe(str(target["id"]), channel_of(room["slug"]), UNSUBSCRIBE_BANNED)

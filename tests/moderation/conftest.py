@@ -1,0 +1,3 @@
+"""Moderation fixtures: `grant_completed_run` is shared with the prompts tests."""
+
+from tests.prompts.conftest import grant_completed_run  # noqa: F401
