@@ -13,6 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from hub.auth import CurrentUser
 from hub.errors import forbidden
 from hub.moderation import audit, service
+from hub.moderation import gdpr as _gdpr  # noqa: F401 - registers the GDPR hooks
 from hub.moderation.schemas import AuditPage, CaseOut, CasePage, ReportIn, ReportOut, ResolveIn
 from hub.prompts.api import Cursor, Limit
 

@@ -364,3 +364,23 @@ async def test_only_moderators_may_watch_the_queue(register, ws_url):
         assert await subscribe_error(anon, "moderation:reports") == 103
     finally:
         await anon.disconnect()
+
+
+async def test_gdpr_export_and_erasure_of_reports(client, register):
+    author, reporter = await register(), await register()
+    moderator = await with_role(client, await register(), "moderator")
+    _, msg = await _room_with_message(client, author)
+    r = await client.post(
+        "/reports",
+        headers=reporter.headers,
+        json={"subject_type": "message", "subject_id": msg["id"], "reason": "my neighbour Tom"},
+    )
+    mine = (await client.get("/me/export", headers=reporter.headers)).json()["moderation"]
+    assert [(x["subject_id"], x["reason"]) for x in mine["reports_filed"]] == [
+        (msg["id"], "my neighbour Tom")
+    ]
+    assert (await client.delete("/me", headers=reporter.headers)).status_code == 204
+    case = (
+        await client.get(f"/moderation/reports/{r.json()['case_id']}", headers=moderator.headers)
+    ).json()
+    assert case["report_count"] == 1 and case["reports"][0]["reason"] == "[erased]"
