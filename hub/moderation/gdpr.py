@@ -29,9 +29,7 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
 
 
 async def erase_for_user(user_id: str) -> None:
-    await fetch(
-        "UPDATE reports SET reason = '[erased]' WHERE reporter_id = $1", uuid.UUID(user_id)
-    )
+    await fetch("UPDATE reports SET reason = '[erased]' WHERE reporter_id = $1", uuid.UUID(user_id))
 
 
 hooks.exporters["moderation"] = export_for_user
