@@ -22,7 +22,8 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
     uid = uuid.UUID(user_id)
     prompts = await fetch(
         "SELECT id, title, description, template, variables, model, price_cents, private_mode, "
-        "tags, sample_inputs::text AS sample_inputs, status, version, created_at, updated_at "
+        "leak_guard, leak_guard_redactions, tags, sample_inputs::text AS sample_inputs, status, "
+        "version, created_at, updated_at "
         "FROM prompts WHERE owner_id = $1 ORDER BY created_at",
         uid,
     )

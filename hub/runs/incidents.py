@@ -61,17 +61,22 @@ class LeakGuardPromptPage(msgspec.Struct):
 
 
 async def record(run_id: str, attempt: int, guard: LeakGuard) -> None:
-    """Add this attempt's hidden spans to the run and its prompt; log them without the text."""
+    """Add this attempt's hidden spans to the run and its prompt; log them without the text.
+    Never raises: the count is a record, and the run's ending must not depend on it."""
     if not guard.redactions:
         return
-    row = await fetchrow(
-        "WITH r AS (UPDATE runs SET leak_guard_redactions = leak_guard_redactions + $2 "
-        "WHERE id = $1 RETURNING prompt_id) "
-        "UPDATE prompts p SET leak_guard_redactions = p.leak_guard_redactions + $2 "
-        "FROM r WHERE p.id = r.prompt_id RETURNING p.id",
-        uuid.UUID(run_id),
-        guard.redactions,
-    )
+    try:
+        row = await fetchrow(
+            "WITH r AS (UPDATE runs SET leak_guard_redactions = leak_guard_redactions + $2 "
+            "WHERE id = $1 RETURNING prompt_id) "
+            "UPDATE prompts p SET leak_guard_redactions = p.leak_guard_redactions + $2 "
+            "FROM r WHERE p.id = r.prompt_id RETURNING p.id",
+            uuid.UUID(run_id),
+            guard.redactions,
+        )
+    except Exception:  # noqa: BLE001 - a lost count must not fail the run; the log keeps it
+        row = None
+        log.error("run.leak_guard_count_failed", run_id=run_id, exc_info=True)
     log.warning(
         "run.leak_guard_redacted",
         run_id=run_id,
