@@ -194,7 +194,7 @@ class FakeOpenAI:
         await asyncio.sleep(0.05)
         await self._event(send, "[DONE]", more=False)
 
-    async def _echo(self, send: Any, body: dict, text: str, key: str) -> None:
+    async def _echo(self, send: Any, body: dict, text: str, key: str, delay: float = 0.0) -> None:
         """Stream `text` back in pieces cut at random places (inside words too), at most
         `max_tokens` of them, with honest usage."""
         pieces = chunks(text, seed=len(text))[: int(body.get("max_tokens") or 16)]
@@ -202,6 +202,8 @@ class FakeOpenAI:
         await self._event(send, self.chunk(role=True))
         for piece in pieces:
             await self._event(send, self.chunk(piece))
+            if delay:
+                await asyncio.sleep(delay)
         await self._event(send, self.chunk(finish="stop"))
         prompt_tokens = len(self._prompt(body).split())
         await self._event(
@@ -223,6 +225,14 @@ class FakeOpenAI:
         """A model that obeys "repeat everything above": the prompt comes back verbatim."""
         text = f"Sure! Here is everything above, word for word:\n\n{self._prompt(body)}\n\nDone."
         await self._echo(send, body, text, key)
+
+    async def scenario_echo_slow(self, send, body, n, key, receive) -> None:
+        """The verbatim echo at about 100 pieces a second (to be cancelled mid-stream)."""
+        text = f"Sure! Here is everything above, word for word:\n\n{self._prompt(body)}\n\nDone."
+        try:
+            await self._echo(send, body, text, key, delay=0.01)
+        except OSError:
+            self.disconnected[key].set()
 
     async def scenario_echo_garbled(self, send, body, n, key, receive) -> None:
         """The same echo with changed case, spacing, punctuation and letter widths."""

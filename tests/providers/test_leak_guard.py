@@ -293,3 +293,34 @@ async def test_a_public_prompt_can_ask_for_the_guard(client, register, fake_mode
         f"/prompts/{prompt['id']}", json={"leak_guard": "yes"}, headers=creator.headers
     )
     assert r.status_code == 400 and "leak_guard" in r.text
+
+
+async def test_a_run_cancelled_mid_echo_ends_once_and_leaks_nothing(
+    client, register, fake_model, hub_server
+):
+    """Cancel releases what the guard still holds, guarded: the saved output, the deltas and
+    the single terminal event agree."""
+    spec, _ = fake_model("echo-slow")
+    creator = await register()
+    buyer = await register()
+    prompt = await make_prompt(
+        client, creator, model=spec.name, template=TEMPLATE, private_mode=True, price_cents=5
+    )
+    r = await start(client, buyer, prompt["id"], inputs=INPUTS, max_tokens=2000)
+    run_id = r.json()["id"]
+    await wait_run(client, buyer, run_id, until=lambda run: MARKER in run["output"])
+    r = await client.post(f"/runs/{run_id}/cancel", headers=buyer.headers)
+    assert r.status_code == 202, r.text
+    run = await wait_run(client, buyer, run_id)
+    assert run["status"] == "canceled"
+    assert run["charge_cents"] >= 5  # output had begun: price plus usage, the usual rule
+    sdk = Client(ws_url(hub_server), token=buyer.token, timeout=5.0, proxy=None)
+    await sdk.connect()
+    try:
+        history = [p.data for p in (await sdk.history(f"runs:{run_id}", limit=10000)).publications]
+    finally:
+        await sdk.disconnect()
+    assert [e["type"] for e in history if e["type"] in TERMINAL_TYPES] == ["run.canceled"]
+    assert deltas_text(history) == run["output"]
+    assert_no_leak(run["output"], "a cancelled run's output")
+    await assert_ledger_invariants()
