@@ -56,6 +56,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     realtime_token_grace_seconds: float = 30.0
     # Lifetime of the connection tokens POST /realtime/token mints.
     realtime_token_ttl_seconds: int = 900
+    # Community: a burst of notifications of one kind about one thing within this window is
+    # one item ("@bob and 4 others followed you").
+    notification_group_window_seconds: int = 3600
     # Money
     platform_fee_bps: int = 2000
     daily_spending_limit_cents: int = 5000

@@ -5,15 +5,18 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from litestar import Controller, Request, Response, delete, get, post
+from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.auth import CurrentUser, optional_user
-from hub.community import feed, notifications, reviews, service
+from hub.community import blocks, feed, notifications, preferences, reviews, service
 from hub.community import gdpr as _gdpr  # noqa: F401 - registers the GDPR export/erasure hooks
 from hub.community.schemas import (
+    BlockedPage,
+    BlockIn,
+    BlockState,
     CreatorOut,
     FeedPage,
     FollowingPage,
@@ -21,6 +24,8 @@ from hub.community.schemas import (
     MarkRead,
     MarkReadResult,
     NotificationPage,
+    NotificationSettingsOut,
+    NotificationSettingsPatch,
     ReplyIn,
     ReviewIn,
     ReviewOut,
@@ -175,6 +180,54 @@ class MyCommunityController(Controller):
         self, request: Request[CurrentUser, Any, Any], data: JSONBody[MarkRead]
     ) -> MarkReadResult:
         return await notifications.mark_read(request.user.id, data)
+
+    @get(
+        "/notification-settings",
+        summary="My notification settings",
+        description="Per kind: `in_app` (listed, counted, pushed live) and `email` (in the email "
+        "digest), both on by default, with a `label` in words; and `email_digest`, the digest "
+        "at all.",
+    )
+    async def notification_settings(
+        self, request: Request[CurrentUser, Any, Any]
+    ) -> NotificationSettingsOut:
+        return await preferences.get_settings(request.user.id)
+
+    @patch(
+        "/notification-settings",
+        summary="Change my notification settings",
+        description='Send only what changes: `{"types": {"follower.new": {"in_app": '
+        'false}}, "email_digest": true}`. Applies to notifications created from now on '
+        "(in-app) and to the next digest (email). Other tabs get "
+        "`notification_settings.updated` on `notifications#<my user id>`.",
+    )
+    async def update_notification_settings(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[NotificationSettingsPatch]
+    ) -> NotificationSettingsOut:
+        return await preferences.update_settings(request.user.id, data)
+
+    @get("/blocks", summary="Users I blocked")
+    async def blocked(
+        self, request: Request[CurrentUser, Any, Any], cursor: Cursor = None, limit: Limit = 20
+    ) -> BlockedPage:
+        return await blocks.list_blocked(request.user.id, cursor, limit)
+
+    @post(
+        "/blocks",
+        summary="Block a user",
+        description="`{handle}`. They can no longer follow you (their follow ends now), mention "
+        "you or send you direct messages. 201 when newly blocked, 200 when already.",
+        responses={200: ResponseSpec(data_container=BlockState, description="Already blocked")},
+    )
+    async def block(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[BlockIn]
+    ) -> Response[BlockState]:
+        state, created = await blocks.block(request.user.id, data.handle)
+        return Response(state, status_code=HTTP_201_CREATED if created else HTTP_200_OK)
+
+    @delete("/blocks/{handle:str}", status_code=HTTP_200_OK, summary="Unblock a user")
+    async def unblock(self, request: Request[CurrentUser, Any, Any], handle: Handle) -> BlockState:
+        return await blocks.unblock(request.user.id, handle)
 
 
 HANDLERS: list[Any] = [CreatorsController, ReviewsController, MyCommunityController]

@@ -6,7 +6,8 @@ notifications. Nothing of anyone else's private prompt appears.
 
 Erasure: prompts are archived (runs and ledger entries keep referring to them), review bodies
 are blanked (ratings stay, the author shows as the anonymised user), follows in both directions
-are removed with the counters adjusted, notifications and feed items are deleted.
+are removed with the counters adjusted, notifications and feed items are deleted, and so are
+blocks (both ways) and notification settings.
 """
 
 from __future__ import annotations
@@ -57,7 +58,19 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
         "WHERE user_id = $1 ORDER BY created_at",
         uid,
     )
+    blocked = await fetch(
+        "SELECT u.handle, b.created_at FROM blocks b JOIN users u ON u.id = b.blocked_id "
+        "WHERE b.blocker_id = $1 ORDER BY b.created_at",
+        uid,
+    )
+    settings = await fetch(
+        "SELECT types::text AS types, email_digest, updated_at FROM notification_settings "
+        "WHERE user_id = $1",
+        uid,
+    )
     return {
+        "blocked": blocked,
+        "notification_settings": settings[0] if settings else None,
         "prompts": prompts,
         "prompt_versions": versions,
         "prompt_samples": samples,
@@ -91,6 +104,8 @@ async def erase_for_user(user_id: str) -> None:
     await fetch("DELETE FROM creator_stats WHERE user_id = $1", uid)
     await fetch("DELETE FROM notifications WHERE user_id = $1", uid)
     await fetch("DELETE FROM feed_items WHERE user_id = $1", uid)
+    await fetch("DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1", uid)
+    await fetch("DELETE FROM notification_settings WHERE user_id = $1", uid)
 
 
 hooks.exporters["marketplace"] = export_for_user

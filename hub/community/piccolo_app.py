@@ -2,11 +2,27 @@ import os
 
 from piccolo.conf.apps import AppConfig
 
-from hub.community.tables import CreatorStats, FeedItem, Follow, Notification, Review
+from hub.community.tables import (
+    Block,
+    CreatorStats,
+    FeedItem,
+    Follow,
+    Notification,
+    NotificationSettings,
+    Review,
+)
 
 APP_CONFIG = AppConfig(
     app_name="community",
     migrations_folder_path=os.path.join(os.path.dirname(__file__), "piccolo_migrations"),
-    table_classes=[Follow, CreatorStats, Review, Notification, FeedItem],
+    table_classes=[
+        Follow,
+        CreatorStats,
+        Review,
+        Notification,
+        FeedItem,
+        NotificationSettings,
+        Block,
+    ],
     migration_dependencies=["hub.prompts.piccolo_app"],
 )

@@ -13,7 +13,14 @@ ReviewBody = Annotated[str, msgspec.Meta(max_length=5000, pattern=NO_NUL)]
 ReplyBody = Annotated[str, msgspec.Meta(min_length=1, max_length=5000, pattern=NO_NUL)]
 Rating = Annotated[int, msgspec.Meta(ge=1, le=5, description="1 to 5 stars.")]
 NotificationKind = Literal[
-    "follower.new", "review.new", "prompt.published", "prompt.version", "sale.earned"
+    "follower.new",
+    "review.new",
+    "prompt.published",
+    "prompt.version",
+    "sale.earned",
+    "mention",
+    "dm.new",
+    "report.resolved",
 ]
 
 
@@ -63,6 +70,27 @@ class FollowingPage(msgspec.Struct):
     next_cursor: str | None
 
 
+class BlockIn(msgspec.Struct, forbid_unknown_fields=True):
+    handle: Annotated[str, msgspec.Meta(min_length=1, max_length=30)]
+
+
+class BlockState(msgspec.Struct):
+    handle: str
+    blocked: bool
+
+
+class BlockedOut(msgspec.Struct):
+    id: str
+    handle: str
+    display_name: str
+    blocked_at: datetime
+
+
+class BlockedPage(msgspec.Struct):
+    items: list[BlockedOut]
+    next_cursor: str | None
+
+
 class ReviewIn(msgspec.Struct, forbid_unknown_fields=True):
     rating: Rating
     body: ReviewBody = ""
@@ -90,9 +118,9 @@ class ReviewPage(msgspec.Struct):
 
 
 class Subject(msgspec.Struct):
-    """What a notification is about: a prompt, a user or a run."""
+    """What a notification is about: a prompt, a user, a run, a chat room or a report."""
 
-    type: Literal["prompt", "user", "run"]
+    type: Literal["prompt", "user", "run", "room", "report"]
     id: str
     title: str
 
@@ -112,6 +140,37 @@ class NotificationOut(msgspec.Struct):
     amount_cents: int | None = None  # sale.earned: what you earned
     version: int | None = None  # prompt.version: the new version
     run_id: str | None = None  # sale.earned: the run that paid
+    # A burst within the group window is one item: `count` events, the latest `actors` first
+    # (at most 3), `last_at` the newest; `created_at` is the first. "@bob and 4 others ..."
+    count: int = 1
+    actors: list[UserRef] = msgspec.field(default_factory=list)
+    last_at: datetime | None = None
+    room: str | None = None  # mention, dm.new: the room's slug
+    message_id: str | None = None  # mention: the message (in a room) that names you
+    excerpt: str | None = None  # mention: the start of that message or reply
+
+
+class TypeSetting(msgspec.Struct):
+    in_app: bool  # listed, counted and pushed live
+    email: bool  # included in the email digest
+    label: str  # what this kind is, in words for a settings page
+
+
+class NotificationSettingsOut(msgspec.Struct):
+    email_digest: bool  # the digest at all (the unsubscribe link turns it off)
+    types: dict[str, TypeSetting]
+
+
+class TypeSettingPatch(msgspec.Struct, forbid_unknown_fields=True):
+    in_app: bool | None = None
+    email: bool | None = None
+
+
+class NotificationSettingsPatch(msgspec.Struct, forbid_unknown_fields=True):
+    """Only what is sent changes: `{"types": {"follower.new": {"email": false}}}`."""
+
+    types: dict[NotificationKind, TypeSettingPatch] | None = None
+    email_digest: bool | None = None
 
 
 class NotificationPage(msgspec.Struct):

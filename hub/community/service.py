@@ -13,10 +13,10 @@ from typing import Any
 
 import structlog
 
-from hub.community import notifications
+from hub.community import blocks, notifications
 from hub.community.schemas import CreatorOut, FollowingOut, FollowingPage, FollowState
 from hub.db import engine, fetch, fetchrow
-from hub.errors import not_found, validation_error
+from hub.errors import forbidden, not_found, validation_error
 from hub.pagination import decode_cursor, page
 from hub.prompts import service as prompts
 
@@ -102,6 +102,8 @@ async def follow(user_id: str, handle: str) -> FollowState:
     target = await _creator_row(handle)
     if target["id"] == me:
         raise validation_error("handle", "You cannot follow yourself.")
+    if await blocks.is_blocked(target["id"], me):
+        raise forbidden(f"@{target['handle']} does not accept you as a follower.")
     note = None
     async with engine().transaction():
         inserted = await fetch(
@@ -122,18 +124,24 @@ async def follow(user_id: str, handle: str) -> FollowState:
     return FollowState(handle=target["handle"], following=True, follower_count=count)
 
 
+async def remove_follow(follower: uuid.UUID, followee: uuid.UUID) -> bool:
+    """End a follow with its counters (in the caller's transaction); whether there was one."""
+    deleted = await fetch(
+        "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2 RETURNING 1",
+        follower,
+        followee,
+    )
+    if deleted:
+        await _bump_counts(follower, followee, -1)
+    return bool(deleted)
+
+
 async def unfollow(user_id: str, handle: str) -> FollowState:
     """Stop following a creator. Idempotent: unfollowing someone you do not follow is fine."""
     me = uuid.UUID(user_id)
     target = await _creator_row(handle)
     async with engine().transaction():
-        deleted = await fetch(
-            "DELETE FROM follows WHERE follower_id = $1 AND followee_id = $2 RETURNING 1",
-            me,
-            target["id"],
-        )
-        if deleted:
-            await _bump_counts(me, target["id"], -1)
+        await remove_follow(me, target["id"])
         count = await _follower_count(target["id"])
     return FollowState(handle=target["handle"], following=False, follower_count=count)
 

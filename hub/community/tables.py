@@ -4,6 +4,7 @@ from piccolo.columns import (
     JSONB,
     UUID,
     BigInt,
+    Boolean,
     ForeignKey,
     Integer,
     SmallInt,
@@ -52,6 +53,24 @@ class Notification(Table, tablename="notifications"):
     data = JSONB(default="{}")
     created_at = Timestamptz()
     read_at = Timestamptz(null=True, default=None)
+    group_key = Varchar(length=200, null=True)
+    group_id = UUID(null=True)
+    group_size = Integer(default=1)
+    last_at = Timestamptz()
+    in_app = Boolean(default=True)
+
+
+class NotificationSettings(Table, tablename="notification_settings"):
+    user_id = ForeignKey(references=User, primary_key=True)
+    types = JSONB(default="{}")
+    email_digest = Boolean(default=True)
+    updated_at = Timestamptz()
+
+
+class Block(Table, tablename="blocks"):
+    blocker_id = ForeignKey(references=User)
+    blocked_id = ForeignKey(references=User)
+    created_at = Timestamptz()
 
 
 class FeedItem(Table, tablename="feed_items"):
