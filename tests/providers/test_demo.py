@@ -57,9 +57,11 @@ async def test_output_cannot_confirm_a_guessed_template(client, register):
     assert len(set(outputs)) == 3  # every run its own text, the same prompt or not
 
 
-async def test_paced_at_the_configured_rate():
+async def test_never_faster_than_the_configured_rate():
+    """40 tokens at 200 tokens/s take at least 0.2 s (less the first token's slot): the demo
+    model is paced like a real one. How much longer a busy machine takes is not its concern."""
     _, _, took = await _collect(DemoProvider(200), "pace", 40)
-    assert 0.18 <= took < 1.0
+    assert took >= 0.18
 
 
 def test_usage_is_whole_cents_rounded_up():
