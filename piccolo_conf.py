@@ -16,6 +16,7 @@ DB = PostgresEngine(config={"dsn": _url})
 # Order matters only for readability; migration_dependencies in each app fix the real order.
 APP_REGISTRY = AppRegistry(
     apps=[
+        "hub.mail.piccolo_app",
         "hub.accounts.piccolo_app",
         "hub.prompts.piccolo_app",
         "hub.billing.piccolo_app",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.accounts import service
+from hub.accounts import service, verification
 from hub.accounts.schemas import RegisterRequest
 from hub.db import fetch, fetchrow
 
@@ -17,10 +17,18 @@ DEMO_USERS = [
 
 async def seed() -> None:
     for email, handle, name, roles in DEMO_USERS:
-        if await fetchrow("SELECT 1 FROM users WHERE lower(email) = lower($1)", email):
-            continue
-        await service.register(
-            RegisterRequest(email=email, password=DEMO_PASSWORD, handle=handle, display_name=name)
-        )
-        if roles:
-            await fetch("UPDATE users SET roles = $1 WHERE lower(email) = lower($2)", roles, email)
+        row = await fetchrow("SELECT id FROM users WHERE email = $1", email)
+        if row is None:
+            user, *_ = await service.register(
+                RegisterRequest(
+                    email=email, password=DEMO_PASSWORD, handle=handle, display_name=name
+                ),
+                send_verification=False,
+            )
+            if roles:
+                await fetch("UPDATE users SET roles = $1 WHERE email = $2", roles, email)
+            user_id = user.id
+        else:
+            user_id = str(row["id"])
+        # Demo users are verified (and so hold their starter credits, once).
+        await verification.mark_verified(user_id)

@@ -49,7 +49,18 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     worker_alive_file: str = ""
     worker_heartbeat_key: str = "hub:worker:heartbeat"
     worker_heartbeat_ttl_seconds: int = 30
+    # Promotional credits granted once the account's email is verified (once per address).
     starter_credits_cents: int = 500
+    # Creator earnings funded by promotional credits payable per creator per calendar month.
+    promo_earnings_cap_cents: int = 1000
+    # Mail: SMTP (smtp://user:pass@host:587, smtps://... for implicit TLS) or, when empty,
+    # .eml files in mail_dir (development).
+    smtp_url: str = ""
+    mail_from: str = "BetterPrompt Hub <no-reply@betterprompt.dev>"
+    mail_dir: str = ".devdata/mail"
+    email_verify_ttl_seconds: int = 48 * 3600
+    password_reset_ttl_seconds: int = 3600
+    mail_resend_seconds: int = 60  # one verification or reset mail per address this often
     # Realtime
     realtime_ping_seconds: float = 25.0
     realtime_pong_timeout_seconds: float = 10.0
@@ -114,7 +125,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         for key in ("jwt_secret", "stripe_secret_key", "stripe_webhook_secret", "openai_api_key"):
             if out.get(key):
                 out[key] = "***"
-        for key in ("database_url", "redis_url"):
+        for key in ("database_url", "redis_url", "smtp_url"):
             out[key] = _redact_url(out[key])
         return out
 

@@ -89,11 +89,27 @@ TEST_ENV = {
 
 
 @pytest.fixture(scope="session")
-def hub_env(services: EmbeddedServices) -> Iterator[dict[str, str]]:
+def mailbox() -> Iterator[Any]:
+    """A real SMTP server (aiosmtpd) the hub sends its mail to, for the whole session."""
+    from tests.mailbox import Mailbox
+
+    box = Mailbox()
+    box.start()
+    yield box
+    box.stop()
+
+
+@pytest.fixture(scope="session")
+def hub_env(services: EmbeddedServices, mailbox: Any) -> Iterator[dict[str, str]]:
     """Point the hub's settings at the session's servers and migrate the test database."""
     from hub.settings import get_settings
 
-    env = {"DATABASE_URL": services.database_url, "REDIS_URL": services.redis_url, **TEST_ENV}
+    env = {
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "HUB_SMTP_URL": mailbox.url,
+        **TEST_ENV,
+    }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
     get_settings.cache_clear()
@@ -200,8 +216,12 @@ class Account(dict):  # type: ignore[type-arg]
 
 
 @pytest.fixture
-def register(client: httpx.AsyncClient) -> Callable[..., Awaitable[Account]]:
-    async def _register(**overrides: Any) -> Account:
+def register(client: httpx.AsyncClient, mailbox: Any) -> Callable[..., Awaitable[Account]]:
+    """Register through the API and, unless `verify=False`, verify the address the way a
+    user does: open the mail that arrived over SMTP and send its token back (which grants
+    the starter credits)."""
+
+    async def _register(verify: bool = True, **overrides: Any) -> Account:
         handle = overrides.pop("handle", None) or unique("user_")
         body = {
             "email": f"{handle}@example.com",
@@ -209,11 +229,17 @@ def register(client: httpx.AsyncClient) -> Callable[..., Awaitable[Account]]:
             "handle": handle,
         }
         body.update(overrides)
+        seen = len(mailbox.to(body["email"], "Confirm your email"))
         r = await client.post("/auth/register", json=body)
         assert r.status_code == 201, r.text
         acct = Account(r.json())
         acct["password"] = body["password"]
         acct["email"] = body["email"]
+        if verify:
+            mail = await mailbox.wait_for(body["email"], "Confirm your email", count=seen + 1)
+            v = await client.post("/auth/verify-email", json={"token": mail.token("verify-email")})
+            assert v.status_code == 200, v.text
+            acct["user"] = v.json()
         return acct
 
     return _register

@@ -6,24 +6,38 @@ from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody
-from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import (
+    HTTP_200_OK,
+    HTTP_201_CREATED,
+    HTTP_202_ACCEPTED,
+    HTTP_204_NO_CONTENT,
+)
 
-from hub.accounts import service
+from hub.accounts import hooks, service, verification
 from hub.accounts.schemas import (
+    Accepted,
     AuthResponse,
     LoginRequest,
     LogoutRequest,
     PasswordChange,
+    PasswordResetConfirm,
+    PasswordResetRequest,
     ProfilePatch,
     RealtimeToken,
     RealtimeTokenRequest,
     RefreshRequest,
     RegisterRequest,
+    ResendOut,
     TokenPair,
     UserOut,
+    VerifyEmailRequest,
 )
 from hub.auth import CurrentUser, optional_user
 from hub.errors import unauthorized
+from hub.mail import outbox
+
+hooks.exporters["mail"] = outbox.export_user
+hooks.add(hooks.on_user_erased, outbox.erase_user)
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:
@@ -67,6 +81,57 @@ class AuthController(Controller):
     async def refresh(self, data: JSONBody[RefreshRequest]) -> TokenPair:
         access, refresh, ttl = await service.refresh(data.refresh_token)
         return TokenPair(access_token=access, refresh_token=refresh, expires_in=ttl)
+
+    @post(
+        "/verify-email",
+        status_code=HTTP_200_OK,
+        exclude_from_auth=True,
+        summary="Verify my email address with the mailed token",
+        description="The token from the link mailed at registration (or by /verify-email/resend): "
+        "single use, 48 hours. Verifying grants the starter credits, once per address. "
+        "400 `invalid-token` when it is unknown, expired or used.",
+    )
+    async def verify_email(self, data: JSONBody[VerifyEmailRequest]) -> UserOut:
+        user_id = await verification.verify_email(data.token)
+        return await service.get_profile(user_id)
+
+    @post(
+        "/verify-email/resend",
+        status_code=HTTP_202_ACCEPTED,
+        summary="Mail me a new verification link",
+        description="Older links stop working. At most one per minute (429 with Retry-After); "
+        "409 when the address is already verified.",
+    )
+    async def resend_verification(self, request: Request[CurrentUser, Any, Any]) -> ResendOut:
+        email = await verification.resend_verification(request.user.id)
+        return ResendOut(email=email, detail=f"A new verification link was sent to {email}.")
+
+    @post(
+        "/password-reset",
+        status_code=HTTP_202_ACCEPTED,
+        exclude_from_auth=True,
+        summary="Mail a password reset link",
+        description="The same answer whether or not an account uses the address. At most one "
+        "mail per address per minute (429 with Retry-After).",
+    )
+    async def password_reset(self, data: JSONBody[PasswordResetRequest]) -> Accepted:
+        await verification.request_password_reset(data.email)
+        return Accepted(
+            detail="If an account uses this address, a link to choose a new password is on "
+            "its way. It works once, within an hour."
+        )
+
+    @post(
+        "/password-reset/confirm",
+        status_code=HTTP_204_NO_CONTENT,
+        exclude_from_auth=True,
+        summary="Set a new password with the mailed token",
+        description="Single use, 1 hour. Every session of the account ends (refresh and access "
+        "tokens revoked, websockets closed); sign in with the new password. 400 "
+        "`invalid-token` when the token is unknown, expired or used.",
+    )
+    async def password_reset_confirm(self, data: JSONBody[PasswordResetConfirm]) -> None:
+        await verification.confirm_password_reset(data.token, data.password)
 
     @post(
         "/logout", status_code=HTTP_204_NO_CONTENT, summary="Sign out (this session, or everywhere)"

@@ -1,7 +1,10 @@
 """Extension points other domains plug into, so accounts knows nothing about them.
 
 - `on_user_registered`: called inside the registration transaction with the new user id
-  (the ledger grants starter credits here, so both commit or neither does).
+  (the ledger opens the wallet here, so both commit or neither does).
+- `on_email_verified`: called inside the verification transaction with the user id and the
+  normalised address (the ledger grants starter credits here, once per address).
+- `after_email_verified`: called after that commit with the user id (wallet notice).
 - `on_user_signed_out`: called after logout with the user id (realtime force-disconnect).
 - `exporters`: name -> `async (user_id) -> JSON-able`, each domain's part of the GDPR export.
 - `on_user_erased`: called inside the erasure transaction; each domain removes or anonymises
@@ -14,9 +17,12 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 UserHook = Callable[[str], Awaitable[None]]
+EmailHook = Callable[[str, str], Awaitable[None]]
 Exporter = Callable[[str], Awaitable[Any]]
 
 on_user_registered: list[UserHook] = []
+on_email_verified: list[EmailHook] = []
+after_email_verified: list[UserHook] = []
 on_user_signed_out: list[UserHook] = []
 on_user_erased: list[UserHook] = []
 exporters: dict[str, Exporter] = {}
@@ -27,7 +33,12 @@ async def run(hooks: list[UserHook], user_id: str) -> None:
         await hook(user_id)
 
 
-def add(hooks: list[UserHook], hook: UserHook) -> None:
+async def run_email(hooks: list[EmailHook], user_id: str, email: str) -> None:
+    for hook in hooks:
+        await hook(user_id, email)
+
+
+def add(hooks: list[Any], hook: Any) -> None:
     """Register once, even if the registering module is imported again (tests, reloads)."""
     if all(
         getattr(h, "__qualname__", h) != getattr(hook, "__qualname__", hook)

@@ -48,6 +48,7 @@ class UserOut(msgspec.Struct):
     roles: list[str]
     created_at: datetime
     email: str | None = None  # present only on your own profile
+    email_verified: bool | None = None  # likewise
 
 
 class AuthResponse(msgspec.Struct):
@@ -63,6 +64,31 @@ class TokenPair(msgspec.Struct):
     refresh_token: str
     expires_in: int
     token_type: str = "bearer"
+
+
+Token = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class VerifyEmailRequest(msgspec.Struct, forbid_unknown_fields=True):
+    token: Token
+
+
+class ResendOut(msgspec.Struct):
+    email: str
+    detail: str
+
+
+class PasswordResetRequest(msgspec.Struct, forbid_unknown_fields=True):
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=254)]
+
+
+class PasswordResetConfirm(msgspec.Struct, forbid_unknown_fields=True):
+    token: Token
+    password: Password
+
+
+class Accepted(msgspec.Struct):
+    detail: str
 
 
 class RealtimeToken(msgspec.Struct):

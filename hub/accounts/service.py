@@ -13,8 +13,9 @@ import asyncpg
 import msgspec
 import structlog
 
-from hub import auth
-from hub.accounts import hooks
+from hub import auth, mail
+from hub.accounts import hooks, verification
+from hub.accounts.emails import email_digest, looks_like_email, normalise_email
 from hub.accounts.passwords import hash_password, needs_rehash, verify_password
 from hub.accounts.schemas import PasswordChange, ProfilePatch, RegisterRequest, UserOut
 from hub.db import engine, fetch, fetchrow, is_unique_violation
@@ -39,7 +40,7 @@ RESERVED_HANDLES = frozenset(
     }
 )
 
-USER_COLUMNS = "id, email, handle, display_name, bio, roles, created_at"
+USER_COLUMNS = "id, email, handle, display_name, bio, roles, created_at, email_verified_at"
 
 
 def user_out(row: dict[str, Any], *, include_email: bool = True) -> UserOut:
@@ -51,6 +52,7 @@ def user_out(row: dict[str, Any], *, include_email: bool = True) -> UserOut:
         roles=list(row["roles"] or []),
         created_at=row["created_at"],
         email=row["email"] if include_email else None,
+        email_verified=row["email_verified_at"] is not None if include_email else None,
     )
 
 
@@ -78,7 +80,26 @@ async def _issue_pair(row: dict[str, Any], family_id: str | None = None) -> tupl
     return access, refresh, ttl
 
 
-async def register(body: RegisterRequest) -> tuple[UserOut, str, str, int]:
+def _email_or_400(value: str) -> str:
+    email = normalise_email(value)
+    if not looks_like_email(email):
+        raise Problem(
+            400,
+            "bad-request",
+            "Bad request",
+            "This email address is not valid once normalised; check it for typos.",
+            invalid_params=[{"name": "email", "reason": "not an address"}],
+        )
+    return email
+
+
+async def register(
+    body: RegisterRequest, *, send_verification: bool = True
+) -> tuple[UserOut, str, str, int]:
+    """Create the account (signed in at once) and mail a verification link in the same
+    transaction; starter credits come with the verification, not before. Demo data passes
+    `send_verification=False` and verifies with `verification.mark_verified`."""
+    email = _email_or_400(body.email)
     if body.handle.lower() in RESERVED_HANDLES:
         raise conflict(f"The handle '{body.handle}' is reserved; choose another.", "handle-taken")
     password_hash = await hash_password(body.password)
@@ -88,16 +109,19 @@ async def register(body: RegisterRequest) -> tuple[UserOut, str, str, int]:
             row = await fetchrow(
                 f"INSERT INTO users (email, handle, display_name, password_hash) VALUES ($1, $2, $3, $4) "
                 f"RETURNING {USER_COLUMNS}",
-                body.email.strip(),
+                email,
                 body.handle,
                 display_name,
                 password_hash,
             )
             assert row is not None
             await hooks.run(hooks.on_user_registered, str(row["id"]))
+            mail_id = None
+            if send_verification:
+                mail_id = await verification.queue_verification_mail(row["id"], email, body.handle)
             access, refresh, ttl = await _issue_pair(row)
     except asyncpg.exceptions.UniqueViolationError as exc:
-        if is_unique_violation(exc, "users_email_lower_key"):
+        if is_unique_violation(exc, "users_email_key"):
             raise conflict(
                 "An account with this email already exists; sign in instead.", "email-taken"
             ) from exc
@@ -106,13 +130,19 @@ async def register(body: RegisterRequest) -> tuple[UserOut, str, str, int]:
                 f"The handle '{body.handle}' is taken; choose another.", "handle-taken"
             ) from exc
         raise
+    mail.deliver_soon([mail_id] if mail_id else [])
     log.info("user.registered", user_id=str(row["id"]))
     return user_out(row), access, refresh, ttl
 
 
 def _throttle_keys(email: str, ip: str) -> tuple[str, str]:
-    digest = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    """Counters per address (normalised: the same form the account is looked up by) and IP."""
+    digest = email_digest(normalise_email(email))[:32]
     return f"hub:login:fail:acct:{digest}", f"hub:login:fail:ip:{ip}"
+
+
+async def clear_login_failures(email: str) -> None:
+    await get_redis().delete(_throttle_keys(email, "-")[0])
 
 
 async def _check_throttle(email: str, ip: str) -> None:
@@ -145,8 +175,8 @@ async def _record_failure(email: str, ip: str) -> None:
 async def login(email: str, password: str, ip: str) -> tuple[UserOut, str, str, int]:
     await _check_throttle(email, ip)
     row = await fetchrow(
-        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE lower(email) = lower($1) AND deleted_at IS NULL",
-        email.strip(),
+        f"SELECT {USER_COLUMNS}, password_hash FROM users WHERE email = $1 AND deleted_at IS NULL",
+        normalise_email(email),
     )
     ok = await verify_password(row["password_hash"] if row else None, password)
     if not ok or row is None:
@@ -314,6 +344,9 @@ async def export_user(user_id: str) -> dict[str, Any]:
         "profile": {
             "id": str(row["id"]),
             "email": row["email"],
+            "email_verified_at": (
+                row["email_verified_at"].isoformat() if row["email_verified_at"] else None
+            ),
             "handle": row["handle"],
             "display_name": row["display_name"],
             "bio": row["bio"],
@@ -349,6 +382,7 @@ async def erase_user(user: auth.CurrentUser) -> None:
         if row is None:
             raise not_found("This account")
         await fetch('DELETE FROM refresh_tokens WHERE "user" = $1', uid)
+        await fetch("DELETE FROM email_tokens WHERE user_id = $1", uid)
         await hooks.run(hooks.on_user_erased, user.id)
     await auth.revoke_user_tokens_before_now(user.id)
     await hooks.run(hooks.on_user_signed_out, user.id)

@@ -17,6 +17,7 @@ import msgspec
 import structlog
 
 from hub import live
+from hub.accounts.emails import email_digest
 from hub.billing import ledger
 from hub.billing.schemas import (
     DaySalesTotal,
@@ -61,16 +62,33 @@ def _uid(value: str | uuid.UUID) -> uuid.UUID:
 
 
 async def on_user_registered(user_id: str) -> None:
-    """Open the user's wallet and grant the starter credits (inside the registration tx)."""
-    accounts = await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
+    """Open the user's wallet (inside the registration transaction); no credits yet."""
+    await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
+
+
+async def on_email_verified(user_id: str, email: str) -> None:
+    """Grant the starter credits (inside the verification transaction), at most once per
+    verified address: the address's digest is recorded, so a second account, or the same
+    address registered again after an erasure, gets nothing."""
     amount = get_settings().starter_credits_cents
-    if amount > 0:
-        await ledger.post(
-            "starter_credits",
-            f"starter:{user_id}",
-            [(await ledger.platform_account("promotions"), -amount), (accounts["wallet"], amount)],
-            memo="Starter credits",
-        )
+    if amount <= 0:
+        return
+    granted = await fetchrow(
+        "INSERT INTO starter_grants (email_hash, user_id) VALUES ($1, $2) "
+        "ON CONFLICT (email_hash) DO NOTHING RETURNING user_id",
+        email_digest(email),
+        _uid(user_id),
+    )
+    if granted is None:
+        log.info("billing.starter_credits_not_granted", user_id=user_id, reason="address_used")
+        return
+    accounts = await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
+    await ledger.post(
+        "starter_credits",
+        f"starter:{user_id}",
+        [(await ledger.platform_account("promotions"), -amount), (accounts["wallet"], amount)],
+        memo="Starter credits",
+    )
 
 
 async def grant_credits(user_id: str, amount_cents: int, ref: str, memo: str = "") -> int:
