@@ -98,10 +98,11 @@ class Stack:
 
 
 @pytest_asyncio.fixture
-async def stack(fault_database: str, tmp_path: Path) -> AsyncIterator[Stack]:
+async def stack(fault_database: str, tmp_path: Path, mailbox: Any) -> AsyncIterator[Stack]:
     redis = RedisServer(tmp_path / "redis").start()
     port = free_port()
-    env = hub_env(fault_database, redis.url, **FAST_RUNS)
+    # The stack mails the session's SMTP server (the register helper verifies through it).
+    env = hub_env(fault_database, redis.url, HUB_SMTP_URL=mailbox.url, **FAST_RUNS)
     app = app_process(env, port, tmp_path)
     worker = worker_process(env, tmp_path)
     s = Stack(redis, app, worker, port)

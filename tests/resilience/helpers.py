@@ -12,11 +12,17 @@ import httpx
 from tests.conftest import Account, unique
 
 
-async def register(api: httpx.AsyncClient) -> Account:
+async def register(api: httpx.AsyncClient, mailbox: Any = None) -> Account:
+    """With the session's `mailbox`, also verify the address (which grants the starter
+    credits) through the link the stack mailed."""
     handle = unique("f_")
     body = {"email": f"{handle}@example.com", "password": "correct horse battery", "handle": handle}
     r = await api.post("/auth/register", json=body)
     assert r.status_code == 201, r.text
+    if mailbox is not None:
+        mail = await mailbox.wait_for(body["email"], "Confirm your email")
+        v = await api.post("/auth/verify-email", json={"token": mail.token("verify-email")})
+        assert v.status_code == 200, v.text
     return Account(r.json())
 
 
