@@ -534,7 +534,7 @@
       connectRealtime();
       const next = new URLSearchParams(location.search).get("next");
       htmx.ajax("GET", next && next.startsWith("/") && !next.startsWith("//") ? next : "/", { target: "body", pushUrl: true });
-      flash(kind === "signup" ? `Welcome, @${out.user.handle}! Your starter credits are in your wallet.` : `Welcome back, @${out.user.handle}.`);
+      flash(kind === "signup" ? `Welcome, @${out.user.handle}! Confirm your email with the link we sent to get your starter credits.` : `Welcome back, @${out.user.handle}.`);
     } catch (e) {
       error.textContent = "Network error; please try again."; error.hidden = false;
     } finally { button.disabled = false; }
@@ -596,10 +596,56 @@
     } catch (e) { flash(e.message, true); }
   });
 
+  // ------------------------------------------------------------------ links from our mail
+  // Mailed links carry their single-use token in the fragment, which no server ever sees or logs.
+  async function followMailedLink() {
+    const match = /^#(verify-email|reset-password)=([A-Za-z0-9_-]+)$/.exec(location.hash);
+    if (!match) return;
+    history.replaceState(null, "", location.pathname + location.search);
+    const [, kind, token] = match;
+    try {
+      if (kind === "verify-email") {
+        await api("/auth/verify-email", { method: "POST", body: { token } });
+        flash("Email confirmed: your starter credits are in your wallet.");
+        refreshChrome();
+      } else {
+        const password = window.prompt("Choose a new password (at least 8 characters)");
+        if (!password) return;
+        await api("/auth/password-reset/confirm", { method: "POST", body: { token, password } });
+        save(null);
+        connectRealtime();
+        applySession();
+        flash("Password changed and every session signed out: sign in with the new password.");
+      }
+    } catch (e) { flash(e.message, true); }
+  }
+
+  document.addEventListener("click", async (ev) => {
+    const button = ev.target.closest("[data-resend-verification]");
+    if (!button) return;
+    try {
+      const out = await api("/auth/verify-email/resend", { method: "POST" });
+      flash(out.detail);
+    } catch (e) { flash(e.message, true); }
+  });
+
+  document.addEventListener("click", async (ev) => {
+    const link = ev.target.closest("[data-forgot-password]");
+    if (!link) return;
+    ev.preventDefault();
+    const email = (document.getElementById("a-email") || {}).value || window.prompt("Your account's email");
+    if (!email) return;
+    try {
+      const out = await api("/auth/password-reset", { method: "POST", body: { email } });
+      flash(out.detail);
+    } catch (e) { flash(e.message, true); }
+  });
+
   // ------------------------------------------------------------------ start
   applySession();
   document.addEventListener("DOMContentLoaded", () => {
     applySession();
+    followMailedLink();
     htmx.onLoad((el) => {
       if (el === document.body || el.contains(document.getElementById("me-link"))) { applySession(); setConn(...connNow); refreshChrome(); }
       scanLive(el);

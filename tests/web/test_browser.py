@@ -33,7 +33,7 @@ async def finished_run(client: Any, buyer: Any, run_id: str) -> dict[str, Any]:
     raise AssertionError(f"run {run_id} did not finish: {run}")
 
 
-async def test_sign_up_and_sign_in_through_the_forms(pages, client, register):
+async def test_sign_up_and_sign_in_through_the_forms(pages, client, register, mailbox):
     from playwright.async_api import expect
 
     page = await pages.open("/signup")
@@ -47,6 +47,15 @@ async def test_sign_up_and_sign_in_through_the_forms(pages, client, register):
     await page.get_by_label("Handle").fill(handle)
     await page.get_by_role("button", name="Create account").click()
     await expect(page.locator("#me-link")).to_have_text(f"@{handle}")
+    await expect(page.locator("#wallet-chip")).to_have_text("$0.00")
+    # The starter credits come with the link mailed to the address (over SMTP).
+    mail = await mailbox.wait_for(f"{handle}@example.com", "Confirm your email")
+    link = await pages.open("/#verify-email=" + mail.token("verify-email"), context=page.context)
+    await expect(link.locator("#flash")).to_contain_text("Email confirmed")
+    await expect(link.locator("#wallet-chip")).to_have_text("$5.00")
+    assert "verify-email" not in link.url
+    await link.close()
+    await page.reload()
     await expect(page.locator("#wallet-chip")).to_have_text("$5.00")
     await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
     await shot(page, "home-signed-in", docs=True)
@@ -419,3 +428,45 @@ async def test_the_run_form_states_the_cancel_rule_and_pins_the_price(
     assert (await client.get("/me/runs", headers=buyer.headers)).json()["items"] == []
     wallet = (await client.get("/me/wallet", headers=buyer.headers)).json()
     assert (wallet["balance_cents"], wallet["held_cents"]) == (500, 0)
+
+
+async def test_forgot_password_mails_a_link_that_sets_a_new_one(pages, client, register, mailbox):
+    from playwright.async_api import expect
+
+    acct = await register()
+    page = await pages.open("/signin")
+    await page.get_by_label("Email").fill(acct["email"])
+    await page.get_by_role("link", name="Forgot your password?").click()
+    await expect(page.locator("#flash")).to_contain_text("If an account uses this address")
+    mail = await mailbox.wait_for(acct["email"], "Reset your BetterPrompt Hub password")
+    page.context.once(
+        "page",
+        lambda p: p.once("dialog", lambda d: asyncio.ensure_future(d.accept("a new passphrase 9"))),
+    )
+    link = await pages.open(
+        "/#reset-password=" + mail.token("reset-password"), context=page.context
+    )
+    await expect(link.locator("#flash")).to_contain_text("Password changed")
+    old = await client.post(
+        "/auth/login", json={"email": acct["email"], "password": acct["password"]}
+    )
+    assert old.status_code == 401
+    new = await client.post(
+        "/auth/login", json={"email": acct["email"], "password": "a new passphrase 9"}
+    )
+    assert new.status_code == 200, new.text
+    assert (await client.get("/me", headers=acct.headers)).status_code == 401
+
+
+async def test_an_unverified_account_asks_for_a_new_link(pages, client, register, mailbox):
+    from playwright.async_api import expect
+
+    acct = await register(verify=False)
+    await mailbox.wait_for(acct["email"], "Confirm your email")
+    page = await pages.open("/account", account=acct)
+    await expect(page.get_by_text("not verified")).to_be_visible()
+    await page.get_by_role("button", name="Mail me a new confirmation link").click()
+    await expect(page.locator("#flash")).to_contain_text("A new verification link was sent")
+    second = await mailbox.wait_for(acct["email"], "Confirm your email", count=2)
+    r = await client.post("/auth/verify-email", json={"token": second.token("verify-email")})
+    assert r.status_code == 200, r.text
