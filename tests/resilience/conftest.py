@@ -69,6 +69,7 @@ class Stack:
 
     def __init__(self, redis: RedisServer, app: HubProcess, worker: HubProcess, port: int):
         self.redis, self.app, self.worker = redis, app, worker
+        self.mailbox: Any = None  # the session's SMTP server, which the stack mails
         self.base = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/connection/websocket"
 
@@ -106,6 +107,7 @@ async def stack(fault_database: str, tmp_path: Path, mailbox: Any) -> AsyncItera
     app = app_process(env, port, tmp_path)
     worker = worker_process(env, tmp_path)
     s = Stack(redis, app, worker, port)
+    s.mailbox = mailbox
     try:
         app.start()
         worker.start()
@@ -120,4 +122,5 @@ async def stack(fault_database: str, tmp_path: Path, mailbox: Any) -> AsyncItera
 @pytest_asyncio.fixture
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.base + "/api/v1", timeout=10) as c:
+        c.mailbox = stack.mailbox  # type: ignore[attr-defined] - helpers.register verifies through it
         yield c

@@ -7,8 +7,8 @@ import httpx
 from tests.resilience.helpers import make_prompt, register, start_run, wait_run
 
 
-async def test_worker_survives_a_redis_restart(stack, api, mailbox):
-    creator, buyer = await register(api), await register(api, mailbox)
+async def test_worker_survives_a_redis_restart(stack, api):
+    creator, buyer = await register(api), await register(api)
     prompt = await make_prompt(api, creator)
     first = await wait_run(api, buyer, (await start_run(api, buyer, prompt["id"]))["id"])
     assert first["status"] == "completed"
