@@ -5,10 +5,13 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Any
+from functools import lru_cache
 from urllib.parse import urlsplit
 
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
+
+from hub.settings import get_settings
 
 log = structlog.get_logger("hub.access")
 
@@ -81,11 +84,19 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+@lru_cache(maxsize=8)
+def _page_csp(stripe_js_url: str) -> bytes:
+    return content_security_policy(stripe_js_url).encode()
+
+
+def page_csp() -> bytes:
+    """The pages' CSP for the current settings (Stripe.js allowed once payments are on)."""
+    settings = get_settings()
+    return _page_csp(settings.stripe_js_url if settings.stripe_publishable_key else "")
+
+
 def security_headers_middleware_factory(settings: Any) -> Any:
     hsts = settings.hsts
-    csp = content_security_policy(
-        settings.stripe_js_url if settings.stripe_publishable_key else ""
-    ).encode()
     csp_docs = _CSP_DOCS.encode()
 
     def security_headers_middleware(app: ASGIApp) -> ASGIApp:
@@ -102,7 +113,7 @@ def security_headers_middleware_factory(settings: Any) -> Any:
                         (b"x-content-type-options", b"nosniff"),
                         (b"x-frame-options", b"DENY"),
                         (b"referrer-policy", b"strict-origin-when-cross-origin"),
-                        (b"content-security-policy", csp_docs if docs else csp),
+                        (b"content-security-policy", csp_docs if docs else page_csp()),
                     ]
                     if hsts:
                         headers.append(

@@ -299,6 +299,7 @@
     within(root, "[data-run-stream]").forEach(bindRun);
     within(root, "[data-chat-room]").forEach(bindChat);
     within(root, "time[datetime]").forEach(localTime);
+    within(root, "form[data-topup]").forEach(bindTopup);
   }
 
   // Any element: data-live-channel="sales#{user}" data-live-event="bp:sale" refreshes the
@@ -503,6 +504,67 @@
           flash(`@${handle} is banned for ${minutes} minutes.`);
         }
       } catch (e) { flash(e.message, true); }
+    });
+  }
+
+  // ------------------------------------------------------------------ wallet top-up (Stripe.js)
+  // Card details go from Stripe's own fields to Stripe; the hub only creates the
+  // PaymentIntent and credits the wallet when Stripe's signed webhook says it succeeded, which
+  // reaches this page as wallet.updated.
+  function loadStripe(src) {
+    if (window.Stripe) return Promise.resolve(window.Stripe);
+    loadStripe.p = loadStripe.p || new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = src; tag.onload = () => resolve(window.Stripe); tag.onerror = reject;
+      document.head.append(tag);
+    });
+    return loadStripe.p;
+  }
+
+  async function bindTopup(form) {
+    if (form.dataset.liveBound) return;
+    form.dataset.liveBound = "1";
+    const status = form.querySelector("[data-topup-status]");
+    let stripe, card;
+    try {
+      const StripeJs = await loadStripe(form.dataset.stripeJs);
+      stripe = StripeJs(form.dataset.stripeKey);
+      card = stripe.elements().create("card");
+      card.mount(form.querySelector("[data-card-element]"));
+    } catch (e) {
+      status.textContent = "Card payments are unavailable right now (Stripe did not load).";
+      return;
+    }
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const button = form.querySelector("button[type=submit]");
+      const amount = Number(new FormData(form).get("amount_cents"));
+      button.disabled = true;
+      status.textContent = "Starting the payment…";
+      try {
+        const intent = await api("/me/wallet/topups", {
+          method: "POST", body: { amount_cents: amount }, headers: { "idempotency-key": form.dataset.key },
+        });
+        form.dataset.pending = intent.payment_intent_id;
+        status.textContent = `Confirming $${(amount / 100).toFixed(2)} with Stripe…`;
+        const result = await stripe.confirmCardPayment(intent.client_secret, { payment_method: { card } });
+        if (result && result.error) {
+          status.textContent = `Stripe: ${result.error.message || "the payment did not go through"}. Nothing was charged.`;
+          delete form.dataset.pending;
+        } else {
+          status.textContent = "Paid. Your credits arrive as soon as Stripe confirms.";
+        }
+      } catch (e) {
+        status.textContent = e.message;
+        delete form.dataset.pending;
+      } finally { button.disabled = false; }
+    });
+    document.body.addEventListener("bp:wallet", () => {
+      if (!form.dataset.pending) return;
+      delete form.dataset.pending;
+      form.dataset.key = crypto.randomUUID ? crypto.randomUUID() : String(Date.now());
+      status.textContent = "Credited. Thank you!";
+      announce("Your wallet was credited.");
     });
   }
 

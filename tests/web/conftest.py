@@ -17,6 +17,8 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
+from tests.billing.test_topups import localstripe  # noqa: F401 - the Stripe double, shared
+
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = (
     os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
@@ -98,7 +100,7 @@ class Pages:
                 await context.add_init_script(session_script(account))
             self.contexts.append(context)
         page = await context.new_page()
-        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc}"))
+        page.on("pageerror", lambda exc: self.errors.append(f"{page.url}: {exc} {exc.stack}"))
         page.on("console", lambda msg: self._console(page, msg))
         await page.goto(path)
         return page
@@ -107,7 +109,7 @@ class Pages:
         # A 4xx answer is a state the page shows (sign in, not enough credits); 5xx is a bug.
         expected = ("status of 4", "ERR_INTERNET_DISCONNECTED")  # states the page shows
         if msg.type == "error" and not any(e in msg.text for e in expected):
-            self.errors.append(f"{page.url}: {msg.text}")
+            self.errors.append(f"{page.url}: {msg.text} {msg.args[1:2] if msg.args else ''}")
 
     async def close(self) -> None:
         for context in self.contexts:

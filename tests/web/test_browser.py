@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import unique
-from tests.web.conftest import needs_browser, shot
+from tests.web.conftest import needs_browser, session_script, shot
 
 pytestmark = needs_browser
 
@@ -470,3 +470,77 @@ async def test_an_unverified_account_asks_for_a_new_link(pages, client, register
     second = await mailbox.wait_for(acct["email"], "Confirm your email", count=2)
     r = await client.post("/auth/verify-email", json={"token": second.token("verify-email")})
     assert r.status_code == 200, r.text
+
+
+async def test_a_card_top_up_through_stripe_js_credits_the_wallet_live(
+    pages, client, register, localstripe, monkeypatch
+):
+    """The wallet page loads Stripe.js (localstripe's double), shows Stripe's card fields,
+    has the hub create the PaymentIntent and hands it to Stripe.js to confirm. The double
+    cannot charge a PaymentIntent that has no card attached server-side, so the test then
+    plays Stripe's part: the signed `payment_intent.succeeded` webhook, which alone credits
+    the wallet, and the page shows the new balance live."""
+    import msgspec
+    from playwright.async_api import expect
+
+    from hub import middleware
+    from hub.billing import topups
+    from hub.db import fetchrow
+    from hub.settings import get_settings
+    from hub.web import render
+    from tests.billing.test_topups import WEBHOOK_SECRET, intent_event, post_webhook
+
+    configured = msgspec.structs.replace(
+        get_settings(),
+        stripe_secret_key="sk_test_hub",
+        stripe_webhook_secret=WEBHOOK_SECRET,
+        stripe_api_base=localstripe,
+        stripe_publishable_key="pk_test_hub",
+        stripe_js_url=f"{localstripe}/js.stripe.com/v3/",
+    )
+    for module in (topups, render, middleware):
+        monkeypatch.setattr(module, "get_settings", lambda: configured)
+    buyer = await register()
+    context = await pages.browser.new_context(base_url=pages.base)
+    pages.contexts.append(context)
+    await context.add_init_script(session_script(buyer))
+
+    async def scoped_double(route: Any) -> None:
+        # localstripe's Stripe.js double declares a top-level `class Element`, shadowing the
+        # DOM's Element for every script on the page (htmx's `instanceof Element` then fails);
+        # real Stripe.js does not. Run the double in its own function scope.
+        response = await route.fetch()
+        body = await response.text()
+        await route.fulfill(response=response, body=f"(function () {{\n{body}\n}})();")
+
+    await context.route("**/js.stripe.com/v3/", scoped_double)
+    page = await pages.open("/wallet", context=context)
+    await expect(page.locator("[data-balance]")).to_have_text("$5.00")
+    fields = page.locator("[data-card-element] input")
+    await expect(fields).to_have_count(5)  # Stripe's card fields (here: the double's)
+    for name, value in (
+        ("number", "4242424242424242"),
+        ("exp_month", "12"),
+        ("exp_year", "34"),
+        ("cvc", "123"),
+        ("postal_code", "90210"),
+    ):
+        await page.locator(f"[data-card-element] input[placeholder={name}]").fill(value)
+    await page.get_by_label("$10.00").check()
+    await page.get_by_role("button", name="Pay with card").click()
+    status = page.locator("[data-topup-status]")
+    await expect(status).to_contain_text("Confirming $10.00 with Stripe")
+    row = await fetchrow(
+        "SELECT payment_intent_id, amount_cents FROM topups WHERE user_id = $1",
+        __import__("uuid").UUID(buyer.id),
+    )
+    assert row is not None and row["amount_cents"] == 1000
+    r = await post_webhook(
+        client, intent_event("payment_intent.succeeded", row["payment_intent_id"], 1000)
+    )
+    assert r.status_code == 200 and r.json()["applied"] is True
+    await expect(page.locator("[data-balance]")).to_have_text("$15.00")
+    await expect(page.locator("#wallet-chip")).to_have_text("$15.00")
+    await expect(status).to_have_text("Credited. Thank you!")
+    await expect(page.locator("table.ledger tbody tr").first).to_contain_text("Card top-up")
+    await shot(page, "wallet-topup")
