@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import time
 import uuid
-from typing import Any
 from functools import lru_cache
+from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
