@@ -71,7 +71,11 @@ def session_script(account: dict[str, Any]) -> str:
         "exp": claims["exp"] * 1000,
         "user": account["user"],
     }
-    return f"localStorage.setItem('bp.session', {json.dumps(json.dumps(session))});"
+    # Only once: a reload keeps whatever the page stored since (refreshed tokens, sign-out).
+    return (
+        "if (!sessionStorage.getItem('bp.seeded')) { sessionStorage.setItem('bp.seeded', '1');"
+        f" localStorage.setItem('bp.session', {json.dumps(json.dumps(session))}); }}"
+    )
 
 
 class Pages:

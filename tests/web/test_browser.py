@@ -544,3 +544,111 @@ async def test_a_card_top_up_through_stripe_js_credits_the_wallet_live(
     await expect(status).to_have_text("Credited. Thank you!")
     await expect(page.locator("table.ledger tbody tr").first).to_contain_text("Card top-up")
     await shot(page, "wallet-topup")
+
+
+async def test_publish_a_prompt_from_the_page(pages, client, register):
+    from playwright.async_api import expect
+
+    creator = await register()
+    page = await pages.open("/publish", account=creator)
+    title = f"Limerick writer {unique()}"
+    await page.get_by_label("Title").fill(title)
+    await page.get_by_label("Description").fill("Five lines, one smile.")
+    await page.get_by_label("Prompt text", exact=True).fill("Write a limerick about {{subject}}")
+    await page.get_by_label("Price per run (cents)").fill("15")
+    await page.get_by_label("Tags (comma separated)").fill("humor, poetry")
+    await page.get_by_role("button", name="Publish").click()
+    await page.get_by_role("link", name=title).click()
+    await expect(page.get_by_role("heading", level=1)).to_have_text(title)
+    await expect(page.get_by_label("Subject")).to_be_visible()
+    await expect(page.get_by_role("button", name="Run for $0.15")).to_be_visible()
+    assert "Write a limerick" not in await page.content()  # Private Mode by default
+    # Bad input is explained by the API's own rule.
+    await page.goto("/publish")
+    await page.get_by_label("Title").fill("Broken")
+    await page.get_by_label("Prompt text", exact=True).fill("Hello {{ not valid!! }}")
+    await page.get_by_role("button", name="Publish").click()
+    await expect(page.locator("#publish-result [role=alert]")).to_be_visible()
+
+
+async def test_account_profile_password_export_and_deletion(pages, client, register):
+    from playwright.async_api import expect
+
+    me = await register()
+    page = await pages.open("/account", account=me)
+    await expect(page.get_by_text(me["email"])).to_be_visible()
+    await page.get_by_label("Display name").fill("Grace H.")
+    await page.get_by_label("Bio").fill("I write prompts about ships.")
+    await page.get_by_role("button", name="Save profile").click()
+    await expect(page.get_by_text("Profile saved.")).to_be_visible()
+    profile = (await client.get(f"/creators/{me.handle}")).json()
+    assert profile["display_name"] == "Grace H." and profile["bio"].startswith("I write")
+    # Password: a wrong current one is explained; the right one signs other devices out.
+    await page.get_by_label("Current password").fill("not my password")
+    await page.get_by_label("New password (8+ characters)").fill("an even better secret")
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.locator("[data-password-form] [data-form-error]")).to_contain_text(
+        "not correct"
+    )
+    await page.get_by_label("Current password").fill(me["password"])
+    await page.get_by_role("button", name="Change password").click()
+    await expect(page.locator("#flash")).to_contain_text("Password changed")
+    assert (await client.get("/me", headers=me.headers)).status_code == 401
+    await page.reload()
+    await expect(page.get_by_text(me["email"])).to_be_visible()  # still in
+    async with page.expect_download() as download:
+        await page.get_by_role("button", name="Download my data (JSON)").click()
+    exported = (await download.value).path()
+    import json
+    from pathlib import Path
+
+    data = json.loads(Path(str(await exported)).read_text())
+    assert data["profile"]["handle"] == me.handle
+    await shot(page, "account")
+    await page.locator("summary", has_text="Delete my account").click()
+    await page.get_by_label(f"Type your handle ({me.handle}) to confirm").fill(me.handle)
+    await page.get_by_role("button", name="Delete my account").click()
+    await expect(page.locator("#flash")).to_contain_text("deleted")
+    await expect(page.get_by_role("link", name="Sign in")).to_be_visible()
+    login = await client.post(
+        "/auth/login", json={"email": me["email"], "password": "an even better secret"}
+    )
+    assert login.status_code == 401
+
+
+async def test_admin_refunds_a_run_and_bans_from_a_room(pages, client, register, new_prompt):
+    from playwright.async_api import expect
+
+    from hub.db import fetch
+
+    admin, creator, buyer = await register(), await register(), await register()
+    await fetch("UPDATE users SET roles = '{admin}' WHERE id = $1::uuid", admin.id)
+    r = await client.post(
+        "/auth/login", json={"email": admin["email"], "password": admin["password"]}
+    )
+    admin_session = {**admin, **r.json()}
+    p = await new_prompt(creator, price_cents=30)
+    run = await start_run(client, buyer, p["id"], max_tokens=10)
+    done = await finished_run(client, buyer, run["id"])
+    assert done["status"] == "completed"
+    # Others are told the page is for admins.
+    other = await pages.open("/admin", account=buyer)
+    await expect(other.get_by_text("Only admins can open the admin page.")).to_be_visible()
+    page = await pages.open("/admin", account=admin_session)
+    await expect(page.get_by_text("Websocket connections (this process)")).to_be_visible()
+    await expect(page.get_by_role("link", name="Admin")).to_be_visible()
+    await page.get_by_label("Run id").fill(run["id"])
+    await page.get_by_role("button", name="Refund").click()
+    await expect(page.locator("#refund-result")).to_contain_text(
+        f"Refunded {done['charge_cents'] / 100:.2f} USD"
+    )
+    wallet = (await client.get("/me/wallet", headers=buyer.headers)).json()
+    assert wallet["balance_cents"] == 500
+    await page.get_by_label("Handle").fill(buyer.handle)
+    await page.get_by_role("button", name="Ban").click()
+    await expect(page.locator("#ban-result")).to_contain_text(
+        f"@{buyer.handle} is banned from #lobby"
+    )
+    r = await client.post("/rooms/lobby/messages", headers=buyer.headers, json={"text": "hi"})
+    assert r.status_code == 403
+    await shot(page, "admin")
