@@ -13,6 +13,7 @@ SEEDERS = [
     "hub.seed_accounts",
     "hub.seed_marketplace",
     "hub.seed_runs",
+    "hub.seed_web",
 ]
 
 

@@ -602,7 +602,7 @@ async def test_account_profile_password_export_and_deletion(pages, client, regis
     import json
     from pathlib import Path
 
-    data = json.loads(Path(str(await exported)).read_text())
+    data = json.loads(await asyncio.to_thread(Path(str(await exported)).read_text))
     assert data["profile"]["handle"] == me.handle
     await shot(page, "account")
     await page.locator("summary", has_text="Delete my account").click()
