@@ -123,6 +123,10 @@
     return p.detail || p.title || "That did not work; please try again.";
   }
   window.bp.flash = flash;
+  // Navigate (as a boosted link would), then say what happened on the new page.
+  function go(url, message) {
+    return htmx.ajax("GET", url, { target: "body", pushUrl: true }).then(() => { if (message) flash(message); });
+  }
   window.bp.announce = announce;
 
   // ------------------------------------------------------------------ htmx wiring
@@ -595,8 +599,8 @@
       save(out, out.user);
       connectRealtime();
       const next = new URLSearchParams(location.search).get("next");
-      htmx.ajax("GET", next && next.startsWith("/") && !next.startsWith("//") ? next : "/", { target: "body", pushUrl: true });
-      flash(kind === "signup" ? `Welcome, @${out.user.handle}! Confirm your email with the link we sent to get your starter credits.` : `Welcome back, @${out.user.handle}.`);
+      go(next && next.startsWith("/") && !next.startsWith("//") ? next : "/",
+        kind === "signup" ? `Welcome, @${out.user.handle}! Confirm your email with the link we sent to get your starter credits.` : `Welcome back, @${out.user.handle}.`);
     } catch (e) {
       error.textContent = "Network error; please try again."; error.hidden = false;
     } finally { button.disabled = false; }
@@ -609,8 +613,7 @@
     try { await api("/auth/logout", { method: "POST", body: { everywhere: out.dataset.signout === "everywhere" } }); } catch (e) { /* signed out anyway */ }
     save(null);
     connectRealtime();
-    htmx.ajax("GET", "/", { target: "body", pushUrl: true });
-    flash("Signed out.");
+    go("/", "Signed out.");
   });
 
   // ------------------------------------------------------------------ account actions
@@ -639,8 +642,7 @@
         await api("/me", { method: "DELETE" });
         save(null);
         connectRealtime();
-        htmx.ajax("GET", "/", { target: "body", pushUrl: true });
-        flash("Your account was deleted.");
+        go("/", "Your account was deleted.");
       } catch (e) { flash(e.message, true); }
     }
   });
