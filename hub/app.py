@@ -175,6 +175,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "^/readyz",
             "^/metrics",
             "^/connection/",
+            "^/emulation$",
             "^/static/",
             "^/vendor/",
             "^/schema",

@@ -270,6 +270,7 @@ def build_jwt_auth(settings: Settings) -> JWTAuth[CurrentUser, Token]:
             "^/readyz",
             "^/metrics",
             "^/connection/",
+            "^/emulation$",
             "^/static/",
             "^/vendor/",
             "^/$",

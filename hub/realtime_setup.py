@@ -11,7 +11,7 @@ from hub.accounts import hooks as account_hooks
 from hub.channels import HubAuthenticator, HubPolicy
 from hub.redis import with_timeouts
 from hub.settings import Settings
-from realtime import Engine, EngineConfig, websocket_route
+from realtime import Engine, EngineConfig, http_routes, websocket_route
 
 
 def engine_config(settings: Settings) -> EngineConfig:
@@ -30,7 +30,7 @@ def build(settings: Settings) -> Engine:
 
 
 def route_handlers(engine: Engine) -> list[Any]:
-    return [websocket_route(engine, "/connection/websocket")]
+    return [websocket_route(engine, "/connection/websocket"), *http_routes(engine)]
 
 
 async def start(app: Litestar, engine: Engine) -> None:

@@ -44,7 +44,7 @@ from realtime.errors import (
     TokenExpired,
     UnknownChannel,
 )
-from realtime.gateway import RealtimeASGI, serve_websocket, websocket_route
+from realtime.gateway import RealtimeASGI, http_routes, serve_websocket, websocket_route
 from realtime.policy import (
     ANONYMOUS,
     Authenticator,
@@ -72,6 +72,7 @@ __all__ = [
     "SimplePolicy",
     "TokenExpired",
     "UnknownChannel",
+    "http_routes",
     "namespace_of",
     "serve_websocket",
     "user_limit_of",

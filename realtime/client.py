@@ -28,6 +28,7 @@ from realtime.errors import (
 from realtime.node import Sub
 from realtime.policy import ANONYMOUS, Credentials, user_limit_of
 from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec, ws_frame
+from realtime.transports import WEBSOCKET, Transport
 
 if TYPE_CHECKING:
     from realtime.engine import Engine
@@ -99,6 +100,18 @@ def publication(entry: Any) -> dict[str, Any]:
     return pub
 
 
+def _abort_if_open(transport: Any) -> None:
+    """The close handshake did not finish in time: close the socket, or drop it when the peer
+    has not even read what was written (it would never let a graceful close finish)."""
+    try:
+        if transport.get_write_buffer_size() > 0:
+            transport.abort()
+        else:
+            transport.close()
+    except Exception:  # noqa: BLE001 - already gone
+        pass
+
+
 class ReplyError(Exception):
     def __init__(self, error: ProtocolError) -> None:
         super().__init__(error.message)
@@ -168,12 +181,34 @@ class Client:
         "_write",
         "_transport",
         "_writable",
+        "transport",
+        "session",
+        "done",
+        "_inbox",
         "__weakref__",
     )
 
-    def __init__(self, engine: Engine, asgi_send: Any, protobuf: bool, direct: Any = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        asgi_send: Any,
+        protobuf: bool,
+        direct: Any = None,
+        transport: Transport = WEBSOCKET,
+    ) -> None:
         self.engine = engine
         self.asgi_send = asgi_send
+        #: How batches become ASGI messages and how the stream ends (websocket, http_stream,
+        #: sse); emulated transports also get a session id for their /emulation requests.
+        self.transport = transport
+        self.session = str(uuid.uuid4()) if transport.emulated else ""
+        #: Emulated transports: resolved once the end of the stream was sent (or the peer left),
+        #: so the HTTP handler can return; commands of one session are handled in order.
+        self.done: asyncio.Future[None] | None = None
+        self._inbox: asyncio.Lock | None = None
+        if transport.emulated:
+            self.done = asyncio.get_running_loop().create_future()
+            self._inbox = asyncio.Lock()
         self.is_pb = protobuf
         self.codec: Any = ProtobufCodec if protobuf else JsonCodec
         #: The server's websocket protocol object when frames can be written to its transport
@@ -310,8 +345,8 @@ class Client:
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
         send = self.asgi_send
-        key = "bytes" if self.is_pb else "text"
-        join = self.codec.join
+        message = self.transport.message
+        protobuf = self.is_pb
         limit = self.engine.config.write_batch_max_bytes
         try:
             while True:
@@ -334,8 +369,7 @@ class Client:
                     items = q[:cut]
                     del q[:cut]
                     self._qbytes -= size
-                frame = items[0] if len(items) == 1 else join(items)
-                await send({"type": "websocket.send", key: frame})
+                await send(message(items, protobuf))
         except asyncio.CancelledError:
             raise
         except Exception:  # noqa: BLE001 - the socket is gone
@@ -360,29 +394,52 @@ class Client:
         if disconnect is not None:
             metrics.DISCONNECTS.labels(str(disconnect.code)).inc()
             self.engine.spawn(self._send_close(disconnect, pending))
+        elif self.done is not None and not self.done.done():
+            self.done.set_result(None)
 
     async def _send_close(self, disconnect: Disconnect, pending: list[Any]) -> None:
         proto = self.direct
         try:
-            if pending:
-                if proto is not None:
-                    if not proto.close_sent and proto.writable.is_set():
-                        proto.transport.write(self._frames(pending))
-                else:
-                    key = "bytes" if self.is_pb else "text"
-                    await self.asgi_send({"type": "websocket.send", key: self.codec.join(pending)})
-            close = {
-                "type": "websocket.close",
-                "code": disconnect.code,
-                "reason": disconnect.reason,
-            }
-            # A peer that stopped reading never lets the close frame out: drop it after a while.
-            await asyncio.wait_for(self.asgi_send(close), self.engine.config.close_timeout)
-        except TimeoutError:
             if proto is not None:
-                proto.transport.abort()
-        except Exception:  # noqa: BLE001 - already closed by the peer
+                self._close_direct(proto, disconnect, pending)
+                return
+            # A peer that stopped reading never lets the end out: drop it after a while.
+            async with asyncio.timeout(self.engine.config.close_timeout):
+                for message in self.transport.closing(pending, self.is_pb, disconnect):
+                    await self.asgi_send(message)
+        except Exception:  # noqa: BLE001 - timed out, or already closed by the peer
             pass
+        finally:
+            if self.done is not None and not self.done.done():
+                self.done.set_result(None)
+
+    def _close_direct(self, proto: Any, disconnect: Disconnect, pending: list[Any]) -> None:
+        """Close a direct-write websocket without waiting for uvicorn's `writable`: the close
+        frame is queued at once behind what the socket buffers already hold, so a slow or
+        silent consumer gets its 3008/3012 as soon as it reads that far. One that reads nothing
+        for `close_timeout` is aborted (its SDK sees the connection drop and reconnects)."""
+        transport = proto.transport
+        if proto.close_sent or transport.is_closing():
+            return
+        if pending and proto.writable.is_set():
+            transport.write(self._frames(pending))
+        conn = proto.conn
+        conn.send_close(disconnect.code, disconnect.reason)
+        # What uvicorn's own "websocket.close" does, minus its wait for `writable`.
+        proto.queue.put_nowait(
+            {"type": "websocket.disconnect", "code": disconnect.code, "reason": disconnect.reason}
+        )
+        transport.write(b"".join(conn.data_to_send()))
+        proto.close_sent = True
+        if getattr(proto, "read_paused", False):
+            proto.read_paused = False
+            transport.resume_reading()
+        # Keep reading until the peer echoes the close (uvicorn then closes the socket and
+        # cancels this timer): closing at once would reset the connection if the peer's pongs
+        # are still arriving, and it would lose the close frame with its unread data.
+        proto.close_timer = asyncio.get_running_loop().call_later(
+            self.engine.config.close_timeout, _abort_if_open, transport
+        )
 
     def server_unsubscribe(self, channel: str, code: int, reason: str) -> bool:
         """The server ends this subscription (server API `unsubscribe`): push, then drop it
@@ -429,6 +486,13 @@ class Client:
             if self.state == CLOSED:
                 return
             await self.handle_command(cmd)
+
+    async def handle_emulated(self, data: str | bytes) -> None:
+        """Commands of an emulated transport (one POST /emulation body), in arrival order."""
+        assert self._inbox is not None
+        async with self._inbox:
+            if self.state != CLOSED:
+                await self.handle_frame(data)
 
     def _rate_ok(self) -> bool:
         cfg = self.engine.config
@@ -543,6 +607,9 @@ class Client:
         server_subs = await self._server_subscriptions(params.get("subs"))
         if server_subs is None or self.state == CLOSED:
             return None
+        if self.session:  # emulated transports address their commands with these
+            result["session"] = self.session
+            result["node"] = engine.node_id
         if server_subs:
             result["subs"] = {sub.channel: sub_result for sub, sub_result, _ in server_subs}
         self.send(self.codec.reply(cid, "connect", self._expiry(result)))

@@ -76,6 +76,8 @@ class EngineConfig:
     #: cap x publication size well under `send_queue_max_bytes`.
     max_recovery_limit: int = 5000
     max_channel_length: int = 255
+    #: A POST /emulation forwarded to another process waits this long for it to be handled.
+    emulation_timeout: float = 5.0
     #: Every process reports its counts to Redis this often (server API `nodes()`).
     node_info_interval: float = 5.0
     #: Housekeeping tick: pings, pong timeouts, token expiry, presence refresh.

@@ -26,6 +26,7 @@ from realtime.errors import UnknownChannel
 from realtime.node import Node, Sub
 from realtime.policy import Authenticator, ChannelPolicy
 from realtime.pubsub import PubSubConnection, open_pubsub
+from realtime.transports import WEBSOCKET
 
 log = logging.getLogger("realtime.engine")
 
@@ -67,6 +68,10 @@ class Engine:
         self.private_seq = 0
         self.queued: set[Client] = set()
         self.node_id = uuid.uuid4().hex[:12]
+        #: Emulated connections (http_stream, sse) by session id; forwarded emulation
+        #: requests waiting for the owning process to have handled them.
+        self.sessions: dict[str, Client] = {}
+        self._acks: dict[str, asyncio.Future[None]] = {}
         self.node_name = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at = time.time()
 
@@ -86,6 +91,8 @@ class Engine:
         )
         self.node = Node(Keys(self.config.prefix), self if self.config.direct_writes else None)
         self.node.control_handler = self._on_control
+        self.node.node_channel = self.node.keys.node(self.node_id)
+        self.node.node_handler = self._on_node_message
         self._pubsub_ok = asyncio.Event()
         await self._connect_pubsub()
         self._running = True
@@ -247,12 +254,77 @@ class Engine:
 
     # --- clients -----------------------------------------------------------------------
 
-    def connection(self, asgi_send: Any, protobuf: bool, direct: Any = None) -> Client:
-        client = Client(self, asgi_send, protobuf, direct if self.config.direct_writes else None)
+    def connection(
+        self, asgi_send: Any, protobuf: bool, direct: Any = None, transport: Any = WEBSOCKET
+    ) -> Client:
+        client = Client(
+            self, asgi_send, protobuf, direct if self.config.direct_writes else None, transport
+        )
         self.clients.add(client)
+        if client.session:
+            self.sessions[client.session] = client
         metrics.CONNECTIONS.inc()
+        metrics.CONNECTS.labels(transport.name).inc()
         client.start()
         return client
+
+    async def emulate(self, node_id: str, session: str, data: str | bytes) -> bool:
+        """Commands for the emulated connection `session` on process `node_id` (a POST to
+        /emulation may reach any process), handled before this returns, as in Centrifugo, so
+        commands POSTed one after another are handled in that order wherever they land.
+        False: no such process (the SDK reconnects)."""
+        if node_id == self.node_id:
+            client = self.sessions.get(session)
+            if client is not None:
+                await client.handle_emulated(data)
+            return True  # a session that has ended: its stream has ended too
+        raw = data.encode() if isinstance(data, str) else data
+        ack = uuid.uuid4().hex
+        head = {
+            "session": session,
+            "pb": not isinstance(data, str),
+            "ack": ack,
+            "from": self.node_id,
+        }
+        waiter = asyncio.get_running_loop().create_future()
+        self._acks[ack] = waiter
+        try:
+            receivers = await self.broker.redis.publish(
+                self.node.keys.node(node_id), msgspec.json.encode(head) + b"\n" + raw
+            )
+            if not receivers:
+                return False
+            await asyncio.wait_for(waiter, self.config.emulation_timeout)
+            return True
+        finally:
+            self._acks.pop(ack, None)
+
+    def _on_node_message(self, payload: bytes) -> None:
+        head, _, raw = payload.partition(b"\n")
+        try:
+            msg = msgspec.json.decode(head)
+            acked = msg.get("ack_of")
+            if acked is not None:
+                waiter = self._acks.get(str(acked))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+                return
+            session, ack, sender = str(msg["session"]), str(msg["ack"]), str(msg["from"])
+        except Exception:  # noqa: BLE001
+            log.warning("bad node message %r", payload[:200])
+            return
+        data: str | bytes = raw if msg.get("pb") else raw.decode()
+        self.spawn(self._quietly(self._emulated_for(session, data, ack, sender)))
+
+    async def _emulated_for(self, session: str, data: str | bytes, ack: str, sender: str) -> None:
+        client = self.sessions.get(session)
+        try:
+            if client is not None:
+                await client.handle_emulated(data)
+        finally:
+            await self.broker.redis.publish(
+                self.node.keys.node(sender), msgspec.json.encode({"ack_of": ack})
+            )
 
     def mark_dirty(self, client: Client) -> None:
         """Direct-write clients with queued frames are flushed once per loop iteration, so the
@@ -313,6 +385,8 @@ class Engine:
         if client in self.clients:
             self.clients.discard(client)
             metrics.CONNECTIONS.dec()
+        if client.session:
+            self.sessions.pop(client.session, None)
         user_id = client.creds.user_id
         if user_id is not None:
             conns = self.users.get(user_id)
@@ -363,6 +437,7 @@ class Engine:
     async def _connect_pubsub(self) -> None:
         conn = await open_pubsub(self.redis_url, self.node.on_message)
         await conn.subscribe(self.node.keys.control)
+        await conn.subscribe(self.node.node_channel)
         self._pubsub = conn
         self.node.pubsub = conn
         assert self._pubsub_ok is not None

@@ -1,4 +1,4 @@
-"""The websocket endpoint as a Litestar route (a raw ASGI handler).
+"""The realtime endpoints as Litestar routes (raw ASGI handlers) or in front of an app.
 
 It is mounted as an `@asgi` route rather than a `@websocket` one: the hot send path calls the
 server's ASGI `send` directly, without Litestar's WebSocket wrapper, and subprotocol
@@ -73,6 +73,8 @@ def direct_protocol(send: Any) -> Any:
                 and isinstance(getattr(owner, "writable", None), asyncio.Event)
                 and hasattr(owner, "transport")
                 and hasattr(owner, "close_sent")
+                and hasattr(owner, "conn")
+                and hasattr(owner, "queue")
             ):
                 return owner
             return None
@@ -102,21 +104,68 @@ def websocket_route(engine: Engine, path: str = "/connection/websocket") -> Any:
     return asgi(path, copy_scope=False, name="realtime-websocket")(centrifuge_websocket)
 
 
-class RealtimeASGI:
-    """Serve the websocket endpoint in front of another ASGI app (e.g. the Litestar app).
+#: The HTTP fallbacks (bidirectional emulation) and where they are served by default.
+HTTP_PATHS = {
+    "/connection/http_stream": "http_stream",
+    "/connection/sse": "sse",
+    "/emulation": "emulation",
+}
 
-    Equivalent to mounting `websocket_route`, minus the framework's per-connection work
-    (exception middleware, scope state): `app = RealtimeASGI(create_app(), engine)`. The
-    wrapped app still runs its lifespan, so `engine.lifespan` can stay in its lifespan list.
+
+def _http_handler(kind: str) -> Any:
+    from realtime import http_transports
+
+    return {
+        "http_stream": http_transports.serve_http_stream,
+        "sse": http_transports.serve_sse,
+        "emulation": http_transports.serve_emulation,
+    }[kind]
+
+
+def http_routes(engine: Engine, paths: dict[str, str] | None = None) -> list[Any]:
+    """Litestar route handlers for the HTTP-streaming, SSE and emulation endpoints."""
+    handlers = []
+    for path, kind in (paths or HTTP_PATHS).items():
+        serve = _http_handler(kind)
+
+        def make(serve: Any = serve) -> Any:
+            async def endpoint(scope: Any, receive: Any, send: Any) -> None:
+                await serve(engine, scope, receive, send)
+
+            return endpoint
+
+        handlers.append(
+            asgi(path, copy_scope=False, name=f"realtime-{kind}", include_in_schema=False)(make())
+        )
+    return handlers
+
+
+class RealtimeASGI:
+    """Serve the realtime endpoints in front of another ASGI app (e.g. the Litestar app).
+
+    Equivalent to mounting `websocket_route` and `http_routes`, minus the framework's
+    per-connection work (exception middleware, scope state): `app = RealtimeASGI(create_app(),
+    engine)`. The wrapped app still runs its lifespan, so `engine.lifespan` can stay in its
+    lifespan list.
     """
 
-    def __init__(self, app: Any, engine: Engine, path: str = "/connection/websocket") -> None:
+    def __init__(
+        self,
+        app: Any,
+        engine: Engine,
+        path: str = "/connection/websocket",
+        http_paths: dict[str, str] | None = None,
+    ) -> None:
         self.app = app
         self.engine = engine
         self.path = path
+        self.http = {p: _http_handler(kind) for p, kind in (http_paths or HTTP_PATHS).items()}
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-        if scope["type"] == "websocket" and scope.get("path") == self.path:
+        kind = scope["type"]
+        if kind == "websocket" and scope.get("path") == self.path:
             await serve_websocket(self.engine, scope, receive, send)
+        elif kind == "http" and scope.get("path") in self.http:
+            await self.http[scope["path"]](self.engine, scope, receive, send)
         else:
             await self.app(scope, receive, send)

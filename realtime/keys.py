@@ -38,5 +38,9 @@ class Keys:
     def channel_of(self, pubsub_channel: bytes) -> str:
         return pubsub_channel.decode()[len(self.prefix) + 2 : -5]
 
+    def node(self, node_id: str) -> bytes:
+        """A hub process's own pub/sub channel (emulation commands routed to it)."""
+        return f"{self.prefix}:node:{node_id}".encode()
+
     def user_connections(self, user_id: str) -> str:
         return f"{self.prefix}:user:{{{user_id}}}:conns"

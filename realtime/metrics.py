@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge
 
-CONNECTIONS = Gauge("realtime_connections", "Open websocket connections on this process")
+CONNECTIONS = Gauge("realtime_connections", "Open connections on this process (all transports)")
+CONNECTS = Counter("realtime_connects_total", "Connections opened", ["transport"])
 SUBSCRIPTIONS = Gauge("realtime_subscriptions", "Channel subscriptions on this process")
 CHANNELS = Gauge("realtime_channels", "Channels with at least one local subscriber")
 COMMANDS = Counter("realtime_commands_total", "Client commands handled", ["method", "result"])

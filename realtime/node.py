@@ -156,6 +156,9 @@ class Node:
         self.entries: dict[bytes, ChannelEntry] = {}
         self.pubsub: PubSubConnection | None = None
         self.control_handler: Any = None
+        #: This process's own pub/sub channel (commands of emulated connections living here).
+        self.node_channel: bytes = b""
+        self.node_handler: Any = None
 
     # --- membership --------------------------------------------------------------------
 
@@ -250,6 +253,8 @@ class Node:
         if entry is None:
             if rchannel == self.keys.control and self.control_handler is not None:
                 self.control_handler(payload)
+            elif rchannel == self.node_channel and self.node_handler is not None:
+                self.node_handler(payload)
             return
         kind = payload[:1]
         if kind == b"p":

@@ -335,3 +335,14 @@ def ws_frame(opcode: int, payload: bytes) -> bytes:
 
 
 CODECS = {"json": JsonCodec, "protobuf": ProtobufCodec}
+
+
+def disconnect_push(code: int, reason: str, protobuf: bool) -> Any:
+    """A `disconnect` push (no channel): how emulated transports, which have no close frame,
+    tell the SDK why the stream ends and whether to reconnect."""
+    if protobuf:
+        msg = pb.Reply()
+        msg.push.disconnect.code = code
+        msg.push.disconnect.reason = reason
+        return _framed(msg)
+    return _json_encode({"push": {"disconnect": {"code": code, "reason": reason}}}).decode()

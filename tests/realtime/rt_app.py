@@ -13,7 +13,7 @@ from typing import Any
 from litestar import Litestar, post
 from rt_policy import TokenAuthenticator, make_policy
 
-from realtime import Engine, EngineConfig, websocket_route
+from realtime import Engine, EngineConfig, http_routes, websocket_route
 
 
 def make_config() -> EngineConfig:
@@ -38,6 +38,6 @@ async def disconnect(user_id: str) -> dict[str, Any]:
 
 
 app = Litestar(
-    route_handlers=[websocket_route(engine), publish, disconnect],
+    route_handlers=[websocket_route(engine), *http_routes(engine), publish, disconnect],
     lifespan=[engine.lifespan],
 )

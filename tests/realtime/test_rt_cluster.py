@@ -162,3 +162,41 @@ async def test_pubsub_connection_loss_is_recovered(hub, publisher, redis, uid, p
     assert len(rec.subscribed) >= 2  # reset by the server, resubscribed by the SDK
     assert all(ctx.recovered for ctx in rec.subscribed[1:])
     await client.disconnect()
+
+
+def run_stalled_client(port: int, channel: str, ready: threading.Event, filled: threading.Event):
+    """A client that stops reading (its socket buffers full) and never answers pings: once it
+    reads again it must find its 3012 close frame behind the data, not a reset connection."""
+
+    async def main():
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock.connect(("127.0.0.1", port))
+        sock.setblocking(False)
+        url = f"ws://127.0.0.1:{port}/connection/websocket"
+        raw = await RawClient.open(url, max_queue=1, sock=sock, ping_interval=None)
+        await raw.command("connect")
+        assert "subscribe" in await raw.command("subscribe", {"channel": channel})
+        ready.set()
+        await asyncio.to_thread(filled.wait, 30)
+        return await raw.closed(within=20)
+
+    return asyncio.run(main())
+
+
+async def test_stalled_client_gets_its_close_frame_when_it_reads_again(hub, publisher, uid):
+    channel = f"nohist:{uid}"
+    ready, filled = threading.Event(), threading.Event()
+    stalled = asyncio.create_task(
+        asyncio.to_thread(run_stalled_client, hub.port, channel, ready, filled)
+    )
+    assert await asyncio.to_thread(ready.wait, 10)
+    blob = base64.b64encode(os.urandom(3000)).decode()
+    for i in range(200):  # ~800 KB: more than the client's receive buffer takes
+        await publisher.publish(channel, {"i": i, "blob": blob})
+    # Whenever it reads again (the server has given up on its pongs by then or soon after),
+    # the close frame is there: 3012, or 3008 if its queue overflowed first. Never a reset.
+    await asyncio.sleep(3)
+    filled.set()
+    code = await stalled
+    assert code in ((3012, "no pong"), (3008, "slow"))

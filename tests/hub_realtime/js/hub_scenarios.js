@@ -26,6 +26,26 @@ function waitFor(predicate, what, ms = 20000) {
   });
 }
 
+// The endpoint(s): the websocket URL, or with `transport` (http_stream | sse) that HTTP
+// fallback only, as an app behind a websocket-blocking proxy would end up using it.
+function endpoints(url) {
+  if (!args.transport) return url;
+  const base = url.replace(/^ws/, 'http').replace(/\/connection\/websocket$/, '');
+  return [{ transport: args.transport, endpoint: `${base}/connection/${args.transport}` }];
+}
+
+function transportOptions(url) {
+  if (!args.transport) return {};
+  const base = url.replace(/^ws/, 'http').replace(/\/connection\/websocket$/, '');
+  const { EventSource } = require('eventsource');
+  return {
+    emulationEndpoint: `${base}/emulation`,
+    fetch: globalThis.fetch,
+    readableStream: globalThis.ReadableStream,
+    eventsource: EventSource,
+  };
+}
+
 // A client whose getToken trades the refresh token for a realtime token, recording events.
 function makeClient(extra = {}) {
   const seen = { tokenCalls: 0, connected: 0, disconnectCodes: [], connectingCodes: [] };
@@ -34,6 +54,7 @@ function makeClient(extra = {}) {
     token: args.token || '',
     minReconnectDelay: 50,
     maxReconnectDelay: 500,
+    ...transportOptions(args.url),
     ...extra,
   };
   if (args.refresh) {
@@ -48,7 +69,7 @@ function makeClient(extra = {}) {
       return (await r.json()).token;
     };
   }
-  const client = new Centrifuge(args.url, opts);
+  const client = new Centrifuge(endpoints(args.url), opts);
   client.on('connected', () => { seen.connected += 1; });
   client.on('disconnected', (ctx) => { seen.disconnectCodes.push(ctx.code); });
   client.on('connecting', (ctx) => { seen.connectingCodes.push(ctx.code); });
@@ -169,6 +190,20 @@ const scenarios = {
     await waitFor(() => subscribed.length === 2 * args.count && pubs.length === 2, 'recovery');
     client.disconnect();
     return { subscribed, pubs };
+  },
+
+  // Subscribe to a channel the user may not read: the error code the SDK reports.
+  async subscribe_error() {
+    const { client } = makeClient();
+    const sub = client.newSubscription(args.channel);
+    const codes = [];
+    sub.on('error', (ctx) => codes.push(ctx.error.code));
+    sub.on('unsubscribed', (ctx) => codes.push(ctx.code));
+    sub.subscribe();
+    client.connect();
+    await waitFor(() => codes.length > 0, 'subscribe error');
+    client.disconnect();
+    return { code: codes[0] };
   },
 };
 
