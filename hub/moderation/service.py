@@ -19,6 +19,7 @@ import msgspec
 import structlog
 
 from hub.auth import CurrentUser
+from hub.community import notifications
 from hub.db import engine, fetch, fetchrow
 from hub.errors import (
     Problem,
@@ -461,6 +462,21 @@ async def resolve(user: CurrentUser, case_id: uuid.UUID, body: ResolveIn) -> Cas
             me,
         )
         details["report_count"] = case["report_count"]
+        # Each reporter hears what came of it (the moderator's reason stays in the audit log).
+        reporters = await fetch("SELECT reporter_id FROM reports WHERE case_id = $1", case_id)
+        notes = [
+            await notifications.notify(
+                r["reporter_id"],
+                "report.resolved",
+                f"report:{case_id}",
+                data={
+                    "case_id": str(case_id),
+                    "subject_type": case["subject_type"],
+                    "action": body.action,
+                },
+            )
+            for r in reporters
+        ]
         await audit.record(
             me,
             f"report.{body.action}",
@@ -481,4 +497,5 @@ async def resolve(user: CurrentUser, case_id: uuid.UUID, body: ResolveIn) -> Cas
     for effect in effects:
         await effect()
     await _publish_case(case_id, "report.resolved")
+    await notifications.publish_created_many([n for n in notes if n is not None])
     return await get_case(case_id)

@@ -126,8 +126,12 @@ async def test_delete_resolution_removes_the_message_live_and_is_audited(client,
         ),
         403,
     )
-    async with live(ws_url, reporter, f"rooms:{slug}") as (_, recs):
+    async with live(ws_url, reporter, f"rooms:{slug}", f"notifications#{reporter.id}") as (
+        _,
+        recs,
+    ):
         room = recs[f"rooms:{slug}"]
+        notes = recs[f"notifications#{reporter.id}"]
         r = await client.post(
             f"/moderation/reports/{case_id}/resolve",
             headers=moderator.headers,
@@ -140,6 +144,11 @@ async def test_delete_resolution_removes_the_message_live_and_is_audited(client,
         assert case["resolution"]["by"]["handle"] == moderator.handle
         await room.wait_for(lambda: of_type(room, "room.message_deleted"))
         assert of_type(room, "room.message_deleted")[0]["id"] == msg["id"]
+        # The reporter is told, live.
+        await notes.wait_for(lambda: of_type(notes, "notification.created"))
+        told = of_type(notes, "notification.created")[0]["notification"]
+        assert told["type"] == "report.resolved"
+        assert told["text"] == "A moderator reviewed your report about a message: it was removed"
     history = (await client.get(f"/rooms/{slug}/messages")).json()["items"]
     assert msg["id"] not in [m["id"] for m in history]
     # Once only.
