@@ -41,7 +41,7 @@ from hub.ops.api import OpsController
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rate_limit import FailOpenRedisStore
 from hub.realtime_admin import RealtimeAdminController
-from hub.rooms.api import RoomsController
+from hub.rooms.api import MyRoomsController, RoomsController
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
 from hub.settings import Settings, get_settings
@@ -70,6 +70,7 @@ API_V1_HANDLERS: list[Any] = [
     *PROMPTS_HANDLERS,
     *COMMUNITY_HANDLERS,
     RoomsController,
+    MyRoomsController,
     RealtimeAdminController,
     *MODERATION_HANDLERS,
 ]

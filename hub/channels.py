@@ -49,6 +49,9 @@ NAMESPACES: dict[str, NamespaceOptions] = {
         history_size=1000, history_ttl_seconds=7 * DAY, allow_anonymous=False
     ),
     "feed": NamespaceOptions(history_size=200, history_ttl_seconds=DAY, allow_anonymous=False),
+    # A room's typing indicators, `typing:<slug>`: no history, nothing stored
+    # (hub/rooms/typing_indicators.py).
+    "typing": NamespaceOptions(allow_publish=True),
     # The moderation queue, live for moderators: `moderation:reports`.
     "moderation": NamespaceOptions(
         history_size=100, history_ttl_seconds=DAY, allow_anonymous=False
@@ -122,6 +125,7 @@ _NAME_RULES = {
     "runs": _UUID,
     "prompts": _UUID,
     "rooms": _SLUG,
+    "typing": _SLUG,
     "notifications": _UUID,
     "sales": _UUID,
     "feed": _UUID,
@@ -156,7 +160,7 @@ class HubPolicy:
         rest = channel[len(ns) + 1 :]
         if ns == "runs":
             return await _can_watch_run(creds.user_id, rest)
-        if ns == "rooms":
+        if ns in ("rooms", "typing"):
             from hub.rooms import service as rooms
 
             room = await rooms.find_room(rest)
@@ -183,12 +187,19 @@ class HubPolicy:
         return channels
 
     async def can_publish(self, creds: Credentials, channel: str) -> bool:
-        return namespace_of(channel) == "rooms" and creds.user_id is not None
+        return namespace_of(channel) in ("rooms", "typing") and creds.user_id is not None
 
     async def on_publish(self, creds: Credentials, channel: str, data: Any) -> dict[str, Any]:
-        """A client publish to `rooms:<slug>` is a chat message: same path as the REST post."""
+        """A client publish to `rooms:<slug>` is a chat message (the same path as the REST
+        post); one to `typing:<slug>` is a typing indicator (hub.rooms.typing_indicators)."""
         from hub.rooms import service as rooms
 
+        if channel.startswith("typing:"):
+            from hub.rooms import typing_indicators
+
+            return await typing_indicators.on_publish(
+                current_user(creds), creds.info, channel.removeprefix("typing:"), data
+            )
         if not isinstance(data, dict) or set(data) - {"text", "type"}:
             raise PublishRejected(107, 'publish {"text": "..."} to a room')
         room = await rooms.find_room(channel.removeprefix("rooms:"))

@@ -70,6 +70,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Community: a burst of notifications of one kind about one thing within this window is
     # one item ("@bob and 4 others followed you").
     notification_group_window_seconds: int = 3600
+    # Typing indicators: how long one shows without a repeat, and how often a user may send one.
+    typing_ttl_seconds: float = 6.0
+    typing_min_interval_seconds: float = 2.0
     # Money
     platform_fee_bps: int = 2000
     daily_spending_limit_cents: int = 5000

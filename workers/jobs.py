@@ -9,6 +9,7 @@ import structlog
 from hub.accounts import service as accounts
 from hub.accounts import verification
 from workers import billing as billing_jobs
+from workers import community as community_jobs
 from workers import feeds
 from workers import mail as mail_jobs
 from workers import reaper as reaper_jobs
@@ -25,10 +26,16 @@ async def prune_refresh_tokens(ctx: dict[str, Any]) -> int:
     return removed
 
 
-FUNCTIONS: list[Any] = [prune_refresh_tokens, *feeds.FUNCTIONS, *run_jobs.FUNCTIONS]
+FUNCTIONS: list[Any] = [
+    prune_refresh_tokens,
+    *feeds.FUNCTIONS,
+    *run_jobs.FUNCTIONS,
+    *community_jobs.FUNCTIONS,
+]
 CRON_JOBS: list[Any] = [
     *feeds.CRON_JOBS,
     *mail_jobs.CRON_JOBS,
     *reaper_jobs.CRON_JOBS,
     *billing_jobs.CRON_JOBS,
+    *community_jobs.CRON_JOBS,
 ]

@@ -7,6 +7,7 @@ derived `rating_avg`, `rating_score`) change in the same transaction as the revi
 
 from __future__ import annotations
 
+import json
 import uuid
 from datetime import datetime
 from typing import Any
@@ -14,8 +15,8 @@ from typing import Any
 import msgspec
 import structlog
 
-from hub.community import notifications
-from hub.community.schemas import ReplyIn, ReviewIn, ReviewOut, ReviewPage, UserRef
+from hub.community import mentions, notifications
+from hub.community.schemas import MentionOut, ReplyIn, ReviewIn, ReviewOut, ReviewPage, UserRef
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, validation_error
 from hub.moderation import suspensions
@@ -28,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 _SELECT = (
     "SELECT r.id, r.prompt_id, r.rating, r.body, r.reply, r.replied_at, r.created_at, "
-    "r.updated_at, u.id AS author_id, u.handle AS author_handle, "
+    "r.updated_at, r.reply_mentions, u.id AS author_id, u.handle AS author_handle, "
     "u.display_name AS author_display_name "
     "FROM reviews r JOIN users u ON u.id = r.user_id "
 )
@@ -49,6 +50,14 @@ def _out(row: dict[str, Any]) -> ReviewOut:
         replied_at=row["replied_at"],
         created_at=row["created_at"],
         updated_at=row["updated_at"],
+        reply_mentions=[
+            MentionOut(**m)
+            for m in (
+                row["reply_mentions"]
+                if isinstance(row["reply_mentions"], list)
+                else json.loads(row["reply_mentions"] or "[]")
+            )
+        ],
     )
 
 
@@ -173,16 +182,18 @@ async def reply(
     if not body.body.strip():
         raise validation_error("body", "A reply cannot be blank.")
     await _check_not_suspended(me)
+    named = await mentions.find(body.body)
     async with engine().transaction():
         prompt = await _locked_prompt(prompt_id, me)
         if prompt["owner_id"] != me:
             raise forbidden("Only the prompt's creator can reply to its reviews.")
         updated = await fetch(
-            "UPDATE reviews SET reply = $3, replied_at = now() "
+            "UPDATE reviews SET reply = $3, replied_at = now(), reply_mentions = $4::jsonb "
             "WHERE id = $1 AND prompt_id = $2 AND reply IS NULL RETURNING id",
             review_id,
             prompt_id,
             body.body,
+            json.dumps(named),
         )
         if not updated:
             exists = await fetchrow(
@@ -192,12 +203,22 @@ async def reply(
                 raise not_found("This review")
             raise conflict("You have already replied to this review.", "already-replied")
         row = await fetchrow(_SELECT + "WHERE r.id = $1", review_id)
+        # The prompt is active, so everyone named may read the reply.
+        notes = await mentions.notify(
+            named,
+            owner_id,
+            f"mention:reply:{review_id}",
+            body.body,
+            prompt_id=prompt_id,
+            review_id=review_id,
+        )
     assert row is not None
     review = _out(row)
     await publish_quietly(
         f"prompts:{prompt_id}",
         {"type": "review.replied", "review": msgspec.to_builtins(review)},
     )
+    await notifications.publish_created_many(notes)
     return review
 
 

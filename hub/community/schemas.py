@@ -100,6 +100,12 @@ class ReplyIn(msgspec.Struct, forbid_unknown_fields=True):
     body: ReplyBody
 
 
+class MentionOut(msgspec.Struct):
+    id: str
+    handle: str
+    url: str
+
+
 class ReviewOut(msgspec.Struct):
     id: str
     prompt_id: str
@@ -110,6 +116,8 @@ class ReviewOut(msgspec.Struct):
     replied_at: datetime | None
     created_at: datetime
     updated_at: datetime
+    # The users the reply names as `@handle`: render those as links to `url`.
+    reply_mentions: list[MentionOut] = msgspec.field(default_factory=list)
 
 
 class ReviewPage(msgspec.Struct):

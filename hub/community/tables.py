@@ -38,6 +38,7 @@ class Review(Table, tablename="reviews"):
     body = Text(default="")
     reply = Text(null=True, default=None)
     replied_at = Timestamptz(null=True, default=None)
+    reply_mentions = JSONB(default="[]")
     created_at = Timestamptz()
     updated_at = Timestamptz()
 

@@ -6,17 +6,21 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, Parameter
-from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from hub.auth import CurrentUser, optional_user
-from hub.rooms import service
+from hub.rooms import dms, reads, service
 from hub.rooms.schemas import (
     BanCreate,
     BanOut,
+    DirectMessageIn,
+    DirectMessageOut,
     MemberAdd,
     MessageCreate,
     MessageOut,
     MessagePage,
+    ReadIn,
+    ReadState,
     RoomCreate,
     RoomOut,
     RoomPage,
@@ -53,7 +57,7 @@ class RoomsController(Controller):
     async def get_room(self, request: Request[Any, Any, Any], slug: str) -> RoomOut:
         user = await optional_user(request)
         room = await service.readable_room(slug, user)
-        return service.room_out(room, await service.is_member(room, user.id if user else None))
+        return await service.room_for_viewer(room, user)
 
     @get("/{slug:str}/messages", exclude_from_auth=True, summary="Message history, newest first")
     async def list_messages(
@@ -114,6 +118,21 @@ class RoomsController(Controller):
         return BanOut(room=slug, handle=handle, until=until)
 
     @post(
+        "/{slug:str}/read",
+        status_code=HTTP_200_OK,
+        summary="Mark the room read (up to a message, or all)",
+        description='`{message_id?}`: moves your "last read" marker forward to that message '
+        "(never back), or to the newest message. Answers your unread count; your other tabs "
+        "get `room.read` on `notifications#<you>`. Having a marker makes the room one of yours "
+        "(`GET /me/rooms`) with live `room.unread` counts.",
+    )
+    async def mark_read(
+        self, request: Request[CurrentUser, Any, Any], slug: str, data: JSONBody[ReadIn]
+    ) -> ReadState:
+        room = await service.readable_room(slug, request.user)
+        return await reads.mark_read(room, request.user.id, data.message_id)
+
+    @post(
         "/{slug:str}/members",
         status_code=HTTP_204_NO_CONTENT,
         summary="Add a member (owner or moderator)",
@@ -132,3 +151,38 @@ class RoomsController(Controller):
         self, request: Request[CurrentUser, Any, Any], slug: str, handle: str
     ) -> None:
         await service.remove_member(slug, request.user, handle)
+
+
+class MyRoomsController(Controller):
+    path = "/me"
+    tags = ["community"]
+
+    @get(
+        "/rooms",
+        summary="My rooms, most recently active first, with unread counts",
+        description="Rooms you own or are a member of (private rooms, direct conversations) "
+        "and rooms you follow (you marked them read or posted there), each with "
+        "`unread_count` (messages by others after your marker, up to 100), `last_read_at`, "
+        "`last_message` and, for direct conversations, `peer`. Counts change live as "
+        "`room.unread` on `notifications#<you>`.",
+    )
+    async def my_rooms(
+        self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
+    ) -> RoomPage:
+        items, next_cursor = await reads.my_rooms(request.user.id, cursor, limit)
+        return RoomPage(items=items, next_cursor=next_cursor)
+
+    @post(
+        "/dms",
+        status_code=HTTP_201_CREATED,
+        summary="Send a direct message",
+        description="`{handle, text}`. The first message creates the private two-person room "
+        "(`dm-...`, the same one whoever writes first) and tells the other person "
+        "(`dm.new`); later messages can go here too, or to the room like any other "
+        "(`POST /rooms/{slug}/messages`, or a realtime publish to `rooms:<slug>`). 403 when "
+        "either of you blocked the other; 422 to yourself; 404 for an unknown handle.",
+    )
+    async def send_dm(
+        self, request: Request[CurrentUser, Any, Any], data: JSONBody[DirectMessageIn]
+    ) -> DirectMessageOut:
+        return await dms.send(request.user, data.handle, data.text)

@@ -8,6 +8,7 @@ created on first use: `lobby` (from the migration), `creator-<handle>` for every
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -20,16 +21,18 @@ from hub import live
 from hub.accounts import hooks as account_hooks
 from hub.auth import CurrentUser
 from hub.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
+from hub.community import mentions, notifications
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
 from hub.moderation import audit, suspensions
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.redis import get_redis
-from hub.rooms.schemas import Author, MessageOut, RoomOut
+from hub.rooms import reads
+from hub.rooms.schemas import Author, Mention, MessageOut, RoomOut
 
 log = structlog.get_logger(__name__)
 
-RESERVED_PREFIXES = ("creator-", "prompt-")
+RESERVED_PREFIXES = ("creator-", "prompt-", "dm-")
 RESERVED_SLUGS = frozenset({"lobby", "admin", "system"})
 POST_LIMIT = 10  # messages per user per room...
 POST_WINDOW_SECONDS = 10  # ...in this many seconds
@@ -52,6 +55,7 @@ def room_out(row: dict[str, Any], is_member: bool = False) -> RoomOut:
         owner_handle=row.get("owner_handle"),
         created_at=row["created_at"],
         is_member=is_member,
+        typing_channel=f"typing:{row['slug']}",
     )
 
 
@@ -63,6 +67,8 @@ async def _select_room(slug: str) -> dict[str, Any] | None:
 
 
 async def _create_implicit(slug: str) -> None:
+    if slug.startswith("dm-"):
+        return  # direct conversations are created by their first message (hub.rooms.dms)
     if slug.startswith("creator-"):
         owner = await fetchrow(
             "SELECT id, handle, display_name FROM users WHERE lower(handle) = $1 AND deleted_at IS NULL",
@@ -124,7 +130,14 @@ async def can_read(room: dict[str, Any], user: CurrentUser | None) -> bool:
         return True
     if user is None:
         return False
+    if room["kind"] == "dm":  # the two people only; moderators see reported messages
+        return await is_member(room, user.id)
     return user.is_moderator or await is_member(room, user.id)
+
+
+async def may_read(room: dict[str, Any], user_id: str) -> bool:
+    """Whether a user (not the one asking: e.g. someone mentioned) may read the room."""
+    return room["visibility"] == "public" or await is_member(room, user_id)
 
 
 async def readable_room(slug: str, user: CurrentUser | None) -> dict[str, Any]:
@@ -165,6 +178,10 @@ async def check_can_post(room: dict[str, Any], user: CurrentUser | None) -> None
     suspended = await suspensions.suspended_until(user.id)
     if suspended is not None:
         raise PostRefused("forbidden", suspensions.suspended_message(suspended))
+    if room["kind"] == "dm":
+        from hub.rooms import dms
+
+        await dms.check_not_blocked(room, user.id)
 
 
 async def _rate_limit(room: dict[str, Any], user_id: str) -> None:
@@ -196,21 +213,59 @@ def validate_text(raw: Any) -> str:
 async def create_message(
     room: dict[str, Any], user: CurrentUser | None, raw_text: Any
 ) -> dict[str, Any]:
-    """Validate, rate-limit and persist a message; return the publication data (not yet published)."""
+    """Validate, rate-limit and persist a message; return the publication data (not yet
+    published). In the message's transaction: the author's read marker moves to it, and the
+    users it mentions who may read the room are notified (published after commit, with the
+    room's live unread counts)."""
     text = validate_text(raw_text)
     await check_can_post(room, user)
     assert user is not None
     await _rate_limit(room, user.id)
-    row = await fetchrow(
-        "WITH m AS (INSERT INTO room_messages (room_id, author_id, text) VALUES ($1, $2, $3) "
-        "RETURNING id, author_id, text, created_at) "
-        "SELECT m.*, u.handle, u.display_name FROM m LEFT JOIN users u ON u.id = m.author_id",
-        room["id"],
-        uuid.UUID(user.id),
-        text,
-    )
-    assert row is not None
+    named = await mentions.find(text)
+    async with engine().transaction():
+        row = await fetchrow(
+            "WITH m AS (INSERT INTO room_messages (room_id, author_id, text, mentions) "
+            "VALUES ($1, $2, $3, $4::jsonb) "
+            "RETURNING id, author_id, text, created_at, mentions) "
+            "SELECT m.*, u.handle, u.display_name FROM m LEFT JOIN users u ON u.id = m.author_id",
+            room["id"],
+            uuid.UUID(user.id),
+            text,
+            json.dumps(named),
+        )
+        assert row is not None
+        await reads.advance(room["id"], uuid.UUID(user.id), row["id"], row["created_at"])
+        notes = await _notify_mentions(room, user.id, row["id"], text, named)
+    await notifications.publish_created_many(notes)
+    await reads.enqueue_fanout(room["id"])
     return message_event(room["slug"], row)
+
+
+async def _notify_mentions(
+    room: dict[str, Any],
+    author_id: str,
+    message_id: uuid.UUID,
+    text: str,
+    named: list[dict[str, Any]],
+) -> list[uuid.UUID]:
+    """Tell the users a message names who may read its room (not in direct conversations:
+    the other person reads every message anyway). Once per message and user."""
+    if not named or room["kind"] == "dm":
+        return []
+    readers = [m for m in named if await may_read(room, m["id"])]
+    return await mentions.notify(
+        readers,
+        author_id,
+        f"mention:{message_id}",
+        text,
+        data={"room": room["slug"], "message_id": str(message_id)},
+    )
+
+
+def _mentions(row: dict[str, Any]) -> list[Mention]:
+    raw = row.get("mentions") or []
+    listed = raw if isinstance(raw, list) else json.loads(raw)
+    return [Mention(id=m["id"], handle=m["handle"], url=m["url"]) for m in listed]
 
 
 def message_out(slug: str, row: dict[str, Any]) -> MessageOut:
@@ -225,6 +280,7 @@ def message_out(slug: str, row: dict[str, Any]) -> MessageOut:
         ),
         created_at=row["created_at"],
         edited_at=row.get("edited_at"),
+        mentions=_mentions(row),
     )
 
 
@@ -241,6 +297,7 @@ def message_event(slug: str, row: dict[str, Any]) -> dict[str, Any]:
             "display_name": msg.author.display_name,
         },
         "created_at": msg.created_at.isoformat(),
+        "mentions": [{"id": m.id, "handle": m.handle, "url": m.url} for m in msg.mentions],
     }
 
 
@@ -267,6 +324,7 @@ async def post_message(slug: str, user: CurrentUser, text: str) -> MessageOut:
         text=data["text"],
         author=Author(**data["author"]),
         created_at=datetime.fromisoformat(data["created_at"]),
+        mentions=[Mention(**m) for m in data["mentions"]],
     )
 
 
@@ -282,7 +340,8 @@ async def list_messages(
         where = "AND (m.created_at, m.id) < ($3, $4)"
         args += [key, row_id]
     rows = await fetch(
-        "SELECT m.id, m.author_id, m.text, m.created_at, m.edited_at, u.handle, u.display_name "
+        "SELECT m.id, m.author_id, m.text, m.created_at, m.edited_at, m.mentions, u.handle, "
+        "u.display_name "
         "FROM room_messages m "
         f"LEFT JOIN users u ON u.id = m.author_id WHERE m.room_id = $1 AND NOT m.deleted {where} "
         "ORDER BY m.created_at DESC, m.id DESC LIMIT $2",
@@ -384,14 +443,21 @@ async def edit_message(slug: str, user: CurrentUser, message_id: str, raw_text: 
         raise not_found("Message")
     if msg["author_id"] is None or str(msg["author_id"]) != user.id:
         raise forbidden("Only the author may edit this message.")
-    row = await fetchrow(
-        "WITH m AS (UPDATE room_messages SET text = $2, edited_at = now() WHERE id = $1 "
-        "RETURNING id, author_id, text, created_at, edited_at) "
-        "SELECT m.*, u.handle, u.display_name FROM m LEFT JOIN users u ON u.id = m.author_id",
-        mid,
-        text,
-    )
-    assert row is not None
+    named = await mentions.find(text)
+    async with engine().transaction():
+        row = await fetchrow(
+            "WITH m AS (UPDATE room_messages SET text = $2, edited_at = now(), "
+            "mentions = $3::jsonb WHERE id = $1 "
+            "RETURNING id, author_id, text, created_at, edited_at, mentions) "
+            "SELECT m.*, u.handle, u.display_name FROM m LEFT JOIN users u ON u.id = m.author_id",
+            mid,
+            text,
+            json.dumps(named),
+        )
+        assert row is not None
+        # Someone newly named in the edit is told; those told before are not told again.
+        notes = await _notify_mentions(room, user.id, mid, text, named)
+    await notifications.publish_created_many(notes)
     out = message_out(room["slug"], row)
     await live.publish(
         channel_of(room["slug"]),
@@ -401,6 +467,7 @@ async def edit_message(slug: str, user: CurrentUser, message_id: str, raw_text: 
             "room": room["slug"],
             "text": out.text,
             "edited_at": row["edited_at"].isoformat(),
+            "mentions": [{"id": m.id, "handle": m.handle, "url": m.url} for m in out.mentions],
         },
     )
     return out
@@ -477,7 +544,44 @@ async def list_rooms(
         *args,
     )
     items, next_cursor = page(rows, limit, "rooms", lambda r: r["created_at"])
-    return [room_out(r, bool(r["member"])) for r in items], next_cursor
+    out = [room_out(r, bool(r["member"])) for r in items]
+    if user is not None:
+        await add_peers(out, user.id)
+    return out, next_cursor
+
+
+async def add_peers(rooms: list[RoomOut], user_id: str) -> None:
+    """Direct conversations are titled by, and carry, the other person."""
+    dm_ids = [uuid.UUID(r.id) for r in rooms if r.kind == "dm"]
+    if not dm_ids:
+        return
+    rows = await fetch(
+        "SELECT m.room_id, u.id, u.handle, u.display_name FROM room_members m "
+        "JOIN users u ON u.id = m.user_id WHERE m.room_id = ANY($1::uuid[]) AND m.user_id <> $2",
+        dm_ids,
+        uuid.UUID(user_id),
+    )
+    peers = {str(r["room_id"]): r for r in rows}
+    for room in rooms:
+        peer = peers.get(room.id)
+        if peer is not None:
+            room.peer = Author(
+                id=str(peer["id"]), handle=peer["handle"], display_name=peer["display_name"]
+            )
+            room.title = f"@{peer['handle']}"
+
+
+async def room_for_viewer(room: dict[str, Any], user: CurrentUser | None) -> RoomOut:
+    """GET /rooms/{slug}: the room, with the viewer's membership, read marker and unread count."""
+    out = room_out(room, await is_member(room, user.id if user else None))
+    if user is None:
+        return out
+    await add_peers([out], user.id)
+    state = await reads.read_state(room, uuid.UUID(user.id))
+    out.unread_count = state.unread_count
+    out.last_read_at = state.last_read_at
+    out.last_read_message_id = state.last_read_message_id
+    return out
 
 
 async def create_room(user: CurrentUser, slug: str, title: str, visibility: str) -> RoomOut:
@@ -514,6 +618,8 @@ async def create_room(user: CurrentUser, slug: str, title: str, visibility: str)
 
 async def add_member(slug: str, user: CurrentUser, handle: str) -> None:
     room = await readable_room(slug, user)
+    if room["kind"] == "dm":
+        raise conflict("A direct conversation is between its two people only.")
     is_owner = room["owner_id"] is not None and str(room["owner_id"]) == user.id
     if not (is_owner or user.is_moderator):
         raise forbidden("Only the room owner or a moderator may add members.")
@@ -531,6 +637,8 @@ async def add_member(slug: str, user: CurrentUser, handle: str) -> None:
 
 async def remove_member(slug: str, user: CurrentUser, handle: str) -> None:
     room = await readable_room(slug, user)
+    if room["kind"] == "dm":
+        raise conflict("A direct conversation cannot be left; block the other person to stop it.")
     target = await fetchrow("SELECT id FROM users WHERE lower(handle) = lower($1)", handle)
     if target is None:
         raise not_found(f"User '{handle}'")
@@ -544,6 +652,10 @@ async def remove_member(slug: str, user: CurrentUser, handle: str) -> None:
     await fetch(
         "DELETE FROM room_members WHERE room_id = $1 AND user_id = $2", room["id"], target["id"]
     )
+    if room["visibility"] == "private":  # no more unread counts of a room they cannot read
+        await fetch(
+            "DELETE FROM room_reads WHERE room_id = $1 AND user_id = $2", room["id"], target["id"]
+        )
     if room["visibility"] == "private":  # a removed member may no longer read it: out, now
         await live.unsubscribe(
             str(target["id"]), channel_of(room["slug"]), UNSUBSCRIBE_ACCESS_REVOKED

@@ -1,6 +1,6 @@
 """Chat rooms. Constraints and indexes live in the migrations."""
 
-from piccolo.columns import UUID, Boolean, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, Boolean, Text, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -30,6 +30,15 @@ class RoomMessage(Table, tablename="room_messages"):
     deleted_at = Timestamptz(null=True, default=None)
     edited_at = Timestamptz(null=True, default=None)
     deleted = Boolean(default=False)
+    mentions = JSONB(default="[]")
+
+
+class RoomRead(Table, tablename="room_reads"):
+    user_id = UUID()
+    room_id = UUID()
+    last_read_at = Timestamptz()
+    last_read_message_id = UUID(null=True)
+    updated_at = Timestamptz()
 
 
 class RoomBan(Table, tablename="room_bans"):
