@@ -18,9 +18,19 @@ import asyncpg
 from hub.db import engine, fetch
 
 PLATFORM_KINDS = ("platform_fees", "usage_revenue", "stripe_clearing", "promotions")
-BUYER_KINDS = ("wallet", "hold")
-CREATOR_KINDS = ("earnings_pending", "earnings_available", "payouts_in_transit", "creator_debt")
-NON_NEGATIVE_KINDS = BUYER_KINDS + CREATOR_KINDS[:3]
+# Paid money and promotional credits are kept apart, so a hold knows which funded it.
+BUYER_KINDS = ("wallet", "hold", "promo_wallet", "promo_hold")
+CREATOR_KINDS = (
+    "earnings_pending",
+    "earnings_available",
+    "payouts_in_transit",
+    "creator_debt",
+    # Promo-funded earnings: within the monthly cap (they mature into earnings_available),
+    # and beyond it (recorded, never paid out).
+    "promo_earnings_pending",
+    "promo_earnings_withheld",
+)
+NON_NEGATIVE_KINDS = BUYER_KINDS + tuple(k for k in CREATOR_KINDS if k != "creator_debt")
 
 _platform_ids: dict[str, int] = {}
 

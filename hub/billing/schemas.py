@@ -13,6 +13,9 @@ class WalletOut(msgspec.Struct):
     currency: str
     spending_limit_cents: int
     spent_today_cents: int
+    # The part of balance_cents that is promotional (starter credits, grants): spent first;
+    # what it buys earns creators promotional earnings, payable only up to a monthly cap.
+    promo_balance_cents: int = 0
 
 
 class LedgerEntryOut(msgspec.Struct):
@@ -44,6 +47,13 @@ class SaleOut(msgspec.Struct):
     buyer_handle: str | None = None  # null once the buyer erased their account
     refunded: bool = False
     prompt_title: str | None = None
+    # Funded (partly) by the buyer's promotional credits: `promo_gross_cents` of the price;
+    # of your earning, `promo_earning_cents` is payable (within the monthly cap) and
+    # `withheld_cents` is recorded as promotional and never paid out.
+    promotional: bool = False
+    promo_gross_cents: int = 0
+    promo_earning_cents: int = 0
+    withheld_cents: int = 0
 
 
 class SalesPage(msgspec.Struct):
@@ -52,13 +62,15 @@ class SalesPage(msgspec.Struct):
 
 
 class EarningsOut(msgspec.Struct):
-    pending_cents: int
+    pending_cents: int  # payable once matured, promo-funded earnings within the cap included
     available_cents: int
     in_transit_cents: int
     paid_cents: int
-    lifetime_cents: int
+    lifetime_cents: int  # payable earnings ever made (withheld promotional earnings excluded)
     debt_cents: int = 0
     currency: str = "USD"
+    promo_pending_cents: int = 0  # the promo-funded part of pending_cents
+    withheld_cents: int = 0  # promo-funded earnings beyond the monthly cap: never paid out
 
 
 class Settlement(msgspec.Struct):
@@ -69,7 +81,10 @@ class Settlement(msgspec.Struct):
     usage_cents: int
     fee_cents: int
     earning_cents: int
-    returned_cents: int  # hold minus charge, back to the wallet
+    returned_cents: int  # hold minus charge, back to the wallets
+    promo_gross_cents: int = 0  # the part of the price paid with promotional credits
+    promo_earning_cents: int = 0  # of the earning: promo-funded and payable (within the cap)
+    withheld_cents: int = 0  # of the earning: promo-funded beyond the cap, never paid out
     notification_id: str | None = None  # the creator's "You earned …", published after commit
 
 

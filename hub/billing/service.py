@@ -86,13 +86,17 @@ async def on_email_verified(user_id: str, email: str) -> None:
     await ledger.post(
         "starter_credits",
         f"starter:{user_id}",
-        [(await ledger.platform_account("promotions"), -amount), (accounts["wallet"], amount)],
-        memo="Starter credits",
+        [
+            (await ledger.platform_account("promotions"), -amount),
+            (accounts["promo_wallet"], amount),
+        ],
+        memo="Starter credits (promotional)",
     )
 
 
 async def grant_credits(user_id: str, amount_cents: int, ref: str, memo: str = "") -> int:
-    """Promotional credit (support, tests, seeding): promotions -> wallet, once per `ref`."""
+    """Promotional credit (support, tests, seeding): promotions -> promo wallet, once per
+    `ref`. What it buys earns creators promotional (capped) earnings only."""
     async with engine().transaction():
         accounts = await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
         tx_id = await ledger.post(
@@ -100,7 +104,7 @@ async def grant_credits(user_id: str, amount_cents: int, ref: str, memo: str = "
             ref,
             [
                 (await ledger.platform_account("promotions"), -amount_cents),
-                (accounts["wallet"], amount_cents),
+                (accounts["promo_wallet"], amount_cents),
             ],
             memo=memo or "Credit adjustment",
         )
@@ -113,23 +117,21 @@ def _today_utc() -> datetime:
     return now.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-async def spent_today(wallet_id: int) -> int:
-    """Net wallet outflow of the runs started today (UTC): holds in flight, charges once done.
-
-    A refunded run costs nothing, a cancelled one its usage so far.
-    """
+async def spent_today(wallet_ids: list[int]) -> int:
+    """Net outflow from the wallets (paid and promotional) of the runs started today (UTC):
+    holds in flight, charges once done. A refunded run costs nothing."""
     row = await fetchrow(
         """
         WITH today AS (
             SELECT t.run_id FROM ledger_entries e
             JOIN ledger_transactions t ON t.id = e.transaction_id
-            WHERE e.account_id = $1 AND t.kind = 'run_hold' AND e.created_at >= $2
+            WHERE e.account_id = ANY($1::bigint[]) AND t.kind = 'run_hold' AND e.created_at >= $2
         )
         SELECT coalesce(-sum(e.amount), 0) AS spent FROM ledger_entries e
         JOIN ledger_transactions t ON t.id = e.transaction_id
-        WHERE e.account_id = $1 AND t.run_id IN (SELECT run_id FROM today)
+        WHERE e.account_id = ANY($1::bigint[]) AND t.run_id IN (SELECT run_id FROM today)
         """,
-        wallet_id,
+        wallet_ids,
         _today_utc(),
     )
     return max(0, int(row["spent"])) if row else 0
@@ -137,63 +139,74 @@ async def spent_today(wallet_id: int) -> int:
 
 _WALLET_SQL = """
 WITH acc AS (
-    SELECT id, kind, balance FROM ledger_accounts WHERE user_id = $1 AND kind IN ('wallet', 'hold')
+    SELECT id, kind, balance FROM ledger_accounts WHERE user_id = $1
+    AND kind IN ('wallet', 'hold', 'promo_wallet', 'promo_hold')
 ),
-w AS (SELECT id FROM acc WHERE kind = 'wallet'),
+w AS (SELECT id FROM acc WHERE kind IN ('wallet', 'promo_wallet')),
 today AS (
     SELECT t.run_id FROM ledger_entries e JOIN ledger_transactions t ON t.id = e.transaction_id
-    WHERE e.account_id = (SELECT id FROM w) AND t.kind = 'run_hold' AND e.created_at >= $2
+    WHERE e.account_id IN (SELECT id FROM w) AND t.kind = 'run_hold' AND e.created_at >= $2
 )
 SELECT
-    (SELECT balance FROM acc WHERE kind = 'wallet') AS wallet,
-    (SELECT balance FROM acc WHERE kind = 'hold') AS hold,
+    (SELECT count(*) FROM acc) AS accounts,
+    (SELECT coalesce(sum(balance), 0) FROM acc WHERE kind IN ('wallet', 'promo_wallet')) AS balance,
+    (SELECT coalesce(sum(balance), 0) FROM acc WHERE kind = 'promo_wallet') AS promo,
+    (SELECT coalesce(sum(balance), 0) FROM acc WHERE kind IN ('hold', 'promo_hold')) AS held,
     (SELECT coalesce(-sum(e.amount), 0) FROM ledger_entries e
         JOIN ledger_transactions t ON t.id = e.transaction_id
-        WHERE e.account_id = (SELECT id FROM w) AND t.run_id IN (SELECT run_id FROM today)) AS spent
+        WHERE e.account_id IN (SELECT id FROM w) AND t.run_id IN (SELECT run_id FROM today)) AS spent
 """
 
 
 async def wallet(user_id: str) -> WalletOut:
-    """Balance, held and spent today in one query (the wallet is opened on first use)."""
+    """Balance (paid + promotional), held and spent today in one query (the wallet is opened
+    on first use)."""
     row = await fetchrow(_WALLET_SQL, _uid(user_id), _today_utc())
-    if row is None or row["wallet"] is None or row["hold"] is None:
+    if row is None or int(row["accounts"]) < len(ledger.BUYER_KINDS):
         await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
         row = await fetchrow(_WALLET_SQL, _uid(user_id), _today_utc())
     assert row is not None
     return WalletOut(
-        balance_cents=int(row["wallet"] or 0),
-        held_cents=int(row["hold"] or 0),
+        balance_cents=int(row["balance"]),
+        held_cents=int(row["held"]),
         currency=CURRENCY,
         spending_limit_cents=get_settings().daily_spending_limit_cents,
         spent_today_cents=max(0, int(row["spent"] or 0)),
+        promo_balance_cents=int(row["promo"]),
     )
 
 
 async def lock_wallet(user_id: str) -> tuple[dict[str, int], int]:
-    """Lock the buyer's wallet and hold (in ledger lock order); returns (accounts, balance).
+    """Lock the buyer's wallets and holds (in ledger lock order); returns (accounts, the
+    spendable balance: paid plus promotional).
 
     Run creation takes this lock first, so the spending-limit check and the hold it guards
     are serialised per buyer.
     """
+    kinds = ledger.BUYER_KINDS
     for _ in range(2):
         rows = await fetch(
             "SELECT id, kind, balance FROM ledger_accounts WHERE user_id = $1 "
-            "AND kind IN ('wallet', 'hold') ORDER BY id FOR UPDATE",
+            "AND kind = ANY($2::text[]) ORDER BY id FOR UPDATE",
             _uid(user_id),
+            list(kinds),
         )
-        if len(rows) == 2:
+        if len(rows) == len(kinds):
             accounts = {r["kind"]: int(r["id"]) for r in rows}
-            balance = next(int(r["balance"]) for r in rows if r["kind"] == "wallet")
+            balance = sum(int(r["balance"]) for r in rows if r["kind"] in _WALLETS)
             return accounts, balance
-        await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
+        await ledger.user_accounts(user_id, kinds)
     raise ledger.LedgerError("could not open the wallet")
 
 
-async def check_spending_limit(wallet_id: int, amount_cents: int) -> None:
+_WALLETS = ("wallet", "promo_wallet")
+
+
+async def check_spending_limit(accounts: dict[str, int], amount_cents: int) -> None:
     limit = get_settings().daily_spending_limit_cents
     if limit <= 0:
         return
-    spent = await spent_today(wallet_id)
+    spent = await spent_today([accounts[k] for k in _WALLETS])
     if spent + amount_cents > limit:
         raise SpendingLimitExceeded(limit, spent, amount_cents)
 
@@ -240,14 +253,83 @@ def _final_ref(run_id: str | uuid.UUID) -> str:
 
 
 async def hold_for_run(accounts: dict[str, int], run_id: str, hold_cents: int) -> int:
-    """wallet -H, hold +H. Raises ledger.InsufficientFunds when the wallet is short."""
+    """Reserve the hold, promotional credits first: promo_wallet -Hp, promo_hold +Hp,
+    wallet -Hr, hold +Hr (Hp + Hr = H). The hold transaction is the record of which money
+    funds the run. `accounts` are locked by the caller (`lock_wallet`). Raises
+    ledger.InsufficientFunds when the wallets together are short."""
+    promo_balance = (await ledger.balances([accounts["promo_wallet"]]))[accounts["promo_wallet"]]
+    promo = max(0, min(promo_balance, hold_cents))
+    paid = hold_cents - promo
     return await ledger.post(
         "run_hold",
         f"run:{run_id}:hold",
-        [(accounts["wallet"], -hold_cents), (accounts["hold"], hold_cents)],
+        [
+            (accounts["promo_wallet"], -promo),
+            (accounts["promo_hold"], promo),
+            (accounts["wallet"], -paid),
+            (accounts["hold"], paid),
+        ],
         run_id=run_id,
-        memo="Hold for a run",
+        memo="Hold for a run" + (f" ({promo} cents promotional)" if promo else ""),
     )
+
+
+async def _hold_split(run_id: str, buyer: dict[str, int], hold_cents: int) -> tuple[int, int]:
+    """(paid, promotional) parts of the run's hold, as its hold transaction recorded them."""
+    rows = await fetch(
+        "SELECT e.account_id, e.amount FROM ledger_transactions t "
+        "JOIN ledger_entries e ON e.transaction_id = t.id "
+        "WHERE t.run_id = $1 AND t.kind = 'run_hold' AND e.amount > 0",
+        _uid(run_id),
+    )
+    promo = sum(int(r["amount"]) for r in rows if r["account_id"] == buyer["promo_hold"])
+    paid = sum(int(r["amount"]) for r in rows if r["account_id"] == buyer["hold"])
+    if paid + promo != hold_cents:
+        raise ledger.LedgerError(
+            f"run {run_id}: hold {hold_cents} but the ledger holds {paid + promo}"
+        )
+    return paid, promo
+
+
+def _release(
+    buyer: dict[str, int], paid: int, promo: int, paid_back: int, promo_back: int
+) -> list[tuple[int, int]]:
+    """Empty the run's holds; what is not charged goes back to the wallet it came from."""
+    return [
+        (buyer["hold"], -paid),
+        (buyer["wallet"], paid_back),
+        (buyer["promo_hold"], -promo),
+        (buyer["promo_wallet"], promo_back),
+    ]
+
+
+async def _promo_allowance(creator_id: str, wanted: int) -> int:
+    """How much of a promo-funded earning is payable: what is left of the creator's monthly
+    cap (HUB_PROMO_EARNINGS_CAP_CENTS, calendar month of the sale in UTC, from the same
+    `now()` as the sale row). The month's row is locked until the caller commits, so
+    concurrent sales share the cap exactly."""
+    if wanted <= 0:
+        return 0
+    cap = get_settings().promo_earnings_cap_cents
+    uid = _uid(creator_id)
+    row = await fetchrow(
+        "INSERT INTO promo_earnings_months (creator_id, month) "
+        "VALUES ($1, date_trunc('month', now() AT TIME ZONE 'UTC')::date) "
+        "ON CONFLICT (creator_id, month) DO UPDATE SET payable_cents = "
+        "promo_earnings_months.payable_cents RETURNING month, payable_cents",
+        uid,
+    )
+    assert row is not None  # the upsert locks the month's row either way
+    allowed = max(0, min(wanted, cap - int(row["payable_cents"])))
+    if allowed:
+        await fetch(
+            "UPDATE promo_earnings_months SET payable_cents = payable_cents + $3 "
+            "WHERE creator_id = $1 AND month = $2",
+            uid,
+            row["month"],
+            allowed,
+        )
+    return allowed
 
 
 async def settle_run(
@@ -262,38 +344,67 @@ async def settle_run(
     kind: str = "run_settle",
     memo: str = "Run completed",
 ) -> Settlement:
-    """Run completed: hold -H; creator +price*(1-fee); platform +fee; usage +U; wallet +rest.
+    """Run completed: the holds empty; platform + fee; usage + U; creator + price - fee; the
+    rest back to the wallets it came from.
 
-    A run cancelled after its output began is settled the same way (`kind="run_cancel"`):
-    the buyer has the output, so the creator's sale stands.
+    Promotional credits pay first, and pay the price before the usage. The creator's share of
+    a promo-funded price is promotional: payable (`promo_earnings_pending`, maturing like any
+    earning) up to what is left of this month's cap, the rest `promo_earnings_withheld`,
+    recorded and never paid out. A run cancelled after its output began is settled the same
+    way (`kind="run_cancel"`): the buyer has the output, so the creator's sale stands.
     """
     if price_cents + usage_cents > hold_cents:
         raise ledger.LedgerError("a run is never charged more than its hold")
     buyer = await ledger.user_accounts(buyer_id, ledger.BUYER_KINDS)
+    paid_hold, promo_hold = await _hold_split(run_id, buyer, hold_cents)
+    charge = price_cents + usage_cents
+    promo_charge = min(promo_hold, charge)
+    paid_charge = charge - promo_charge
+    promo_price = min(price_cents, promo_charge)
     fee, earning = split_price(price_cents) if price_cents > 0 else (0, 0)
-    returned = hold_cents - price_cents - usage_cents
-    postings = [
-        (buyer["hold"], -hold_cents),
-        (buyer["wallet"], returned),
+    promo_share = split_price(promo_price)[1] if promo_price > 0 else 0
+    paid_share = earning - promo_share
+    postings = _release(
+        buyer, paid_hold, promo_hold, paid_hold - paid_charge, promo_hold - promo_charge
+    )
+    postings += [
         (await ledger.platform_account("usage_revenue"), usage_cents),
         (await ledger.platform_account("platform_fees"), fee),
     ]
+    payable_promo = withheld = 0
     if earning:
-        creator = await ledger.user_accounts(creator_id, ["earnings_pending", "creator_debt"])
+        payable_promo = await _promo_allowance(creator_id, promo_share)
+        withheld = promo_share - payable_promo
+        creator = await ledger.user_accounts(
+            creator_id,
+            [
+                "earnings_pending",
+                "creator_debt",
+                "promo_earnings_pending",
+                "promo_earnings_withheld",
+            ],
+        )
         debt = await _debt(creator["creator_debt"])
-        pay_off = min(earning, debt)  # what an admin refund left the creator owing comes first
+        # What an admin refund left the creator owing is paid off first, from payable money.
+        pay_off = min(paid_share + payable_promo, debt)
+        off_paid = min(paid_share, pay_off)
         postings += [
             (creator["creator_debt"], pay_off),
-            (creator["earnings_pending"], earning - pay_off),
+            (creator["earnings_pending"], paid_share - off_paid),
+            (creator["promo_earnings_pending"], payable_promo - (pay_off - off_paid)),
+            (creator["promo_earnings_withheld"], withheld),
         ]
+    if promo_price:
+        memo += f" ({promo_price} cents of the price paid with promotional credits)"
     tx_id = await ledger.post(kind, _final_ref(run_id), postings, run_id=run_id, memo=memo)
     notification_id: str | None = None
     if price_cents > 0:
         hold_days = get_settings().earnings_hold_days
         await fetch(
             "INSERT INTO sales (run_id, prompt_id, creator_id, buyer_id, transaction_id, "
-            "gross_cents, fee_cents, earning_cents, matures_at) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::interval)",
+            "gross_cents, fee_cents, earning_cents, matures_at, promo_gross_cents, "
+            "promo_earning_cents, withheld_cents) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now() + $9::interval, $10, $11, $12)",
             _uid(run_id),
             _uid(prompt_id),
             _uid(creator_id),
@@ -303,15 +414,18 @@ async def settle_run(
             fee,
             earning,
             timedelta(days=hold_days),
+            promo_price,
+            payable_promo,
+            withheld,
         )
-        if earning:
+        if earning - withheld:
             note = await notifications.notify(
                 _uid(creator_id),
                 "sale.earned",
                 f"sale:{run_id}",
                 actor_id=_uid(buyer_id),
                 prompt_id=_uid(prompt_id),
-                data={"amount_cents": earning, "run_id": str(run_id)},
+                data={"amount_cents": earning - withheld, "run_id": str(run_id)},
             )
             notification_id = str(note) if note else None
     return Settlement(
@@ -320,8 +434,11 @@ async def settle_run(
         usage_cents=usage_cents,
         fee_cents=fee,
         earning_cents=earning,
-        returned_cents=returned,
+        returned_cents=hold_cents - charge,
         notification_id=notification_id,
+        promo_gross_cents=promo_price,
+        promo_earning_cents=payable_promo,
+        withheld_cents=withheld,
     )
 
 
@@ -342,39 +459,75 @@ class AdminRefund(msgspec.Struct):
 
 
 async def admin_refund_run(
-    *, run_id: str, buyer_id: str, creator_id: str, price_cents: int, usage_cents: int
+    *,
+    run_id: str,
+    buyer_id: str,
+    creator_id: str,
+    price_cents: int,
+    usage_cents: int,
+    hold_cents: int,
 ) -> AdminRefund:
-    """Reverse a completed run's settlement (inside the caller's transaction).
+    """Reverse a charged run's settlement (inside the caller's transaction).
 
-    The buyer gets price + usage back; the platform returns its fee and the usage; the
-    creator's earning comes back out of pending, then available, and whatever is already gone
-    becomes a creator debt (never a negative balance), paid off by their next sales.
+    The buyer gets price + usage back, to the wallets it was paid from; the platform returns
+    its fee and the usage; the creator's earning comes back: the withheld promotional part
+    from where it sits, the payable parts out of pending, then available, and whatever is
+    already gone becomes a creator debt (never a negative balance), paid off by their next
+    sales. The monthly promotional cap is not given back.
     """
-    buyer = await ledger.user_accounts(buyer_id, ["wallet"])
+    buyer = await ledger.user_accounts(buyer_id, ledger.BUYER_KINDS)
+    _, promo_hold = await _hold_split(run_id, buyer, hold_cents)
+    charge = price_cents + usage_cents
+    promo_charge = min(promo_hold, charge)
     postings = [
-        (buyer["wallet"], price_cents + usage_cents),
+        (buyer["wallet"], charge - promo_charge),
+        (buyer["promo_wallet"], promo_charge),
         (await ledger.platform_account("usage_revenue"), -usage_cents),
     ]
     sale = await fetchrow(
-        "SELECT fee_cents, earning_cents, refunded_at FROM sales WHERE run_id = $1 FOR UPDATE",
+        "SELECT fee_cents, earning_cents, promo_earning_cents, withheld_cents, refunded_at "
+        "FROM sales WHERE run_id = $1 FOR UPDATE",
         _uid(run_id),
     )
     fee = earning = debt = 0
     if sale is not None:
         fee, earning = int(sale["fee_cents"]), int(sale["earning_cents"])
+        promo_payable, withheld = int(sale["promo_earning_cents"]), int(sale["withheld_cents"])
         creator = await ledger.user_accounts(
-            creator_id, ["earnings_pending", "earnings_available", "creator_debt"]
+            creator_id,
+            [
+                "earnings_pending",
+                "earnings_available",
+                "creator_debt",
+                "promo_earnings_pending",
+                "promo_earnings_withheld",
+            ],
         )
         held = await ledger.lock_accounts(
-            [creator["earnings_pending"], creator["earnings_available"]]
+            [
+                creator["earnings_pending"],
+                creator["earnings_available"],
+                creator["promo_earnings_pending"],
+            ]
         )
-        from_pending = min(earning, held[creator["earnings_pending"]])
-        from_available = min(earning - from_pending, held[creator["earnings_available"]])
-        debt = earning - from_pending - from_available
+        available = held[creator["earnings_available"]]
+        taken: dict[int, int] = {}
+        for part, pending_account in (
+            (earning - promo_payable - withheld, creator["earnings_pending"]),
+            (promo_payable, creator["promo_earnings_pending"]),
+        ):
+            from_pending = min(part, held[pending_account])
+            from_available = min(part - from_pending, available)
+            available -= from_available
+            taken[pending_account] = -from_pending
+            taken[creator["earnings_available"]] = (
+                taken.get(creator["earnings_available"], 0) - from_available
+            )
+            debt += part - from_pending - from_available
         postings += [
             (await ledger.platform_account("platform_fees"), -fee),
-            (creator["earnings_pending"], -from_pending),
-            (creator["earnings_available"], -from_available),
+            *taken.items(),
+            (creator["promo_earnings_withheld"], -withheld),
             (creator["creator_debt"], -debt),
         ]
     tx_id = await ledger.post(
@@ -392,7 +545,7 @@ async def admin_refund_run(
         )
     return AdminRefund(
         run_id=run_id,
-        refunded_cents=price_cents + usage_cents,
+        refunded_cents=charge,
         fee_reversed_cents=fee,
         earning_reversed_cents=earning,
         creator_debt_cents=debt,
@@ -400,24 +553,26 @@ async def admin_refund_run(
 
 
 async def refund_run(*, run_id: str, buyer_id: str, hold_cents: int, memo: str) -> int:
-    """Run failed: hold -H, wallet +H (a full refund)."""
+    """Run failed: the holds go back to the wallets they came from (a full refund)."""
     buyer = await ledger.user_accounts(buyer_id, ledger.BUYER_KINDS)
+    paid, promo = await _hold_split(run_id, buyer, hold_cents)
     return await ledger.post(
         "run_refund",
         _final_ref(run_id),
-        [(buyer["hold"], -hold_cents), (buyer["wallet"], hold_cents)],
+        _release(buyer, paid, promo, paid, promo),
         run_id=run_id,
         memo=memo,
     )
 
 
 async def cancel_run(*, run_id: str, buyer_id: str, hold_cents: int) -> int:
-    """Run cancelled before its first output token: hold -H, wallet +H; nothing is charged."""
+    """Run cancelled before its first output token: the holds go back; nothing is charged."""
     buyer = await ledger.user_accounts(buyer_id, ledger.BUYER_KINDS)
+    paid, promo = await _hold_split(run_id, buyer, hold_cents)
     return await ledger.post(
         "run_cancel",
         _final_ref(run_id),
-        [(buyer["hold"], -hold_cents), (buyer["wallet"], hold_cents)],
+        _release(buyer, paid, promo, paid, promo),
         run_id=run_id,
         memo="Run cancelled before any output: nothing charged",
     )
@@ -452,6 +607,10 @@ async def creator_sales(creator_id: str, limit: int, after: str | None) -> Sales
             matures_at=r["matures_at"],
             matured=r["matured_transaction_id"] is not None,
             refunded=r["refunded_at"] is not None,
+            promotional=r["promo_gross_cents"] > 0,
+            promo_gross_cents=r["promo_gross_cents"],
+            promo_earning_cents=r["promo_earning_cents"],
+            withheld_cents=r["withheld_cents"],
         )
         for r in rows[:limit]
     ]
@@ -516,7 +675,10 @@ async def creator_earnings(creator_id: str) -> EarningsOut:
     row = await fetchrow(
         """
         SELECT
-          coalesce(sum(a.balance) FILTER (WHERE a.kind = 'earnings_pending'), 0) AS pending,
+          coalesce(sum(a.balance) FILTER (
+              WHERE a.kind IN ('earnings_pending', 'promo_earnings_pending')), 0) AS pending,
+          coalesce(sum(a.balance) FILTER (WHERE a.kind = 'promo_earnings_pending'), 0) AS promo,
+          coalesce(sum(a.balance) FILTER (WHERE a.kind = 'promo_earnings_withheld'), 0) AS withheld,
           coalesce(sum(a.balance) FILTER (WHERE a.kind = 'earnings_available'), 0) AS available,
           coalesce(sum(a.balance) FILTER (WHERE a.kind = 'payouts_in_transit'), 0) AS in_transit,
           coalesce(-sum(a.balance) FILTER (WHERE a.kind = 'creator_debt'), 0) AS debt
@@ -527,8 +689,10 @@ async def creator_earnings(creator_id: str) -> EarningsOut:
     flows = await fetchrow(
         """
         SELECT
-          coalesce(sum(e.amount) FILTER (WHERE t.kind IN ('run_settle', 'run_admin_refund')
-              AND a.kind IN ('earnings_pending', 'earnings_available', 'creator_debt')), 0) AS lifetime,
+          coalesce(sum(e.amount) FILTER (
+              WHERE t.kind IN ('run_settle', 'run_cancel', 'run_admin_refund')
+              AND a.kind IN ('earnings_pending', 'promo_earnings_pending', 'earnings_available',
+                             'creator_debt')), 0) AS lifetime,
           coalesce(-sum(e.amount) FILTER (WHERE t.kind = 'payout_paid'
               AND a.kind = 'payouts_in_transit'), 0) AS paid
         FROM ledger_accounts a
@@ -546,11 +710,14 @@ async def creator_earnings(creator_id: str) -> EarningsOut:
         paid_cents=int(flows["paid"]),
         lifetime_cents=int(flows["lifetime"]),
         debt_cents=int(row["debt"]),
+        promo_pending_cents=int(row["promo"]),
+        withheld_cents=int(row["withheld"]),
     )
 
 
 async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> int:
     """Move pending earnings whose hold period is over to available; one tx per creator.
+    Promo-funded earnings within the cap mature the same way; withheld ones never move.
 
     Idempotent: the sales rows are locked and marked in the same transaction as the posting,
     so a second (or concurrent) run of the cron finds nothing to do.
@@ -567,7 +734,8 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
         creator_id = str(c["creator_id"])
         async with engine().transaction():
             sales = await fetch(
-                "SELECT run_id, earning_cents FROM sales WHERE creator_id = $1 "
+                "SELECT run_id, earning_cents, promo_earning_cents, withheld_cents FROM sales "
+                "WHERE creator_id = $1 "
                 "AND matured_transaction_id IS NULL AND refunded_at IS NULL AND matures_at <= $3 "
                 "AND earning_cents > 0 "
                 "ORDER BY run_id LIMIT $2 FOR UPDATE SKIP LOCKED",
@@ -578,12 +746,18 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
             if not sales:
                 continue
             accounts = await ledger.user_accounts(
-                creator_id, ["earnings_pending", "earnings_available"]
+                creator_id, ["earnings_pending", "earnings_available", "promo_earnings_pending"]
             )
-            pending = (await ledger.lock_accounts([accounts["earnings_pending"]]))[
-                accounts["earnings_pending"]
-            ]
-            amount = min(pending, sum(int(s["earning_cents"]) for s in sales))
+            held = await ledger.lock_accounts(
+                [accounts["earnings_pending"], accounts["promo_earnings_pending"]]
+            )
+            promo = sum(int(s["promo_earning_cents"]) for s in sales)
+            paid = sum(int(s["earning_cents"]) for s in sales) - promo
+            paid -= sum(int(s["withheld_cents"]) for s in sales)
+            # Pending may hold less than the sales say: a debt was paid off from it.
+            paid = min(held[accounts["earnings_pending"]], paid)
+            promo = min(held[accounts["promo_earnings_pending"]], promo)
+            amount = paid + promo
             run_ids = [s["run_id"] for s in sales]
             digest = hashlib.sha256(",".join(map(str, run_ids)).encode()).hexdigest()[:32]
             tx_id = None
@@ -592,7 +766,8 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
                     "earnings_mature",
                     f"mature:{creator_id}:{digest}",
                     [
-                        (accounts["earnings_pending"], -amount),
+                        (accounts["earnings_pending"], -paid),
+                        (accounts["promo_earnings_pending"], -promo),
                         (accounts["earnings_available"], amount),
                     ],
                     memo=f"Earnings of {len(sales)} sale(s) matured",
@@ -621,7 +796,8 @@ async def export_user(user_id: str) -> dict[str, Any]:
         _uid(user_id),
     )
     sales = await fetch(
-        "SELECT run_id, prompt_id, gross_cents, fee_cents, earning_cents, created_at, matures_at "
+        "SELECT run_id, prompt_id, gross_cents, fee_cents, earning_cents, promo_gross_cents, "
+        "promo_earning_cents, withheld_cents, created_at, matures_at "
         "FROM sales WHERE creator_id = $1 ORDER BY created_at",
         _uid(user_id),
     )
@@ -671,6 +847,7 @@ async def publish_wallet(user_id: str) -> None:
             {
                 "type": "wallet.updated",
                 "balance_cents": w.balance_cents,
+                "promo_balance_cents": w.promo_balance_cents,
                 "held_cents": w.held_cents,
                 "spent_today_cents": w.spent_today_cents,
             },
@@ -690,6 +867,7 @@ async def publish_earnings(creator_id: str) -> None:
                 "available_cents": e.available_cents,
                 "in_transit_cents": e.in_transit_cents,
                 "lifetime_cents": e.lifetime_cents,
+                "withheld_cents": e.withheld_cents,
             },
         )
     except Exception:  # noqa: BLE001

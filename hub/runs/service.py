@@ -416,7 +416,7 @@ async def start_run(
         row = await _existing(buyer_id, key, digest)
         if row is None:
             try:
-                await billing.check_spending_limit(accounts["wallet"], est.hold_cents)
+                await billing.check_spending_limit(accounts, est.hold_cents)
             except billing.SpendingLimitExceeded as exc:
                 raise _over_limit(exc) from None
             if balance < est.hold_cents:
@@ -877,6 +877,9 @@ async def announce(terminal: Terminal) -> None:
                 gross_cents=s.price_cents,
                 fee_cents=s.fee_cents,
                 earning_cents=s.earning_cents,
+                promotional=s.promo_gross_cents > 0,
+                promo_earning_cents=s.promo_earning_cents,
+                withheld_cents=s.withheld_cents,
                 created_at=row["finished_at"].isoformat(),
             ),
             f"sales#{creator_id}",
@@ -949,6 +952,7 @@ async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
                 creator_id=str(row["creator_id"]),
                 price_cents=row["price_cents"],
                 usage_cents=row["usage_cents"] or 0,
+                hold_cents=row["hold_cents"],
             )
         except ledger.AlreadyPosted:
             raise conflict("This run was already refunded.", "run-already-refunded") from None

@@ -4,8 +4,10 @@ already gone owes a debt (never a negative balance), paid off by their next sale
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime, timedelta
 
 from hub.billing import ledger
+from hub.billing import service as billing
 from hub.db import engine, fetch
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import make_prompt, start, wait_run, wallet
@@ -55,16 +57,18 @@ async def test_admin_refund_reverses_and_records_creator_debt(client, register):
     again = await client.post(f"/admin/runs/{first['id']}/refund", headers=admin)
     assert again.status_code == 409
 
-    # A second sale whose earning has already left the creator's balances (a payout).
+    # A second sale whose earning has already left the creator's balances: it matured and
+    # went out in a payout.
     second = await wait_run(
         client, buyer, (await start(client, buyer, prompt["id"], max_tokens=4)).json()["id"]
     )
-    pending = await ledger.user_accounts(creator.id, ["earnings_pending", "payouts_in_transit"])
+    assert await billing.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8)) >= 32
+    acc = await ledger.user_accounts(creator.id, ["earnings_available", "payouts_in_transit"])
     async with engine().transaction():
         await ledger.post(
             "payout_created",
             f"test:payout:{uuid.uuid4()}",
-            [(pending["earnings_pending"], -32), (pending["payouts_in_transit"], 32)],
+            [(acc["earnings_available"], -32), (acc["payouts_in_transit"], 32)],
         )
     r = await client.post(f"/admin/runs/{second['id']}/refund", headers=admin)
     assert r.json()["creator_debt_cents"] == 32

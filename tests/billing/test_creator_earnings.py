@@ -69,7 +69,11 @@ async def test_dashboard_equals_ledger_and_sales_events_equal_paid_runs(client, 
         "paid_cents": 0,
         "lifetime_cents": earning,
     }
-    assert e["pending_cents"] == await _ledger_sum(creator.id, "earnings_pending")
+    # The buyers paid with their starter credits: promotional earnings, within the cap.
+    assert e["promo_pending_cents"] == e["pending_cents"] and e["withheld_cents"] == 0
+    assert e["pending_cents"] == await _ledger_sum(
+        creator.id, "earnings_pending"
+    ) + await _ledger_sum(creator.id, "promo_earnings_pending")
 
     items, cursor = [], None
     while True:

@@ -13,7 +13,8 @@ from tests.billing.invariants import assert_ledger_invariants
 
 
 async def _wallet_id(user_id: str) -> int:
-    return (await ledger.user_accounts(user_id, ["wallet"]))["wallet"]
+    """The promotional wallet: where the starter credits are."""
+    return (await ledger.user_accounts(user_id, ["promo_wallet"]))["promo_wallet"]
 
 
 async def test_new_account_gets_starter_credits_as_a_ledger_transaction(client, register):
@@ -26,13 +27,14 @@ async def test_new_account_gets_starter_credits_as_a_ledger_transaction(client, 
         "currency": "USD",
         "spending_limit_cents": 5000,
         "spent_today_cents": 0,
+        "promo_balance_cents": 500,
     }
     r = await client.get("/me/ledger", headers=acct.headers)
     assert r.status_code == 200, r.text
     page = r.json()
     assert page["next_cursor"] is None
     [entry] = page["items"]
-    assert entry["kind"] == "starter_credits" and entry["account"] == "wallet"
+    assert entry["kind"] == "starter_credits" and entry["account"] == "promo_wallet"
     assert entry["amount_cents"] == 500 and entry["balance_after_cents"] == 500
     await assert_ledger_invariants()
 

@@ -4,62 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
-import sys
 import time
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
-import httpx
-import msgspec
-import pytest
 import stripe
 
-from hub.embedded import free_port
+from tests.billing.conftest import WEBHOOK_SECRET
 from tests.billing.invariants import assert_ledger_invariants
 from tests.problems import assert_problem
-
-WEBHOOK_SECRET = "whsec_test_secret_for_the_hub"
-
-
-@pytest.fixture(scope="session")
-def localstripe() -> Iterator[str]:
-    port = free_port()
-    exe = Path(sys.executable).with_name("localstripe")
-    proc = subprocess.Popen(
-        [str(exe), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(url + "/v1/customers", auth=("sk_test_hub", ""), timeout=1)
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                pytest.fail("localstripe did not start")
-            time.sleep(0.2)
-    yield url
-    proc.terminate()
-    proc.wait(timeout=10)
-
-
-@pytest.fixture
-def payments(localstripe: str, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Payments configured against localstripe for the app running in this process."""
-    from hub.billing import topups
-    from hub.settings import get_settings
-
-    configured = msgspec.structs.replace(
-        get_settings(),
-        stripe_secret_key="sk_test_hub",
-        stripe_webhook_secret=WEBHOOK_SECRET,
-        stripe_api_base=localstripe,
-    )
-    monkeypatch.setattr(topups, "get_settings", lambda: configured)
-    return localstripe
 
 
 def signed(event: dict, secret: str = WEBHOOK_SECRET) -> tuple[bytes, str]:
@@ -139,7 +91,10 @@ async def test_topup_is_credited_once_by_the_signed_webhook(client, register, pa
     assert await balance(client, acct) == before + 1500
     ledger = (await client.get("/me/ledger", headers=acct.headers)).json()["items"]
     assert ledger[0]["kind"] == "topup" and ledger[0]["amount_cents"] == 1500
-    assert ledger[0]["balance_after_cents"] == before + 1500
+    # Paid money lands in the wallet proper, apart from the promotional starter credits.
+    assert ledger[0]["account"] == "wallet" and ledger[0]["balance_after_cents"] == 1500
+    w = (await client.get("/me/wallet", headers=acct.headers)).json()
+    assert (w["balance_cents"], w["promo_balance_cents"]) == (before + 1500, before)
     await assert_ledger_invariants()
 
 

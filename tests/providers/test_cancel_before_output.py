@@ -27,8 +27,8 @@ async def test_cancel_before_the_first_token_costs_nothing(client, register, fak
     [terminal] = rec.terminals(run_id)
     assert (terminal["charge_cents"], terminal["refunded_cents"]) == (0, hold)
     assert await run_transactions(run_id) == {
-        "run_hold": {"wallet": -hold, "hold": hold},
-        "run_cancel": {"hold": -hold, "wallet": hold},
+        "run_hold": {"promo_wallet": -hold, "promo_hold": hold},
+        "run_cancel": {"promo_hold": -hold, "promo_wallet": hold},
     }
     assert rec.on(f"sales#{creator.id}", "sale.created") == []
     assert (await wallet(client, buyer))["balance_cents"] == 500

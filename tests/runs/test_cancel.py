@@ -40,11 +40,11 @@ async def test_cancel_after_output_began_charges_the_price_and_records_the_sale(
 
     txs = await run_transactions(run_id)
     assert txs["run_cancel"] == {
-        "hold": -103,
-        "wallet": 3 - cost,
+        "promo_hold": -103,
+        "promo_wallet": 3 - cost,
         "usage_revenue": cost,
         "platform_fees": 20,
-        "earnings_pending": 80,
+        "promo_earnings_pending": 80,
     }
     [sale] = rec.on(f"sales#{creator.id}", "sale.created")
     assert (sale["run_id"], sale["gross_cents"], sale["earning_cents"]) == (run_id, 100, 80)

@@ -120,15 +120,17 @@ async def test_run_streams_and_settles_exactly_once(client, register, hub_server
     await eventually(reflects_terminal, what="the run's stream position reaching run.completed")
 
     # Money: hold −41; creator +32; platform fee +8; usage +1; wallet gets the rest (0).
+    # The buyer pays with starter credits, so the hold is promotional and so is the earning
+    # (payable: well within the creator's monthly cap).
     fee, earning = split_price(40)
     assert (fee, earning) == (8, 32)
     txs = await run_transactions(run_id)
-    assert txs["run_hold"] == {"wallet": -41, "hold": 41}
+    assert txs["run_hold"] == {"promo_wallet": -41, "promo_hold": 41}
     assert txs["run_settle"] == {
-        "hold": -41,
+        "promo_hold": -41,
         "usage_revenue": 1,
         "platform_fees": 8,
-        "earnings_pending": 32,
+        "promo_earnings_pending": 32,
     }
     assert await wallet(client, buyer) == {
         "balance_cents": 459,
@@ -136,6 +138,7 @@ async def test_run_streams_and_settles_exactly_once(client, register, hub_server
         "currency": "USD",
         "spending_limit_cents": 5000,
         "spent_today_cents": 41,
+        "promo_balance_cents": 459,
     }
     r = await client.get("/creator/earnings", headers=creator.headers)
     assert r.json()["pending_cents"] == 32 and r.json()["lifetime_cents"] == 32
