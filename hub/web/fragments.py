@@ -371,7 +371,9 @@ class PersonalFragments(Controller):
     ) -> Template:
         handle = data.get("handle", "").strip().lstrip("@")
         await rooms.add_member(slug, request.user, handle)
-        return fragment("notice.html", text=f"@{handle} can now read and post in this room.")
+        template = fragment("notice.html", text=f"@{handle} can now read and post in this room.")
+        template.headers["HX-Trigger"] = "bp:people"  # the room's member list refreshes
+        return template
 
     # --- account ------------------------------------------------------------------------
 

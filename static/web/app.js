@@ -355,6 +355,8 @@
       } else if (terminal.includes(d.type.slice(4))) {
         const st = d.type.slice(4);
         setStatus(st, st === "completed" ? "Completed" : st === "failed" ? "Failed" : "Cancelled");
+        const label = document.querySelector("[data-live-label]");
+        if (label) label.textContent = "Public run";
         announce(st === "completed" ? "The run has finished." : st === "failed" ? "The run failed and was refunded." : "The run was cancelled.");
         htmx.trigger(el, "bp:run-ended");
         refreshChrome();
@@ -450,6 +452,11 @@
         const p = await s.presence();
         const ids = [...new Set(Object.values(p.clients).map((c) => c.user).filter(Boolean))];
         const anon = Object.values(p.clients).filter((c) => !c.user).length;
+        const total = Object.keys(p.clients).length;
+        document.querySelectorAll("[data-spectators]").forEach((el) => {
+          el.textContent = `${total} ${total === 1 ? "person" : "people"} here now`;
+          el.hidden = false;
+        });
         htmx.ajax("GET", `/web/people?room=${encodeURIComponent(slug)}&anon=${anon}` + ids.map((i) => `&id=${encodeURIComponent(i)}`).join(""), { target: people, swap: "innerHTML" });
       } catch (e) { /* presence is best-effort */ }
     };
@@ -461,6 +468,7 @@
     });
     s.on("join", soon);
     s.on("leave", soon);
+    document.body.addEventListener("bp:people", () => { if (document.contains(el)) soon(); });
     s.subscribe();
 
     if (form) {

@@ -120,6 +120,22 @@ async def test_two_people_chat_with_names_presence_and_edits(pages, client, regi
     # Ben leaves: Ann sees him go.
     await b.close()
     await expect(a.locator("[data-people]")).not_to_contain_text("Ben Ito")
+    # Ann opens a private room from the page and adds Ben; Ben sees it in his room list.
+    await a.locator("summary", has_text="Create a room").click()
+    await a.get_by_label("Title").fill("Drafts")
+    private = unique("drafts-")
+    await a.get_by_label("Address (letters, digits, - and _)").fill(private)
+    await a.get_by_label("Who can join").select_option("private")
+    await a.get_by_role("button", name="Create").click()
+    await expect(a.get_by_role("heading", name="Drafts")).to_be_visible()
+    await a.locator("summary", has_text="Add a member").click()
+    await a.get_by_label("Handle").fill(ben.handle)
+    await a.get_by_role("button", name="Add", exact=True).click()
+    await expect(a.get_by_text(f"@{ben.handle} can now read and post")).to_be_visible()
+    await expect(a.locator("[data-people]")).to_contain_text("Ben Ito")
+    await expect(a.locator("[data-people]")).to_contain_text("offline")
+    b = await pages.open("/chat", account=ben)
+    await expect(b.get_by_role("link", name="Drafts")).to_be_visible()
 
 
 async def test_buyer_runs_a_private_prompt_and_its_text_is_in_no_page(
@@ -146,6 +162,16 @@ async def test_buyer_runs_a_private_prompt_and_its_text_is_in_no_page(
     assert len(output.split()) >= 100
     await expect(page.locator("#wallet-chip")).not_to_have_text("$5.00")
     await shot(page, "prompt-run", docs=True)
+    # Having run it, the buyer may review it; the review shows up for everyone, live.
+    watcher = await pages.open(f"/prompts/{p['id']}")
+    await page.get_by_label("5 stars").check()
+    await page.get_by_label("What did you think?").fill("Crisp and seasonal.")
+    await page.get_by_role("button", name="Post review").click()
+    await expect(page.get_by_text("Thanks! Your review is saved.")).to_be_visible()
+    review = watcher.locator(".review", has_text="Crisp and seasonal.")
+    await expect(review).to_contain_text(f"@{buyer.handle}")
+    await expect(review.locator(".stars")).to_have_attribute("aria-label", "5 out of 5 stars")
+    await watcher.close()
     # The template is on no page, for the buyer or for its creator.
     creator_ctx = await pages.open("/dashboard", account=creator)
     visited = []
@@ -193,6 +219,13 @@ async def test_a_spectator_watches_a_public_run_without_the_buyers_money(
     for money in (final["hold_cents"], final["charge_cents"]):
         assert f"${money / 100:.2f}" not in body.replace("$0.10", "")
     assert "Charged" not in body and "held" not in body.lower()
+    await expect(page.locator("[data-live-label]")).to_have_text("Public run")
+    # Spectators watch together: the prompt's room beside the run, and how many are here.
+    other = await pages.open(f"/runs/{run['id']}", account=buyer)
+    await expect(page.locator("[data-spectators]")).to_have_text("2 people here now")
+    await expect(page.locator("[data-people]")).to_contain_text(buyer.handle)
+    await other.close()
+    await expect(page.locator("[data-spectators]")).to_have_text("1 person here now")
     await shot(page, "run-spectator", docs=True)
     # The home page lists live public runs; this one has ended, so it is gone from there.
     home = await pages.open("/")
