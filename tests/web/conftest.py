@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from tests.billing.test_topups import localstripe  # noqa: F401 - the Stripe double, shared
+from tests.billing.conftest import localstripe  # noqa: F401 - the Stripe double, shared
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = (

@@ -521,7 +521,8 @@ async def test_a_card_top_up_through_stripe_js_credits_the_wallet_live(
     from hub.db import fetchrow
     from hub.settings import get_settings
     from hub.web import render
-    from tests.billing.test_topups import WEBHOOK_SECRET, intent_event, post_webhook
+    from tests.billing.conftest import WEBHOOK_SECRET
+    from tests.billing.test_topups import intent_event, post_webhook
 
     configured = msgspec.structs.replace(
         get_settings(),
