@@ -24,5 +24,6 @@ APP_REGISTRY = AppRegistry(
         "hub.community.piccolo_app",
         "hub.rooms.piccolo_app",
         "hub.moderation.piccolo_app",
+        "hub.outbox.piccolo_app",
     ]
 )

@@ -55,14 +55,15 @@ async def publish(channel: str, data: dict[str, Any], idempotency_key: str | Non
     return await _publish(channel, data, idempotency_key=idempotency_key)
 
 
-async def publish_many(items: list[tuple[str, dict[str, Any]]]) -> list[Any]:
-    """Publish several events in one Redis round trip where the engine supports it."""
+async def publish_many(items: list[Any]) -> list[Any]:
+    """Publish several events in one Redis round trip where the engine supports it: items are
+    `(channel, data)` or `(channel, data, idempotency_key)`."""
     if _publish is None:
         log.warning("live.publish_without_engine", count=len(items))
         return [None] * len(items)
     if _publish_many is not None:
         return list(await _publish_many(items))
-    return [await _publish(channel, data) for channel, data in items]
+    return [await publish(*item) for item in items]
 
 
 def install_stream(publish_many: PublishManyFn | None) -> None:

@@ -9,7 +9,6 @@ import structlog
 from arq import cron
 
 from hub.community import feed
-from hub.community.fanout import enqueue_prompt_fanout
 from hub.prompts import popularity
 
 log = structlog.get_logger("workers.feeds")
@@ -18,14 +17,14 @@ log = structlog.get_logger("workers.feeds")
 async def fanout_prompt_event(
     ctx: dict[str, Any], prompt_id: str, version: int, event_at: str, after: str | None = None
 ) -> int:
-    """One batch of feed items for a prompt's new version; queues the next batch if any.
+    """One batch of feed items for a prompt's new version; the batch's transaction also queues
+    the next batch (through the outbox), if any.
 
     Idempotent: items are unique per (follower, prompt, version), batches have fixed job ids.
     """
-    at = datetime.fromisoformat(event_at)
-    next_after = await feed.fanout_batch(prompt_id, version, at, after)
-    if next_after is not None:
-        await enqueue_prompt_fanout(prompt_id, version, at, after=next_after)
+    next_after = await feed.fanout_batch(
+        prompt_id, version, datetime.fromisoformat(event_at), after
+    )
     return 0 if next_after is None else 1
 
 

@@ -6,6 +6,8 @@ Shared clients (httpx, the DB pool, Redis for realtime publishing) are created o
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
 import socket
 import time
@@ -47,6 +49,9 @@ async def startup(ctx: dict[str, Any]) -> None:
     from workers import realtime_publisher
 
     await realtime_publisher.install(settings)
+    from hub import outbox
+
+    ctx["outbox_relay"] = asyncio.create_task(outbox.relay_forever())
     try:
         await heartbeat(ctx)
     except Exception as exc:  # noqa: BLE001 - Redis may be down; the worker waits for it
@@ -58,6 +63,11 @@ async def shutdown(ctx: dict[str, Any]) -> None:
     from hub.runs import executor
     from workers import realtime_publisher
 
+    relay = ctx.get("outbox_relay")
+    if relay is not None:
+        relay.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await relay
     await executor.shutdown()  # flush and stop the run streams of this worker
     await realtime_publisher.uninstall()
     await ctx["http"].aclose()

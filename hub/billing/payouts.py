@@ -26,10 +26,10 @@ import msgspec
 import stripe
 import structlog
 
-from hub import live
+from hub import outbox
 from hub.billing import ledger, stripe_api
 from hub.billing.service import publish_earnings
-from hub.db import engine, fetch, fetchrow
+from hub.db import fetch, fetchrow
 from hub.errors import Problem
 from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.settings import get_settings
@@ -158,7 +158,7 @@ async def create_due_payouts(limit: int = 500) -> int:
 
 async def _open_payout(creator_id: str, minimum: int) -> str | None:
     try:
-        async with engine().transaction():
+        async with outbox.transaction():
             acct = await fetchrow(
                 "SELECT stripe_account_id FROM payout_accounts WHERE user_id = $1 AND payouts_enabled",
                 uuid.UUID(creator_id),
@@ -190,10 +190,10 @@ async def _open_payout(creator_id: str, minimum: int) -> str | None:
                 available,
                 tx_id,
             )
+            await _notify(creator_id, "payout.created", payout_id, available)
     except asyncpg.exceptions.UniqueViolationError:
         return None  # another job opened this creator's payout first
     log.info("payout.created", creator_id=creator_id, payout_id=payout_id, amount_cents=available)
-    await _notify(creator_id, "payout.created", payout_id, available)
     return payout_id
 
 
@@ -230,7 +230,7 @@ async def send_transfer(payout_id: str) -> None:
 async def _finish(
     payout_id: str, *, paid: bool, transfer_id: str | None = None, reason: str | None = None
 ) -> None:
-    async with engine().transaction():
+    async with outbox.transaction():
         row = await fetchrow(
             "SELECT creator_id, amount_cents FROM payouts WHERE id = $1 AND status = 'in_transit' FOR UPDATE",
             uuid.UUID(payout_id),
@@ -261,8 +261,8 @@ async def _finish(
             reason,
             tx_id,
         )
+        await _notify(creator_id, "payout.paid" if paid else "payout.failed", payout_id, amount)
     log.info("payout.finished", payout_id=payout_id, paid=paid)
-    await _notify(creator_id, "payout.paid" if paid else "payout.failed", payout_id, amount)
 
 
 async def retry_in_transit(older_than_seconds: int = 60) -> int:
@@ -278,12 +278,10 @@ async def retry_in_transit(older_than_seconds: int = 60) -> int:
 
 
 async def _notify(creator_id: str, kind: str, payout_id: str, amount: int) -> None:
-    try:
-        await live.publish(
-            f"sales#{creator_id}", {"type": kind, "payout_id": payout_id, "amount_cents": amount}
-        )
-    except Exception:  # noqa: BLE001 - committed money; a lost notice is only a notice
-        log.warning("payout.publish_failed", payout_id=payout_id, exc_info=True)
+    """In the payout's transaction: the payout event and the new earnings (outbox rows)."""
+    await outbox.publish(
+        f"sales#{creator_id}", {"type": kind, "payout_id": payout_id, "amount_cents": amount}
+    )
     await publish_earnings(creator_id)
 
 

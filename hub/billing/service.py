@@ -2,8 +2,8 @@
 
 Every function that moves money posts one ledger transaction inside the caller's database
 transaction (or its own), so the money and the state change it belongs to commit together.
-Realtime notices (`wallet.updated`, `earnings.updated`) are published by the caller after
-commit through `publish_wallet` / `publish_earnings`.
+Realtime notices (`wallet.updated`, `earnings.updated`) are outbox rows the caller adds in
+that same transaction through `publish_wallet` / `publish_earnings`.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from typing import Any
 import msgspec
 import structlog
 
-from hub import live
+from hub import outbox
 from hub.accounts.emails import email_digest
 from hub.billing import ledger
 from hub.billing.schemas import (
@@ -32,7 +32,7 @@ from hub.billing.schemas import (
     WalletOut,
 )
 from hub.community import notifications
-from hub.db import engine, fetch, fetchrow
+from hub.db import fetch, fetchrow
 from hub.pagination import decode_cursor, encode_cursor
 from hub.settings import get_settings
 
@@ -97,7 +97,7 @@ async def on_email_verified(user_id: str, email: str) -> None:
 async def grant_credits(user_id: str, amount_cents: int, ref: str, memo: str = "") -> int:
     """Promotional credit (support, tests, seeding): promotions -> promo wallet, once per
     `ref`. What it buys earns creators promotional (capped) earnings only."""
-    async with engine().transaction():
+    async with outbox.transaction():
         accounts = await ledger.user_accounts(user_id, ledger.BUYER_KINDS)
         tx_id = await ledger.post(
             "adjustment",
@@ -108,7 +108,7 @@ async def grant_credits(user_id: str, amount_cents: int, ref: str, memo: str = "
             ],
             memo=memo or "Credit adjustment",
         )
-    await publish_wallet(user_id)
+        await publish_wallet(user_id)
     return tx_id
 
 
@@ -732,7 +732,7 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
     moved = 0
     for c in creators:
         creator_id = str(c["creator_id"])
-        async with engine().transaction():
+        async with outbox.transaction():
             sales = await fetch(
                 "SELECT run_id, earning_cents, promo_earning_cents, withheld_cents FROM sales "
                 "WHERE creator_id = $1 "
@@ -777,9 +777,9 @@ async def mature_earnings(batch: int = 500, as_of: datetime | None = None) -> in
                 tx_id,
                 run_ids,
             )
+            if amount:
+                await publish_earnings(creator_id)
         moved += amount
-        if amount:
-            await publish_earnings(creator_id)
     return moved
 
 
@@ -836,39 +836,36 @@ def _plain(value: Any) -> Any:
     return value
 
 
-# --- realtime notices (after commit, best effort) ----------------------------------------
+# --- realtime notices (outbox rows in the transaction of the change) ----------------------
 
 
 async def publish_wallet(user_id: str) -> None:
-    try:
-        w = await wallet(user_id)
-        await live.publish(
-            f"notifications#{user_id}",
-            {
-                "type": "wallet.updated",
-                "balance_cents": w.balance_cents,
-                "promo_balance_cents": w.promo_balance_cents,
-                "held_cents": w.held_cents,
-                "spent_today_cents": w.spent_today_cents,
-            },
-        )
-    except Exception:  # noqa: BLE001 - the money is committed; a lost notice is only a notice
-        log.warning("billing.publish_wallet_failed", user_id=user_id, exc_info=True)
+    """`wallet.updated` with the balance as the current transaction leaves it; call it inside
+    an `outbox.transaction()` so the notice goes out once the money change commits."""
+    w = await wallet(user_id)
+    await outbox.publish(
+        f"notifications#{user_id}",
+        {
+            "type": "wallet.updated",
+            "balance_cents": w.balance_cents,
+            "promo_balance_cents": w.promo_balance_cents,
+            "held_cents": w.held_cents,
+            "spent_today_cents": w.spent_today_cents,
+        },
+    )
 
 
 async def publish_earnings(creator_id: str) -> None:
-    try:
-        e = await creator_earnings(creator_id)
-        await live.publish(
-            f"sales#{creator_id}",
-            {
-                "type": "earnings.updated",
-                "pending_cents": e.pending_cents,
-                "available_cents": e.available_cents,
-                "in_transit_cents": e.in_transit_cents,
-                "lifetime_cents": e.lifetime_cents,
-                "withheld_cents": e.withheld_cents,
-            },
-        )
-    except Exception:  # noqa: BLE001
-        log.warning("billing.publish_earnings_failed", creator_id=creator_id, exc_info=True)
+    """`earnings.updated`, like `publish_wallet`."""
+    e = await creator_earnings(creator_id)
+    await outbox.publish(
+        f"sales#{creator_id}",
+        {
+            "type": "earnings.updated",
+            "pending_cents": e.pending_cents,
+            "available_cents": e.available_cents,
+            "in_transit_cents": e.in_transit_cents,
+            "lifetime_cents": e.lifetime_cents,
+            "withheld_cents": e.withheld_cents,
+        },
+    )

@@ -18,9 +18,10 @@ import msgspec
 import stripe
 import structlog
 
+from hub import outbox
 from hub.billing import ledger, stripe_api
 from hub.billing.service import publish_wallet
-from hub.db import engine, fetchrow
+from hub.db import fetchrow
 from hub.errors import Problem, bad_request, validation_error
 from hub.settings import get_settings
 
@@ -140,7 +141,7 @@ async def handle_webhook(payload: bytes, signature: str | None) -> WebhookOut:
         ) from exc
     credited_user: str | None = None
     applied = False
-    async with engine().transaction():
+    async with outbox.transaction():
         first = await fetchrow(
             "INSERT INTO stripe_events (event_id, type) VALUES ($1, $2) "
             "ON CONFLICT (event_id) DO NOTHING RETURNING event_id",
@@ -165,8 +166,8 @@ async def handle_webhook(payload: bytes, signature: str | None) -> WebhookOut:
             from hub.billing.payouts import on_account_updated
 
             applied = await on_account_updated(obj)
-    if credited_user is not None:
-        await publish_wallet(credited_user)
+        if credited_user is not None:
+            await publish_wallet(credited_user)
     return WebhookOut(received=True, applied=applied)
 
 

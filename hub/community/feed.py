@@ -4,7 +4,10 @@ A creator's new prompt (version 1) or new version becomes one `feed_items` row p
 written by arq jobs in batches of FANOUT_BATCH followers (keyset over follower ids). Each batch
 is its own job with a deterministic job id, and `UNIQUE (user_id, prompt_id, version)` makes
 a re-delivered batch a no-op, so the fan-out is idempotent per item. Only rows really inserted
-are published to `feed#<user_id>`.
+are published to `feed#<user_id>`, through outbox rows written in the batch's own transaction
+together with the followers' notifications and the next batch's job: a batch's items reach
+their followers (and the fan-out goes on) once that transaction commits, even if Redis is
+down at that moment.
 
 Huge follower counts: batches keep every job short and let several workers share one fan-out;
 beyond ~100k followers the plan is fan-out on read for those creators (their items merged into
@@ -13,7 +16,6 @@ beyond ~100k followers the plan is fan-out on read for those creators (their ite
 
 from __future__ import annotations
 
-import asyncio
 import uuid
 from datetime import datetime
 from typing import Any
@@ -21,16 +23,16 @@ from typing import Any
 import msgspec
 import structlog
 
+from hub import outbox
 from hub.community import notifications
+from hub.community.fanout import enqueue_prompt_fanout
 from hub.community.schemas import FeedItemOut, FeedPage, PromptRef, UserRef
 from hub.db import fetch, fetchrow
 from hub.pagination import decode_cursor, page
-from hub.prompts.events import publish_quietly
 
 log = structlog.get_logger(__name__)
 
 FANOUT_BATCH = 1000
-_PUBLISH_CONCURRENCY = 50
 
 
 def _kind(version: int) -> str:
@@ -82,40 +84,47 @@ async def fanout_batch(
     if not followers:
         return None
     ids = [f["follower_id"] for f in followers]
-    inserted = await fetch(
-        "INSERT INTO feed_items (user_id, kind, actor_id, prompt_id, version, created_at) "
-        "SELECT u, $2, $3, $4, $5, $6 FROM unnest($1::uuid[]) AS u "
-        "ON CONFLICT (user_id, prompt_id, version) DO NOTHING RETURNING id, user_id, created_at",
-        ids,
-        _kind(version),
-        prompt["actor_id"],
-        prompt["id"],
-        version,
-        event_at,
-    )
-    log.info("feed.fanout_batch", prompt_id=prompt_id, version=version, inserted=len(inserted))
-    # The followers are told too; unique per (follower, prompt, version), like the items.
-    notes = await notifications.notify_many(
-        ids,
-        "prompt.published" if version == 1 else "prompt.version",
-        f"prompt:{prompt['id']}:{version}",
-        actor_id=prompt["actor_id"],
-        prompt_id=prompt["id"],
-        data={"version": version},
-    )
+    next_after = str(ids[-1]) if len(ids) == FANOUT_BATCH else None
     base = {**prompt, "prompt_id": prompt["id"], "kind": _kind(version), "version": version}
-    gate = asyncio.Semaphore(_PUBLISH_CONCURRENCY)
-
-    async def push(row: dict[str, Any]) -> None:
-        item = _item({**base, "id": row["id"], "created_at": row["created_at"]})
-        async with gate:
-            await publish_quietly(
-                f"feed#{row['user_id']}", {"type": "feed.item", "item": msgspec.to_builtins(item)}
-            )
-
-    await asyncio.gather(*(push(r) for r in inserted))
-    await notifications.publish_created_many(notes)
-    return str(ids[-1]) if len(ids) == FANOUT_BATCH else None
+    async with outbox.transaction():
+        inserted = await fetch(
+            "INSERT INTO feed_items (user_id, kind, actor_id, prompt_id, version, created_at) "
+            "SELECT u, $2, $3, $4, $5, $6 FROM unnest($1::uuid[]) AS u "
+            "ON CONFLICT (user_id, prompt_id, version) DO NOTHING RETURNING id, user_id, created_at",
+            ids,
+            _kind(version),
+            prompt["actor_id"],
+            prompt["id"],
+            version,
+            event_at,
+        )
+        await outbox.publish_many(
+            [
+                (
+                    f"feed#{row['user_id']}",
+                    {
+                        "type": "feed.item",
+                        "item": msgspec.to_builtins(
+                            _item({**base, "id": row["id"], "created_at": row["created_at"]})
+                        ),
+                    },
+                )
+                for row in inserted
+            ]
+        )
+        # The followers are told too; unique per (follower, prompt, version), like the items.
+        await notifications.notify_many(
+            ids,
+            "prompt.published" if version == 1 else "prompt.version",
+            f"prompt:{prompt['id']}:{version}",
+            actor_id=prompt["actor_id"],
+            prompt_id=prompt["id"],
+            data={"version": version},
+        )
+        if next_after is not None:
+            await enqueue_prompt_fanout(prompt_id, version, event_at, after=next_after)
+    log.info("feed.fanout_batch", prompt_id=prompt_id, version=version, inserted=len(inserted))
+    return next_after
 
 
 async def list_feed(user_id: str, cursor: str | None, limit: int) -> FeedPage:

@@ -1,6 +1,7 @@
 """Notifications: persisted with unread state, created inside the transaction of their cause
-(a follow, a review, a sale, a followed creator's new prompt) and published to
-`notifications#<user_id>` after it commits.
+(a follow, a review, a sale, a followed creator's new prompt) together with the outbox row
+that publishes it to `notifications#<user_id>`, so each one goes out exactly when (and only
+if) its cause commits.
 
 Each one reads as a sentence (`text`) about a `subject`, with the `url` of the page it is
 about, so every client shows the same words. Read state changes are published to the same
@@ -27,6 +28,7 @@ from typing import Any
 
 import msgspec
 
+from hub import outbox
 from hub.community import blocks, preferences
 from hub.community.schemas import (
     MarkRead,
@@ -40,7 +42,6 @@ from hub.community.schemas import (
 from hub.db import fetch, fetchrow
 from hub.errors import bad_request
 from hub.pagination import decode_cursor, page
-from hub.prompts.events import publish_quietly
 from hub.settings import get_settings
 
 _SELECT = (
@@ -285,7 +286,10 @@ async def notify(
             "read_at = NULL WHERE id = $1",
             head["id"],
         )
-    return row["id"] if row else None
+    if row is None:
+        return None
+    await _publish_created(row["id"])
+    return row["id"]
 
 
 def _group_key(kind: str, prompt_id: uuid.UUID | None, data: dict[str, Any]) -> str | None:
@@ -334,12 +338,15 @@ async def notify_many(
         json.dumps(data or {}),
         in_app,
     )
-    return [r["id"] for r in rows]
+    ids = [r["id"] for r in rows]
+    await _publish_created_many(ids)
+    return ids
 
 
-async def publish_created(notification_id: uuid.UUID | None) -> None:
-    """After commit: push the new notification to its user's private channel; when it joined
-    a group, the group's head as `notification.updated`. Email-only ones are not pushed."""
+async def _publish_created(notification_id: uuid.UUID | None) -> None:
+    """In the transaction that creates it (`notify` calls it): the outbox row pushing the new
+    notification to its user's private channel; when it joined a group, the group's head as
+    `notification.updated`. Email-only ones are not pushed."""
     if notification_id is None:
         return
     row = await fetchrow(
@@ -350,7 +357,7 @@ async def publish_created(notification_id: uuid.UUID | None) -> None:
         return
     grew = row["id"] != notification_id
     unread = await unread_count(row["user_id"])
-    await publish_quietly(
+    await outbox.publish(
         f"notifications#{row['user_id']}",
         {
             "type": "notification.updated" if grew else "notification.created",
@@ -360,8 +367,8 @@ async def publish_created(notification_id: uuid.UUID | None) -> None:
     )
 
 
-async def publish_created_many(notification_ids: list[uuid.UUID]) -> None:
-    """After commit: push a batch of new notifications (a fan-out), each to its user."""
+async def _publish_created_many(notification_ids: list[uuid.UUID]) -> None:
+    """Like `_publish_created`, for a batch (a fan-out; `notify_many` calls it)."""
     if not notification_ids:
         return
     rows = await fetch(_SELECT + "WHERE n.id = ANY($1::uuid[]) AND n.in_app", notification_ids)
@@ -374,15 +381,19 @@ async def publish_created_many(notification_ids: list[uuid.UUID]) -> None:
             users,
         )
     }
-    for row in rows:
-        await publish_quietly(
-            f"notifications#{row['user_id']}",
-            {
-                "type": "notification.created",
-                "notification": _to_builtins(_out(row)),
-                "unread_count": counts.get(row["user_id"], 0),
-            },
-        )
+    await outbox.publish_many(
+        [
+            (
+                f"notifications#{row['user_id']}",
+                {
+                    "type": "notification.created",
+                    "notification": _to_builtins(_out(row)),
+                    "unread_count": counts.get(row["user_id"], 0),
+                },
+            )
+            for row in rows
+        ]
+    )
 
 
 def _to_builtins(value: Any) -> Any:
@@ -429,6 +440,11 @@ async def mark_read(user_id: str, body: MarkRead) -> MarkReadResult:
     the user's are ignored (they are not revealed to exist). What changed is published to the
     user's channel as `notifications.read`, so their other tabs and devices follow."""
     uid = uuid.UUID(user_id)
+    async with outbox.transaction():
+        return await _mark_read(uid, body)
+
+
+async def _mark_read(uid: uuid.UUID, body: MarkRead) -> MarkReadResult:
     # A group is read with its head: its members go with it (and are not reported as items).
     if body.all:
         rows = await fetch(
@@ -453,7 +469,7 @@ async def mark_read(user_id: str, body: MarkRead) -> MarkReadResult:
     rows = [r for r in rows if r["group_id"] is None]
     count = await unread_count(uid)
     if rows:
-        await publish_quietly(
+        await outbox.publish(
             f"notifications#{uid}",
             {
                 "type": "notifications.read",

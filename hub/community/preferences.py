@@ -16,13 +16,13 @@ from typing import Any
 
 import msgspec
 
+from hub import outbox
 from hub.community.schemas import (
     NotificationSettingsOut,
     NotificationSettingsPatch,
     TypeSetting,
 )
-from hub.db import engine, fetch, fetchrow
-from hub.prompts.events import publish_quietly
+from hub.db import fetch, fetchrow
 
 #: Every kind of notification, with the words a settings page shows for it.
 KINDS: dict[str, str] = {
@@ -66,7 +66,7 @@ async def update_settings(
 ) -> NotificationSettingsOut:
     """Apply the fields sent (per kind: `in_app`, `email`; `email_digest`), keep the rest."""
     uid = uuid.UUID(user_id)
-    async with engine().transaction():
+    async with outbox.transaction():
         await fetch(
             "INSERT INTO notification_settings (user_id) VALUES ($1) ON CONFLICT DO NOTHING", uid
         )
@@ -93,11 +93,11 @@ async def update_settings(
             json.dumps(overrides),
             digest,
         )
-    out = await get_settings(user_id)
-    await publish_quietly(
-        f"notifications#{user_id}",
-        {"type": "notification_settings.updated", "settings": msgspec.to_builtins(out)},
-    )
+        out = await get_settings(user_id)
+        await outbox.publish(
+            f"notifications#{user_id}",
+            {"type": "notification_settings.updated", "settings": msgspec.to_builtins(out)},
+        )
     return out
 
 

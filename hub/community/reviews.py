@@ -15,13 +15,13 @@ from typing import Any
 import msgspec
 import structlog
 
+from hub import outbox
 from hub.community import mentions, notifications
 from hub.community.schemas import MentionOut, ReplyIn, ReviewIn, ReviewOut, ReviewPage, UserRef
-from hub.db import engine, fetch, fetchrow
+from hub.db import fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, validation_error
 from hub.moderation import suspensions
 from hub.pagination import decode_cursor, page
-from hub.prompts.events import publish_quietly
 from hub.prompts.rules import has_completed_run
 from hub.prompts.service import visible_prompt_row
 
@@ -99,8 +99,7 @@ async def upsert_review(
     """Create the user's review of the prompt, or edit it; returns (review, created)."""
     me = uuid.UUID(user_id)
     await _check_not_suspended(me)
-    note = None
-    async with engine().transaction():
+    async with outbox.transaction():
         prompt = await _locked_prompt(prompt_id, me)
         if prompt["owner_id"] == me:
             raise forbidden("You cannot review your own prompt.")
@@ -131,7 +130,7 @@ async def upsert_review(
                 prompt_id,
                 body.rating,
             )
-            note = await notifications.notify(
+            await notifications.notify(
                 prompt["owner_id"],
                 "review.new",
                 f"review:{saved['id']}",
@@ -157,20 +156,19 @@ async def upsert_review(
         stats = await fetchrow(
             "SELECT rating_avg, rating_count FROM prompts WHERE id = $1", prompt_id
         )
-    assert row is not None and stats is not None
-    review = _out(row)
-    created = old is None
+        assert row is not None and stats is not None
+        review = _out(row)
+        created = old is None
+        await outbox.publish(
+            f"prompts:{prompt_id}",
+            {
+                "type": "review.created" if created else "review.updated",
+                "review": msgspec.to_builtins(review),
+                "rating_avg": float(stats["rating_avg"]),
+                "rating_count": stats["rating_count"],
+            },
+        )
     log.info("review.saved", prompt_id=str(prompt_id), review_id=review.id, created=created)
-    await publish_quietly(
-        f"prompts:{prompt_id}",
-        {
-            "type": "review.created" if created else "review.updated",
-            "review": msgspec.to_builtins(review),
-            "rating_avg": float(stats["rating_avg"]),
-            "rating_count": stats["rating_count"],
-        },
-    )
-    await notifications.publish_created(note)
     return review, created
 
 
@@ -183,7 +181,7 @@ async def reply(
         raise validation_error("body", "A reply cannot be blank.")
     await _check_not_suspended(me)
     named = await mentions.find(body.body)
-    async with engine().transaction():
+    async with outbox.transaction():
         prompt = await _locked_prompt(prompt_id, me)
         if prompt["owner_id"] != me:
             raise forbidden("Only the prompt's creator can reply to its reviews.")
@@ -204,7 +202,7 @@ async def reply(
             raise conflict("You have already replied to this review.", "already-replied")
         row = await fetchrow(_SELECT + "WHERE r.id = $1", review_id)
         # The prompt is active, so everyone named may read the reply.
-        notes = await mentions.notify(
+        await mentions.notify(
             named,
             owner_id,
             f"mention:reply:{review_id}",
@@ -212,19 +210,19 @@ async def reply(
             prompt_id=prompt_id,
             review_id=review_id,
         )
-    assert row is not None
-    review = _out(row)
-    await publish_quietly(
-        f"prompts:{prompt_id}",
-        {"type": "review.replied", "review": msgspec.to_builtins(review)},
-    )
-    await notifications.publish_created_many(notes)
+        assert row is not None
+        review = _out(row)
+        await outbox.publish(
+            f"prompts:{prompt_id}",
+            {"type": "review.replied", "review": msgspec.to_builtins(review)},
+        )
     return review
 
 
 async def remove_review(review_id: uuid.UUID) -> list[Any]:
     """A moderator removes a review (inside the caller's transaction): the prompt's rating
-    loses it in the same transaction. Returns what to publish after commit."""
+    loses it in the same transaction, and its outbox row announces it. Returns nothing more
+    to do after commit."""
     row = await fetchrow("DELETE FROM reviews WHERE id = $1 RETURNING prompt_id, rating", review_id)
     if row is None:
         return []
@@ -235,17 +233,13 @@ async def remove_review(review_id: uuid.UUID) -> list[Any]:
         row["rating"],
     )
     assert stats is not None
-    prompt_id = row["prompt_id"]
-
-    async def announce() -> None:
-        await publish_quietly(
-            f"prompts:{prompt_id}",
-            {
-                "type": "review.deleted",
-                "review_id": str(review_id),
-                "rating_avg": float(stats["rating_avg"]),
-                "rating_count": stats["rating_count"],
-            },
-        )
-
-    return [announce]
+    await outbox.publish(
+        f"prompts:{row['prompt_id']}",
+        {
+            "type": "review.deleted",
+            "review_id": str(review_id),
+            "rating_avg": float(stats["rating_avg"]),
+            "rating_count": stats["rating_count"],
+        },
+    )
+    return []

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from hub import outbox
 from hub.community import blocks, notifications
 from hub.community.schemas import CreatorOut, FollowingOut, FollowingPage, FollowState
 from hub.db import engine, fetch, fetchrow
@@ -104,8 +105,7 @@ async def follow(user_id: str, handle: str) -> FollowState:
         raise validation_error("handle", "You cannot follow yourself.")
     if await blocks.is_blocked(target["id"], me):
         raise forbidden(f"@{target['handle']} does not accept you as a follower.")
-    note = None
-    async with engine().transaction():
+    async with outbox.transaction():  # the notification goes out if the follow commits
         inserted = await fetch(
             "INSERT INTO follows (follower_id, followee_id) VALUES ($1, $2) "
             "ON CONFLICT DO NOTHING RETURNING 1",
@@ -114,13 +114,10 @@ async def follow(user_id: str, handle: str) -> FollowState:
         )
         if inserted:
             await _bump_counts(me, target["id"], 1)
-            note = await notifications.notify(
-                target["id"], "follower.new", f"follower:{me}", actor_id=me
-            )
+            await notifications.notify(target["id"], "follower.new", f"follower:{me}", actor_id=me)
         count = await _follower_count(target["id"])
     if inserted:
         log.info("creator.followed", user_id=user_id, followee_id=str(target["id"]))
-        await notifications.publish_created(note)
     return FollowState(handle=target["handle"], following=True, follower_count=count)
 
 

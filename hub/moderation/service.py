@@ -18,9 +18,10 @@ from typing import Any
 import msgspec
 import structlog
 
+from hub import outages, outbox
 from hub.auth import CurrentUser
 from hub.community import notifications
-from hub.db import engine, fetch, fetchrow
+from hub.db import fetch, fetchrow
 from hub.errors import (
     Problem,
     bad_request,
@@ -43,7 +44,6 @@ from hub.moderation.schemas import (
     UserBrief,
 )
 from hub.pagination import decode_cursor, page
-from hub.prompts.events import publish_quietly
 from hub.redis import get_redis
 
 log = structlog.get_logger(__name__)
@@ -190,7 +190,10 @@ async def _rate_limit(user_id: str) -> None:
     pipe.set(key, 0, ex=3600, nx=True)
     pipe.incr(key)
     pipe.ttl(key)
-    _, count, ttl = await pipe.execute()
+    try:
+        _, count, ttl = await pipe.execute()
+    except outages.REDIS_ERRORS:
+        return  # a rate limit, not a security check: it fails open while Redis is unreachable
     if int(count) > REPORTS_PER_HOUR:
         raise too_many(
             f"You have sent {REPORTS_PER_HOUR} reports in the last hour; try again later.",
@@ -222,7 +225,7 @@ async def report(user: CurrentUser, body: ReportIn) -> tuple[ReportOut, bool]:
         what = "yourself" if body.subject_type == "user" else f"your own {body.subject_type}"
         raise validation_error("subject_id", f"You cannot report {what}.")
     await _rate_limit(user.id)
-    async with engine().transaction():
+    async with outbox.transaction():
         case = await fetchrow(
             "INSERT INTO moderation_cases AS c (subject_type, subject_id, subject_owner_id) "
             "VALUES ($1, $2, $3) ON CONFLICT (subject_type, subject_id) WHERE status = 'open' "
@@ -254,6 +257,8 @@ async def report(user: CurrentUser, body: ReportIn) -> tuple[ReportOut, bool]:
                 uuid.UUID(user.id),
             )
             assert row is not None
+        if created:
+            await _publish_case(case["id"], "report.opened" if case["opened"] else "report.updated")
     out = _report_out(row, case)
     if created:
         log.info(
@@ -263,7 +268,6 @@ async def report(user: CurrentUser, body: ReportIn) -> tuple[ReportOut, bool]:
             user_id=user.id,
             opened=case["opened"],
         )
-        await _publish_case(case["id"], "report.opened" if case["opened"] else "report.updated")
     return out, created
 
 
@@ -365,8 +369,9 @@ async def list_cases(status: str, cursor: str | None, limit: int) -> CasePage:
 
 
 async def _publish_case(case_id: uuid.UUID, event: str) -> None:
+    """In the transaction of the change: the case as it now stands, to the queue's channel."""
     case = await get_case(case_id)
-    await publish_quietly(QUEUE_CHANNEL, {"type": event, "case": msgspec.to_builtins(case)})
+    await outbox.publish(QUEUE_CHANNEL, {"type": event, "case": msgspec.to_builtins(case)})
 
 
 # --- resolving ----------------------------------------------------------------------------
@@ -425,7 +430,7 @@ async def resolve(user: CurrentUser, case_id: uuid.UUID, body: ResolveIn) -> Cas
         raise validation_error("minutes", "`minutes` applies to a ban only.")
     effects: list[Effect] = []
     details: dict[str, Any] = {}
-    async with engine().transaction():
+    async with outbox.transaction():
         case = await fetchrow(
             "SELECT id, subject_type, subject_id, subject_owner_id, status, report_count "
             "FROM moderation_cases WHERE id = $1 FOR UPDATE",
@@ -464,7 +469,7 @@ async def resolve(user: CurrentUser, case_id: uuid.UUID, body: ResolveIn) -> Cas
         details["report_count"] = case["report_count"]
         # Each reporter hears what came of it (the moderator's reason stays in the audit log).
         reporters = await fetch("SELECT reporter_id FROM reports WHERE case_id = $1", case_id)
-        notes = [
+        for r in reporters:
             await notifications.notify(
                 r["reporter_id"],
                 "report.resolved",
@@ -475,8 +480,6 @@ async def resolve(user: CurrentUser, case_id: uuid.UUID, body: ResolveIn) -> Cas
                     "action": body.action,
                 },
             )
-            for r in reporters
-        ]
         await audit.record(
             me,
             f"report.{body.action}",
@@ -487,6 +490,7 @@ async def resolve(user: CurrentUser, case_id: uuid.UUID, body: ResolveIn) -> Cas
             case_id=case_id,
             details=details,
         )
+        await _publish_case(case_id, "report.resolved")
     log.info(
         "moderation.resolved",
         case_id=str(case_id),
@@ -496,6 +500,4 @@ async def resolve(user: CurrentUser, case_id: uuid.UUID, body: ResolveIn) -> Cas
     )
     for effect in effects:
         await effect()
-    await _publish_case(case_id, "report.resolved")
-    await notifications.publish_created_many([n for n in notes if n is not None])
     return await get_case(case_id)

@@ -1,4 +1,5 @@
-"""Realtime publications of the marketplace, after commit and never fatal to the request.
+"""Realtime publications of the marketplace, written to the outbox in the transaction of
+their change (hub.outbox), so they go out once the change commits and never fail a request.
 
 Everything published on `prompts:<id>` goes through `public_prompt`, which drops the template
 and the owner's leak guard count: that channel is readable by anyone, owner or not.
@@ -9,12 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-import structlog
 
-from hub import live
+from hub import outbox
 from hub.prompts.schemas import PromptOut
-
-log = structlog.get_logger(__name__)
 
 
 def public_prompt(prompt: PromptOut) -> dict[str, Any]:
@@ -24,16 +22,8 @@ def public_prompt(prompt: PromptOut) -> dict[str, Any]:
     )
 
 
-async def publish_quietly(channel: str, data: dict[str, Any]) -> None:
-    """Publish after the transaction committed; a realtime outage must not fail the request
-    (clients reload from REST on `recovered: false`)."""
-    try:
-        await live.publish(channel, data)
-    except Exception:  # noqa: BLE001 - logged, the state change is already durable
-        log.warning("live.publish_failed", channel=channel, type=data.get("type"), exc_info=True)
-
-
 async def prompt_updated(prompt: PromptOut) -> None:
-    await publish_quietly(
+    """In the transaction of the change: `prompt.updated` on the prompt's channel."""
+    await outbox.publish(
         f"prompts:{prompt.id}", {"type": "prompt.updated", "prompt": public_prompt(prompt)}
     )

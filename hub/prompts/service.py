@@ -22,6 +22,7 @@ from typing import Any
 import msgspec
 import structlog
 
+from hub import outages, outbox
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, too_many, validation_error
@@ -241,13 +242,18 @@ def _require_owner(row: dict[str, Any], viewer: uuid.UUID | None, action: str) -
 
 
 async def _check_creation_rate(owner_id: str) -> None:
-    """At most MAX_PROMPTS_PER_HOUR new prompts per user per clock hour (spam brake)."""
+    """At most MAX_PROMPTS_PER_HOUR new prompts per user per clock hour (spam brake).
+
+    A rate limit, not a security check: it fails open while Redis is unreachable."""
     hour = int(time.time() // 3600)
     key = f"hub:prompts:created:{owner_id}:{hour}"
     pipe = get_redis().pipeline(transaction=False)
     pipe.set(key, 0, ex=3600, nx=True)  # (EXPIRE NX needs Redis 7; this works on 6.2)
     pipe.incr(key)
-    _, count = await pipe.execute()
+    try:
+        _, count = await pipe.execute()
+    except outages.REDIS_ERRORS:
+        return
     if int(count) > MAX_PROMPTS_PER_HOUR:
         retry = 3600 - int(time.time()) % 3600
         raise too_many(
@@ -267,7 +273,7 @@ async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
         raise forbidden(suspensions.suspended_message(suspended))
     await _check_creation_rate(owner_id)
     owner = uuid.UUID(owner_id)
-    async with engine().transaction():
+    async with outbox.transaction():
         created = await fetchrow(
             "INSERT INTO prompts (owner_id, title, description, template, variables, model, "
             "price_cents, private_mode, tags, sample_inputs, leak_guard) "
@@ -294,9 +300,9 @@ async def create_prompt(owner_id: str, body: PromptCreate) -> PromptOut:
             variables,
         )
         row = await _load(created["id"], owner)
-    out = prompt_out(row)
+        out = prompt_out(row)
+        await enqueue_prompt_fanout(out.id, 1, out.created_at)
     log.info("prompt.created", prompt_id=out.id, private_mode=out.private_mode)
-    await enqueue_prompt_fanout(out.id, 1, out.created_at)
     return out
 
 
@@ -309,7 +315,7 @@ async def update_prompt(prompt_id: uuid.UUID, owner_id: str, patch: PromptPatch)
     if patch.model is not None:
         _check_model(patch.model)
     new_version: int | None = None
-    async with engine().transaction():
+    async with outbox.transaction():
         row = await _load(prompt_id, owner, lock=True)
         _require_owner(row, owner, "edit it")
         changes: dict[str, Any] = {}
@@ -360,14 +366,15 @@ async def update_prompt(prompt_id: uuid.UUID, owner_id: str, patch: PromptPatch)
                 *changes.values(),
             )
         row = await _load(prompt_id, owner)
-    out = prompt_out(row)
+        out = prompt_out(row)
+        if changes:
+            await events.prompt_updated(out)
+        if new_version is not None and out.status == "active":
+            await enqueue_prompt_fanout(out.id, new_version, out.updated_at)
     if changes:
         log.info(
             "prompt.updated", prompt_id=out.id, fields=sorted(changes), new_version=new_version
         )
-        await events.prompt_updated(out)
-    if new_version is not None and out.status == "active":
-        await enqueue_prompt_fanout(out.id, new_version, out.updated_at)
     return out
 
 

@@ -18,7 +18,7 @@ from typing import Any
 
 import structlog
 
-from hub import live
+from hub import outbox
 from hub.auth import CurrentUser
 from hub.community import blocks, notifications
 from hub.db import engine, fetch, fetchrow
@@ -92,17 +92,15 @@ async def send(user: CurrentUser, handle: str, text: str) -> DirectMessageOut:
     room = await service.find_room(slug)
     assert room is not None
     try:
-        data = await service.create_message(room, user, text)
+        data = await service.create_message(room, user, text, publish=True)
     except service.PostRefused as exc:
         raise service.refusal_to_problem(exc) from exc
-    await live.publish(service.channel_of(slug), data)
     if created:
         log.info("rooms.dm_started", user_id=user.id, room=slug)
-        async with engine().transaction():
-            note = await notifications.notify(
+        async with outbox.transaction():
+            await notifications.notify(
                 peer["id"], "dm.new", f"dm:{room['id']}", actor_id=me, data={"room": slug}
             )
-        await notifications.publish_created(note)
     out = service.room_out(room, True)
     out.title = f"@{peer['handle']}"
     out.peer = Author(id=str(peer["id"]), handle=peer["handle"], display_name=peer["display_name"])

@@ -16,19 +16,16 @@ from __future__ import annotations
 import time
 import uuid
 from bisect import bisect_right
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
 import structlog
-from arq.connections import ArqRedis
 
-from hub import live
+from hub import live, outbox
 from hub.db import fetch, fetchrow
 from hub.errors import not_found
 from hub.pagination import decode_cursor, page
-from hub.prompts.events import publish_quietly
-from hub.redis import get_redis
 from hub.rooms.schemas import ReadState
 
 log = structlog.get_logger(__name__)
@@ -99,15 +96,16 @@ async def mark_read(room: dict[str, Any], user_id: str, message_id: str | None) 
             "ORDER BY created_at DESC, id DESC LIMIT 1",
             room["id"],
         )
-    if target is not None:
-        await advance(room["id"], uid, target["id"], target["created_at"])
-    elif await marker(room["id"], uid) is None:
-        # An empty room: start following it from now.
-        await advance(room["id"], uid, None, datetime.now(UTC))
-    state = await read_state(room, uid)
-    await publish_quietly(
-        f"notifications#{user_id}", {"type": "room.read", **msgspec.to_builtins(state)}
-    )
+    async with outbox.transaction():
+        if target is not None:
+            await advance(room["id"], uid, target["id"], target["created_at"])
+        elif await marker(room["id"], uid) is None:
+            # An empty room: start following it from now.
+            await advance(room["id"], uid, None, datetime.now(UTC))
+        state = await read_state(room, uid)
+        await outbox.publish(
+            f"notifications#{user_id}", {"type": "room.read", **msgspec.to_builtins(state)}
+        )
     return state
 
 
@@ -123,23 +121,13 @@ async def read_state(room: dict[str, Any], user_id: uuid.UUID) -> ReadState:
     )
 
 
-def _arq() -> ArqRedis:
-    return ArqRedis(pool_or_conn=get_redis().connection_pool)
-
-
 async def enqueue_fanout(room_id: uuid.UUID) -> None:
-    """After a message is saved: queue this second's live unread counts for the room (one job
-    per room and second, by job id). A failure is logged: the counts are right on reload."""
+    """In the message's transaction: queue this second's live unread counts for the room (one
+    job per room and second, by job id), through the outbox."""
     second = int(time.time())
-    try:
-        await _arq().enqueue_job(
-            FANOUT_JOB,
-            str(room_id),
-            _job_id=f"room-unread:{room_id}:{second}",
-            _defer_by=timedelta(seconds=1),
-        )
-    except Exception:  # noqa: BLE001
-        log.warning("rooms.unread_enqueue_failed", room_id=str(room_id), exc_info=True)
+    await outbox.enqueue(
+        FANOUT_JOB, str(room_id), job_id=f"room-unread:{room_id}:{second}", defer_seconds=1.0
+    )
 
 
 async def fanout(room_id: str) -> int:

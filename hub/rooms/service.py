@@ -17,11 +17,11 @@ from typing import Any
 import asyncpg
 import structlog
 
-from hub import live
+from hub import live, outages, outbox
 from hub.accounts import hooks as account_hooks
 from hub.auth import CurrentUser
 from hub.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
-from hub.community import mentions, notifications
+from hub.community import mentions
 from hub.db import engine, fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
 from hub.moderation import audit, suspensions
@@ -190,7 +190,10 @@ async def _rate_limit(room: dict[str, Any], user_id: str) -> None:
     pipe.set(key, 0, ex=POST_WINDOW_SECONDS, nx=True)
     pipe.incr(key)
     pipe.ttl(key)
-    _, count, ttl = await pipe.execute()
+    try:
+        _, count, ttl = await pipe.execute()
+    except outages.REDIS_ERRORS:
+        return  # a rate limit, not a security check: it fails open while Redis is unreachable
     if int(count) > POST_LIMIT:
         raise PostRefused(
             "rate",
@@ -211,18 +214,19 @@ def validate_text(raw: Any) -> str:
 
 
 async def create_message(
-    room: dict[str, Any], user: CurrentUser | None, raw_text: Any
+    room: dict[str, Any], user: CurrentUser | None, raw_text: Any, *, publish: bool = False
 ) -> dict[str, Any]:
     """Validate, rate-limit and persist a message; return the publication data (not yet
-    published). In the message's transaction: the author's read marker moves to it, and the
-    users it mentions who may read the room are notified (published after commit, with the
-    room's live unread counts)."""
+    published, unless `publish`). In the message's transaction: the author's read marker
+    moves to it, the users it mentions who may read the room are notified, and the room's live
+    unread counts are queued (outbox rows, delivered after commit; with `publish`, the
+    message's own publication comes first)."""
     text = validate_text(raw_text)
     await check_can_post(room, user)
     assert user is not None
     await _rate_limit(room, user.id)
     named = await mentions.find(text)
-    async with engine().transaction():
+    async with outbox.transaction():
         row = await fetchrow(
             "WITH m AS (INSERT INTO room_messages (room_id, author_id, text, mentions) "
             "VALUES ($1, $2, $3, $4::jsonb) "
@@ -234,11 +238,13 @@ async def create_message(
             json.dumps(named),
         )
         assert row is not None
+        data = message_event(room["slug"], row)
+        if publish:
+            await outbox.publish(channel_of(room["slug"]), data)
         await reads.advance(room["id"], uuid.UUID(user.id), row["id"], row["created_at"])
-        notes = await _notify_mentions(room, user.id, row["id"], text, named)
-    await notifications.publish_created_many(notes)
-    await reads.enqueue_fanout(room["id"])
-    return message_event(room["slug"], row)
+        await _notify_mentions(room, user.id, row["id"], text, named)
+        await reads.enqueue_fanout(room["id"])
+    return data
 
 
 async def _notify_mentions(
@@ -314,10 +320,9 @@ def refusal_to_problem(exc: PostRefused) -> Problem:
 async def post_message(slug: str, user: CurrentUser, text: str) -> MessageOut:
     room = await readable_room(slug, user)
     try:
-        data = await create_message(room, user, text)
+        data = await create_message(room, user, text, publish=True)
     except PostRefused as exc:
         raise refusal_to_problem(exc) from exc
-    await live.publish(channel_of(room["slug"]), data)
     return MessageOut(
         id=data["id"],
         room=room["slug"],
@@ -368,7 +373,7 @@ async def delete_message(slug: str, user: CurrentUser, message_id: str) -> None:
     is_owner = room["owner_id"] is not None and str(room["owner_id"]) == user.id
     if not (is_author or is_owner or user.is_moderator):
         raise forbidden("Only the author, the room owner or a moderator may delete this message.")
-    async with engine().transaction():
+    async with outbox.transaction():
         await remove_message(mid)
         if not is_author:
             await audit.record(
@@ -383,23 +388,30 @@ async def delete_message(slug: str, user: CurrentUser, message_id: str) -> None:
 
 
 async def remove_message(message_id: uuid.UUID) -> str | None:
-    """Soft-delete a message (in the caller's transaction); its room's slug, or None when it
-    was already gone. Publish with `announce_message_removed` after commit."""
+    """Soft-delete a message in the caller's transaction, with the outbox row announcing it
+    (`room.message_deleted`); its room's slug, or None when it was already gone. After
+    commit, `announce_message_removed` drops it from the channel's history."""
     row = await fetchrow(
         "UPDATE room_messages m SET deleted = true, deleted_at = now() FROM rooms r "
         "WHERE m.id = $1 AND NOT m.deleted AND r.id = m.room_id RETURNING r.slug",
         message_id,
     )
-    return row["slug"] if row else None
+    if row is None:
+        return None
+    slug = str(row["slug"])
+    await outbox.publish(
+        channel_of(slug), {"type": "room.message_deleted", "id": str(message_id), "room": slug}
+    )
+    return slug
 
 
 async def announce_message_removed(slug: str, message_id: uuid.UUID) -> None:
-    channel = channel_of(slug)
-    # Out of the channel's history too, so neither `history` nor a recovering SDK replays it.
-    await live.history_remove(channel, lambda data: _is_message(data, str(message_id)))
-    await live.publish(
-        channel, {"type": "room.message_deleted", "id": str(message_id), "room": slug}
-    )
+    """After commit: out of the channel's history too, so neither `history` nor a recovering
+    SDK replays it. Best effort: `room.message_deleted` (the outbox) is what clients act on."""
+    try:
+        await live.history_remove(channel_of(slug), lambda data: _is_message(data, str(message_id)))
+    except outages.REDIS_ERRORS:
+        log.warning("room.history_remove_failed", room=slug, message_id=str(message_id))
 
 
 def _is_message(data: Any, message_id: str) -> bool:
@@ -444,7 +456,7 @@ async def edit_message(slug: str, user: CurrentUser, message_id: str, raw_text: 
     if msg["author_id"] is None or str(msg["author_id"]) != user.id:
         raise forbidden("Only the author may edit this message.")
     named = await mentions.find(text)
-    async with engine().transaction():
+    async with outbox.transaction():
         row = await fetchrow(
             "WITH m AS (UPDATE room_messages SET text = $2, edited_at = now(), "
             "mentions = $3::jsonb WHERE id = $1 "
@@ -455,21 +467,20 @@ async def edit_message(slug: str, user: CurrentUser, message_id: str, raw_text: 
             json.dumps(named),
         )
         assert row is not None
+        out = message_out(room["slug"], row)
+        await outbox.publish(
+            channel_of(room["slug"]),
+            {
+                "type": "room.message_edited",
+                "id": out.id,
+                "room": room["slug"],
+                "text": out.text,
+                "edited_at": row["edited_at"].isoformat(),
+                "mentions": [{"id": m.id, "handle": m.handle, "url": m.url} for m in out.mentions],
+            },
+        )
         # Someone newly named in the edit is told; those told before are not told again.
-        notes = await _notify_mentions(room, user.id, mid, text, named)
-    await notifications.publish_created_many(notes)
-    out = message_out(room["slug"], row)
-    await live.publish(
-        channel_of(room["slug"]),
-        {
-            "type": "room.message_edited",
-            "id": out.id,
-            "room": room["slug"],
-            "text": out.text,
-            "edited_at": row["edited_at"].isoformat(),
-            "mentions": [{"id": m.id, "handle": m.handle, "url": m.url} for m in out.mentions],
-        },
-    )
+        await _notify_mentions(room, user.id, mid, text, named)
     return out
 
 

@@ -59,6 +59,9 @@ async def refresh() -> None:
     )
     LEAK_GUARD_REDACTIONS.set(int(guard[0]["s"]))
     LEAK_GUARD_PROMPTS.set(int(guard[0]["n"]))
+    from hub import outbox
+
+    await outbox.refresh_metrics()
 
 
 async def run_forever(every_seconds: float = 30.0) -> None:

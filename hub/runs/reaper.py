@@ -19,6 +19,7 @@ from typing import Any
 
 import structlog
 
+from hub import outbox
 from hub.db import fetch, fetchrow
 from hub.runs import service
 from hub.runs.schemas import event
@@ -35,25 +36,29 @@ QUEUED_RETRY_SECONDS = 30.0
 
 
 async def restart(run_id: str, attempt: int, stale_seconds: float) -> bool:
-    row = await fetchrow(
-        "UPDATE runs SET status = 'queued', attempt = attempt + 1, output = '', output_tokens = 0, "
-        "delta_seq = 0, worker_id = NULL, heartbeat_at = now(), updated_at = now() "
-        "WHERE id = $1 AND status = 'running' AND attempt = $2 "
-        "AND heartbeat_at < now() - make_interval(secs => $3) RETURNING attempt",
-        uuid.UUID(run_id),
-        attempt,
-        float(stale_seconds),
-    )
-    if row is None:
-        return False
-    new_attempt = int(row["attempt"])
+    async with outbox.transaction(deliver=False) as job:
+        row = await fetchrow(
+            "UPDATE runs SET status = 'queued', attempt = attempt + 1, output = '', "
+            "output_tokens = 0, delta_seq = 0, worker_id = NULL, heartbeat_at = now(), "
+            "updated_at = now() WHERE id = $1 AND status = 'running' AND attempt = $2 "
+            "AND heartbeat_at < now() - make_interval(secs => $3) RETURNING attempt",
+            uuid.UUID(run_id),
+            attempt,
+            float(stale_seconds),
+        )
+        if row is None:
+            return False
+        new_attempt = int(row["attempt"])
+        await outbox.enqueue(
+            service.JOB_FUNCTION, run_id, new_attempt, job_id=service.job_id(run_id, new_attempt)
+        )
     result = await service._publish(
         run_id,
         event("run.restarted", run_id=run_id, attempt=new_attempt, reason="worker_lost"),
     )
     if result is not service.PUBLISH_FAILED:
         await service._record_position(run_id, new_attempt, result)
-    await service.enqueue(run_id, new_attempt)
+    await outbox.deliver_now(job)  # after run.restarted, so the new attempt's events follow it
     log.warning("run.restarted", run_id=run_id, attempt=new_attempt)
     return True
 

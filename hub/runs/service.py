@@ -5,17 +5,17 @@ A run's status, its terminal event and its ledger transaction always agree becau
 terminal transition is one DB transaction: a guarded status update (`WHERE status IN
 ('queued','running')`, plus the attempt fence for workers) and the ledger posting, whose
 `run:<id>:final` ref and one-final-per-run index make a second charge impossible.
-Events are published after commit; the terminal event is also stored on the row and
-republished by the reaper if the publisher died in between (outbox).
+The terminal event is stored on the row and published after commit (republished by the
+reaper if the publisher died in between); every other notice of a transition (wallet, sale,
+earnings, counters, the live index, the run's job) is an outbox row of its transaction
+(hub.outbox), delivered right after it and by the worker's relay otherwise.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import uuid
-from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,11 +23,10 @@ import msgspec
 import structlog
 from arq.connections import ArqRedis
 
-from hub import live
+from hub import live, outbox
 from hub.billing import ledger
 from hub.billing import service as billing
-from hub.community import notifications
-from hub.db import engine, fetch, fetchrow
+from hub.db import fetch, fetchrow
 from hub.errors import Problem, bad_request, conflict, not_found, validation_error
 from hub.pagination import decode_cursor, page
 from hub.prompts.service import MissingVariables, PromptForRun, get_prompt_for_run, render_template
@@ -410,8 +409,7 @@ async def start_run(
         # The run records the price checked here, so the buyer is charged what they saw.
         raise _price_changed(est, body.expected_price_cents)
     created = False
-    live_counts = None
-    async with engine().transaction():
+    async with outbox.transaction(deliver=False) as notices:
         accounts, balance = await billing.lock_wallet(buyer_id)
         row = await _existing(buyer_id, key, digest)
         if row is None:
@@ -450,6 +448,7 @@ async def start_run(
                 await billing.hold_for_run(accounts, str(row["id"]), est.hold_cents)
             except ledger.InsufficientFunds:
                 raise _insufficient(est, balance) from None
+            live_counts = None
             if body.visibility == "public":
                 live_counts = await fetchrow(
                     "UPDATE prompts SET live_runs = live_runs + 1 WHERE id = $1 "
@@ -457,6 +456,17 @@ async def start_run(
                     row["prompt_id"],
                 )
             created = True
+            # The run's job and notices, delivered after run.queued is out (below).
+            if enqueue_job:
+                new_id = str(row["id"])
+                await outbox.enqueue(
+                    JOB_FUNCTION, new_id, 1, job_id=job_id(new_id, 1), queue=queue_name
+                )
+            await billing.publish_wallet(buyer_id)
+            if body.visibility == "public":
+                await _publish_live_started(row, prompt.title)
+                if live_counts is not None:
+                    await _publish_prompt_counts(str(row["prompt_id"]), live_counts)
     if not created:
         return run_out(row, buyer_id)
     run_id = str(row["id"])
@@ -468,36 +478,12 @@ async def start_run(
         hold_cents=est.hold_cents,
         visibility=body.visibility,
     )
+    # run.queued first (its position goes into the 202), then the job, so the worker's
+    # run.started always follows it; if Redis is down the outbox relay enqueues the job later.
     result = await _publish(run_id, event("run.queued", run_id=run_id, status="queued"))
     row = await _record_position(run_id, 1, result) or row
-    try:
-        if enqueue_job:
-            await enqueue(run_id, 1, queue_name)
-    except Exception:  # noqa: BLE001 - the reaper re-enqueues queued runs that no worker took
-        log.error("run.enqueue_failed", run_id=run_id, exc_info=True)
-    in_background(_after_start(row, buyer_id, prompt.title, live_counts))
+    await outbox.deliver_now(notices)
     return run_out(row, buyer_id)
-
-
-async def _after_start(
-    row: dict[str, Any], buyer_id: str, title: str, live_counts: dict[str, Any] | None
-) -> None:
-    """Notices that need not delay the 202: the wallet, the live index, the prompt counters."""
-    await billing.publish_wallet(buyer_id)
-    if row["visibility"] == "public":
-        await _publish_live_started(row, title)
-        if live_counts is not None:
-            await _publish_prompt_counts(str(row["prompt_id"]), live_counts)
-
-
-_background: set[asyncio.Task[None]] = set()
-
-
-def in_background(coro: Coroutine[Any, Any, None]) -> None:
-    """Run a best-effort coroutine after the response (a reference is kept until it ends)."""
-    task = asyncio.get_running_loop().create_task(coro)
-    _background.add(task)
-    task.add_done_callback(_background.discard)
 
 
 # --- publishing --------------------------------------------------------------------------
@@ -553,8 +539,8 @@ async def _record_position(run_id: str, attempt: int, result: Any) -> dict[str, 
 
 async def _publish_live_started(row: dict[str, Any], title: str) -> None:
     run_id = str(row["id"])
-    await _publish(
-        run_id,
+    await outbox.publish(
+        "live:runs",
         event(
             "live.run_started",
             run_id=run_id,
@@ -564,20 +550,18 @@ async def _publish_live_started(row: dict[str, Any], title: str) -> None:
             channel=channel(run_id),
             created_at=row["created_at"].isoformat(),
         ),
-        "live:runs",
     )
 
 
 async def _publish_prompt_counts(prompt_id: str, counts: dict[str, Any]) -> None:
-    await _publish(
-        "",
+    await outbox.publish(
+        f"prompts:{prompt_id}",
         event(
             "prompt.live_runs",
             prompt_id=prompt_id,
             live_runs=counts["live_runs"],
             run_count=counts["run_count"],
         ),
-        f"prompts:{prompt_id}",
     )
 
 
@@ -591,6 +575,9 @@ class Terminal(msgspec.Struct):
     event: dict[str, Any]
     settlement: billing.Settlement | None = None
     prompt_counts: dict[str, Any] | None = None
+    #: Outbox rows of the transition (wallet, sale, counters, live index), delivered by
+    #: `announce` after the terminal event.
+    notices: list[outbox.Row] = msgspec.field(default_factory=list)
 
 
 async def _finish_row(
@@ -659,7 +646,7 @@ async def complete(
 ) -> Terminal | None:
     """The worker's success: settle the hold and end the run `completed`, or do nothing if
     this worker no longer owns the run."""
-    async with engine().transaction():
+    async with outbox.transaction(deliver=False) as notices:
         current = await load(run_id, lock=True)
         if (
             current is None
@@ -711,7 +698,8 @@ async def complete(
             usage_cents=cost,
         )
         counts = await _live_runs_down(row, completed=True)
-    return Terminal(run=row, event=ev, settlement=settlement, prompt_counts=counts)
+        await _terminal_notices(row, settlement, counts)
+    return Terminal(run=row, event=ev, settlement=settlement, prompt_counts=counts, notices=notices)
 
 
 async def fail(
@@ -725,7 +713,7 @@ async def fail(
 ) -> Terminal | None:
     """End the run `failed` with a full refund (a worker passes its fence; the reaper the
     silence it observed, re-checked under the row lock)."""
-    async with engine().transaction():
+    async with outbox.transaction(deliver=False) as notices:
         current = await load(run_id, lock=True)
         if current is None or current["status"] in TERMINAL:
             return None
@@ -764,7 +752,8 @@ async def fail(
             memo=f"Run failed ({code}): full refund",
         )
         counts = await _live_runs_down(row, completed=False)
-    return Terminal(run=row, event=ev, prompt_counts=counts)
+        await _terminal_notices(row, None, counts)
+    return Terminal(run=row, event=ev, prompt_counts=counts, notices=notices)
 
 
 async def cancel_now(
@@ -782,7 +771,7 @@ async def cancel_now(
     """End the run `canceled`. Before the first output token it costs nothing (the whole
     hold goes back); once output has begun the buyer has something of value, so the run is
     settled as a completed one: the full price (the creator's sale) plus the usage so far."""
-    async with engine().transaction():
+    async with outbox.transaction(deliver=False) as notices:
         current = await load(run_id, lock=True)
         if current is None or current["status"] not in from_status:
             return None
@@ -855,51 +844,57 @@ async def cancel_now(
                 run_id=run_id, buyer_id=str(row["buyer_id"]), hold_cents=row["hold_cents"]
             )
         counts = await _live_runs_down(row, completed=False)
-    return Terminal(run=row, event=ev, settlement=settlement, prompt_counts=counts)
+        await _terminal_notices(row, settlement, counts)
+    return Terminal(run=row, event=ev, settlement=settlement, prompt_counts=counts, notices=notices)
 
 
-async def announce(terminal: Terminal) -> None:
-    """After commit: the terminal event (once; the reaper retries it if we die first), then
-    the wallet, the creator's sale, the prompt counters and the live index."""
-    row = terminal.run
+async def _terminal_notices(
+    row: dict[str, Any], settlement: billing.Settlement | None, counts: dict[str, Any] | None
+) -> None:
+    """Inside the terminal transition: its notices as outbox rows (the wallet, the creator's
+    sale and earnings, the prompt counters, the live index; the creator's sale notification
+    is one already, added by the settlement)."""
     run_id = str(row["id"])
-    await publish_terminal(run_id, terminal.event, row["attempt"])
     await billing.publish_wallet(str(row["buyer_id"]))
-    s = terminal.settlement
-    if s is not None and s.price_cents > 0:
+    if settlement is not None and settlement.price_cents > 0:
         creator_id = str(row["creator_id"])
-        await _publish(
-            run_id,
+        await outbox.publish(
+            f"sales#{creator_id}",
             event(
                 "sale.created",
                 run_id=run_id,
                 prompt_id=str(row["prompt_id"]),
-                gross_cents=s.price_cents,
-                fee_cents=s.fee_cents,
-                earning_cents=s.earning_cents,
-                promotional=s.promo_gross_cents > 0,
-                promo_earning_cents=s.promo_earning_cents,
-                withheld_cents=s.withheld_cents,
+                gross_cents=settlement.price_cents,
+                fee_cents=settlement.fee_cents,
+                earning_cents=settlement.earning_cents,
+                promotional=settlement.promo_gross_cents > 0,
+                promo_earning_cents=settlement.promo_earning_cents,
+                withheld_cents=settlement.withheld_cents,
                 created_at=row["finished_at"].isoformat(),
             ),
-            f"sales#{creator_id}",
         )
         await billing.publish_earnings(creator_id)
-        if s.notification_id:
-            await notifications.publish_created(uuid.UUID(s.notification_id))
-    if terminal.prompt_counts is not None:
-        await _publish_prompt_counts(str(row["prompt_id"]), terminal.prompt_counts)
+    if counts is not None:
+        await _publish_prompt_counts(str(row["prompt_id"]), counts)
     if row["visibility"] == "public":
-        await _publish(
-            run_id,
+        await outbox.publish(
+            "live:runs",
             event(
                 "live.run_ended",
                 run_id=run_id,
                 prompt_id=str(row["prompt_id"]),
                 status=row["status"],
             ),
-            "live:runs",
         )
+
+
+async def announce(terminal: Terminal) -> None:
+    """After commit: the terminal event (once; the reaper retries it if we die first), then
+    the transition's notices (outbox rows: the relay delivers them if we die first)."""
+    row = terminal.run
+    run_id = str(row["id"])
+    await publish_terminal(run_id, terminal.event, row["attempt"])
+    await outbox.deliver_now(terminal.notices)
     log.info(
         "run.finished",
         run_id=run_id,
@@ -932,7 +927,7 @@ async def publish_terminal(run_id: str, ev: dict[str, Any], attempt: int) -> Non
 
 async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
     """Reverse a charged run (completed, or cancelled after its output began). Once per run."""
-    async with engine().transaction():
+    async with outbox.transaction():
         row = await load(run_id, lock=True)
         if row is None:
             raise not_found("This run")
@@ -956,6 +951,9 @@ async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
             )
         except ledger.AlreadyPosted:
             raise conflict("This run was already refunded.", "run-already-refunded") from None
+        await billing.publish_wallet(str(row["buyer_id"]))
+        if result.earning_reversed_cents:
+            await billing.publish_earnings(str(row["creator_id"]))
     log.info(
         "run.admin_refund",
         run_id=run_id,
@@ -963,9 +961,6 @@ async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
         refunded_cents=result.refunded_cents,
         creator_debt_cents=result.creator_debt_cents,
     )
-    await billing.publish_wallet(str(row["buyer_id"]))
-    if result.earning_reversed_cents:
-        await billing.publish_earnings(str(row["creator_id"]))
     return result
 
 

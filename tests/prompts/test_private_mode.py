@@ -38,13 +38,13 @@ def recorded_logs(monkeypatch) -> LogRecorder:
     import hub.community.reviews
     import hub.community.service
     import hub.middleware
-    import hub.prompts.events
+    import hub.outbox
     import hub.prompts.service
 
     recorder = LogRecorder()
     for module in (
         hub.prompts.service,
-        hub.prompts.events,
+        hub.outbox,
         hub.community.feed,
         hub.community.reviews,
         hub.community.service,

@@ -9,6 +9,7 @@ session's PostgreSQL cluster, so the session worker's reaper never sees these ru
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 import time
@@ -67,8 +68,15 @@ def fault_database(hub_env: dict[str, str]) -> Iterator[str]:
 class Stack:
     """The fault stack: its Redis, app and worker, and HTTP helpers against the app."""
 
-    def __init__(self, redis: RedisServer, app: HubProcess, worker: HubProcess, port: int):
-        self.redis, self.app, self.worker = redis, app, worker
+    def __init__(
+        self,
+        redis: RedisServer,
+        app: HubProcess,
+        worker: HubProcess,
+        port: int,
+        env: dict[str, str],
+    ):
+        self.redis, self.app, self.worker, self.env = redis, app, worker, env
         self.mailbox: Any = None  # the session's SMTP server, which the stack mails
         self.base = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/connection/websocket"
@@ -82,6 +90,23 @@ class Stack:
             assert proc.alive(), f"{proc.name} died\n{self.logs()}"
             assert time.monotonic() < deadline, f"{text!r} not in {proc.name} log\n{self.logs()}"
             await asyncio.sleep(0.05)
+
+    async def offline(self, action: str, **args: Any) -> dict[str, Any]:
+        """tests.resilience.offline: a domain action committed in a process of its own."""
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.resilience.offline",
+            action,
+            json.dumps(args),
+            cwd=ROOT,
+            env=self.env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 60)
+        assert proc.returncode == 0, err.decode()[-3000:]
+        return json.loads(out.decode().strip().splitlines()[-1])
 
     async def wait_ready(self, within: float = 30.0) -> dict[str, Any]:
         """Until GET /readyz says 200 (Postgres, Redis and a worker heartbeat)."""
@@ -106,7 +131,7 @@ async def stack(fault_database: str, tmp_path: Path, mailbox: Any) -> AsyncItera
     env = hub_env(fault_database, redis.url, HUB_SMTP_URL=mailbox.url, **FAST_RUNS)
     app = app_process(env, port, tmp_path)
     worker = worker_process(env, tmp_path)
-    s = Stack(redis, app, worker, port)
+    s = Stack(redis, app, worker, port, env)
     s.mailbox = mailbox
     try:
         app.start()

@@ -1,0 +1,31 @@
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+from hub.db import run_ddl
+
+ID = "2026-11-29T20:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "The outbox: side effects of committed transactions, delivered with retries"
+
+SQL = """
+CREATE TABLE outbox (
+    id bigserial PRIMARY KEY,
+    kind varchar(16) NOT NULL CHECK (kind IN ('publish', 'job')),
+    payload jsonb NOT NULL,
+    created_at timestamptz NOT NULL DEFAULT now(),
+    next_attempt_at timestamptz NOT NULL DEFAULT now(),
+    attempts integer NOT NULL DEFAULT 0 CHECK (attempts >= 0),
+    last_error text
+)
+;;
+CREATE INDEX outbox_due_idx ON outbox (next_attempt_at, id)
+"""
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="outbox", description=DESCRIPTION)
+
+    async def run() -> None:
+        await run_ddl(SQL)
+
+    manager.add_raw(run)
+    return manager
