@@ -32,6 +32,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     login_max_failures_per_account: int = 5
     login_max_failures_per_ip: int = 20
     login_window_seconds: int = 900
+    # Chat: messages per user per room, and per user across all rooms, per window.
+    chat_messages_per_room: int = 10
+    chat_messages_per_user: int = 20
+    chat_window_seconds: int = 10
     # General API rate limit per client per minute (Redis-backed store).
     rate_limit_per_minute: int = 600
     # Password hashing (Argon2id; OWASP's floor by default; see hub/accounts/passwords.py).

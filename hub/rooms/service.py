@@ -29,13 +29,12 @@ from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.redis import get_redis
 from hub.rooms import reads
 from hub.rooms.schemas import Author, Mention, MessageOut, RoomOut
+from hub.settings import get_settings
 
 log = structlog.get_logger(__name__)
 
 RESERVED_PREFIXES = ("creator-", "prompt-", "dm-")
 RESERVED_SLUGS = frozenset({"lobby", "admin", "system"})
-POST_LIMIT = 10  # messages per user per room...
-POST_WINDOW_SECONDS = 10  # ...in this many seconds
 
 _ROOM_COLUMNS = "r.id, r.slug, r.title, r.visibility, r.kind, r.owner_id, r.created_at, u.handle AS owner_handle"
 
@@ -185,21 +184,31 @@ async def check_can_post(room: dict[str, Any], user: CurrentUser | None) -> None
 
 
 async def _rate_limit(room: dict[str, Any], user_id: str) -> None:
-    key = f"hub:rooms:rate:{room['id']}:{user_id}"
+    """Two fixed windows, both counted on every attempt: per user and room, and per user
+    across every room (DMs included), so hopping between rooms does not multiply the rate."""
+    settings = get_settings()
+    window = settings.chat_window_seconds
+    limits = (
+        (f"hub:rooms:rate:{room['id']}:{user_id}", settings.chat_messages_per_room, "in a room"),
+        (f"hub:rooms:rate:user:{user_id}", settings.chat_messages_per_user, "across all rooms"),
+    )
     pipe = get_redis().pipeline(transaction=False)
-    pipe.set(key, 0, ex=POST_WINDOW_SECONDS, nx=True)
-    pipe.incr(key)
-    pipe.ttl(key)
+    for key, _, _ in limits:
+        pipe.set(key, 0, ex=window, nx=True)
+        pipe.incr(key)
+        pipe.ttl(key)
     try:
-        _, count, ttl = await pipe.execute()
+        results = await pipe.execute()
     except outages.REDIS_ERRORS:
         return  # a rate limit, not a security check: it fails open while Redis is unreachable
-    if int(count) > POST_LIMIT:
-        raise PostRefused(
-            "rate",
-            f"Slow down: at most {POST_LIMIT} messages per {POST_WINDOW_SECONDS} s in a room.",
-            max(1, ttl),
-        )
+    for i, (_, limit, where) in enumerate(limits):
+        count, ttl = results[3 * i + 1], results[3 * i + 2]
+        if int(count) > limit:
+            raise PostRefused(
+                "rate",
+                f"Slow down: at most {limit} messages per {window} s {where}.",
+                max(1, int(ttl)),
+            )
 
 
 def validate_text(raw: Any) -> str:

@@ -46,7 +46,7 @@ class StreamPosition(msgspec.Struct):
 class RunUsage(msgspec.Struct):
     input_tokens: int
     output_tokens: int
-    cost_cents: int
+    cost_cents: int | None = None  # the buyer's money: null for anyone else
 
 
 class RunError(msgspec.Struct):
@@ -68,8 +68,8 @@ class RunOut(msgspec.Struct):
     created_at: datetime
     started_at: datetime | None
     finished_at: datetime | None
-    price_cents: int
-    usage_cap_cents: int | None = None  # the money fields are shown to the buyer only
+    price_cents: int | None  # the money fields are shown to the buyer only (null otherwise)
+    usage_cap_cents: int | None = None
     hold_cents: int | None = None
     charge_cents: int | None = None
     refunded_cents: int | None = None

@@ -148,7 +148,7 @@ def run_out(row: dict[str, Any], viewer_id: str | None) -> RunOut:
         usage = RunUsage(
             input_tokens=row["usage_input_tokens"] or 0,
             output_tokens=row["usage_output_tokens"] or 0,
-            cost_cents=row["usage_cents"],
+            cost_cents=row["usage_cents"] if owner else None,
         )
     error = None
     if row["error_code"]:
@@ -170,7 +170,7 @@ def run_out(row: dict[str, Any], viewer_id: str | None) -> RunOut:
         created_at=row["created_at"],
         started_at=row["started_at"],
         finished_at=row["finished_at"],
-        price_cents=row["price_cents"],
+        price_cents=row["price_cents"] if owner else None,
         usage_cap_cents=row["usage_cap_cents"] if owner else None,
         hold_cents=row["hold_cents"] if owner else None,
         charge_cents=row["charge_cents"] if owner else None,
@@ -569,7 +569,8 @@ async def _publish_prompt_counts(prompt_id: str, counts: dict[str, Any]) -> None
 
 
 class Terminal(msgspec.Struct):
-    """What a terminal transition committed, for the after-commit publications."""
+    """What a terminal transition committed, for the after-commit publications: `event` as
+    the run's channel carries it (stored on the run; no money on a public run's channel)."""
 
     run: dict[str, Any]
     event: dict[str, Any]
@@ -578,6 +579,35 @@ class Terminal(msgspec.Struct):
     #: Outbox rows of the transition (wallet, sale, counters, live index), delivered by
     #: `announce` after the terminal event.
     notices: list[outbox.Row] = msgspec.field(default_factory=list)
+
+
+MONEY_FIELDS = frozenset({"charge_cents", "refunded_cents", "price_cents", "hold_cents"})
+
+
+def for_channel(visibility: str, ev: dict[str, Any]) -> dict[str, Any]:
+    """The event as `runs:<id>` carries it. Anyone may watch a public run anonymously, so its
+    channel carries no money (what the buyer paid, was refunded, or the usage cost): the buyer
+    gets those on their personal channel (`run.charged`) and from GET /runs/{id}."""
+    if visibility != "public":
+        return ev
+    out = {k: v for k, v in ev.items() if k not in MONEY_FIELDS}
+    if isinstance(out.get("usage"), dict):
+        out["usage"] = {k: v for k, v in out["usage"].items() if k != "cost_cents"}
+    return out
+
+
+def _money(row: dict[str, Any], ev: dict[str, Any]) -> dict[str, Any]:
+    """`run.charged` for notifications#<buyer>: the money side of a terminal event."""
+    return event(
+        "run.charged",
+        run_id=str(row["id"]),
+        status=row["status"],
+        price_cents=row["price_cents"],
+        hold_cents=row["hold_cents"],
+        charge_cents=row["charge_cents"],
+        refunded_cents=row["refunded_cents"],
+        usage=ev.get("usage"),
+    )
 
 
 async def _finish_row(
@@ -680,7 +710,7 @@ async def complete(
                 "usage_cents": cost,
                 "charge_cents": charge,
                 "refunded_cents": current["hold_cents"] - charge,
-                "terminal_event": json.dumps(ev),
+                "terminal_event": json.dumps(for_channel(current["visibility"], ev)),
                 **_stream_sets(stream),
             },
             from_status=("running",),
@@ -698,8 +728,14 @@ async def complete(
             usage_cents=cost,
         )
         counts = await _live_runs_down(row, completed=True)
-        await _terminal_notices(row, settlement, counts)
-    return Terminal(run=row, event=ev, settlement=settlement, prompt_counts=counts, notices=notices)
+        await _terminal_notices(row, settlement, counts, _money(row, ev))
+    return Terminal(
+        run=row,
+        event=for_channel(row["visibility"], ev),
+        settlement=settlement,
+        prompt_counts=counts,
+        notices=notices,
+    )
 
 
 async def fail(
@@ -738,7 +774,7 @@ async def fail(
                 "charge_cents": 0,
                 "refunded_cents": current["hold_cents"],
                 "usage_cents": 0,
-                "terminal_event": json.dumps(ev),
+                "terminal_event": json.dumps(for_channel(current["visibility"], ev)),
             },
             from_status=("queued", "running"),
             attempt=attempt,
@@ -752,8 +788,13 @@ async def fail(
             memo=f"Run failed ({code}): full refund",
         )
         counts = await _live_runs_down(row, completed=False)
-        await _terminal_notices(row, None, counts)
-    return Terminal(run=row, event=ev, prompt_counts=counts, notices=notices)
+        await _terminal_notices(row, None, counts, _money(row, ev))
+    return Terminal(
+        run=row,
+        event=for_channel(row["visibility"], ev),
+        prompt_counts=counts,
+        notices=notices,
+    )
 
 
 async def cancel_now(
@@ -810,7 +851,7 @@ async def cancel_now(
             "usage_cents": cost,
             "charge_cents": charge,
             "refunded_cents": current["hold_cents"] - charge,
-            "terminal_event": json.dumps(ev),
+            "terminal_event": json.dumps(for_channel(current["visibility"], ev)),
             "output_tokens": out_tokens,
         }
         if output is not None:
@@ -844,17 +885,27 @@ async def cancel_now(
                 run_id=run_id, buyer_id=str(row["buyer_id"]), hold_cents=row["hold_cents"]
             )
         counts = await _live_runs_down(row, completed=False)
-        await _terminal_notices(row, settlement, counts)
-    return Terminal(run=row, event=ev, settlement=settlement, prompt_counts=counts, notices=notices)
+        await _terminal_notices(row, settlement, counts, _money(row, ev))
+    return Terminal(
+        run=row,
+        event=for_channel(row["visibility"], ev),
+        settlement=settlement,
+        prompt_counts=counts,
+        notices=notices,
+    )
 
 
 async def _terminal_notices(
-    row: dict[str, Any], settlement: billing.Settlement | None, counts: dict[str, Any] | None
+    row: dict[str, Any],
+    settlement: billing.Settlement | None,
+    counts: dict[str, Any] | None,
+    money: dict[str, Any],
 ) -> None:
-    """Inside the terminal transition: its notices as outbox rows (the wallet, the creator's
-    sale and earnings, the prompt counters, the live index; the creator's sale notification
-    is one already, added by the settlement)."""
+    """Inside the terminal transition: its notices as outbox rows (the buyer's money facts
+    and wallet, the creator's sale and earnings, the prompt counters, the live index; the
+    creator's sale notification is one already, added by the settlement)."""
     run_id = str(row["id"])
+    await outbox.publish(f"notifications#{row['buyer_id']}", money)
     await billing.publish_wallet(str(row["buyer_id"]))
     if settlement is not None and settlement.price_cents > 0:
         creator_id = str(row["creator_id"])
