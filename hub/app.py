@@ -31,6 +31,7 @@ from hub.billing.api import (
     TopupController,
     WalletController,
 )
+from hub.client_ip import trusted_proxies_middleware_factory
 from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.db import close_pool, start_pool
 from hub.errors import Problem
@@ -215,6 +216,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         before_request=check_json_body,
         on_app_init=[jwt_auth.on_app_init],
         middleware=[
+            trusted_proxies_middleware_factory(settings.trusted_proxies),
             request_context_middleware,
             security_headers_middleware_factory(settings),
             prometheus.middleware,

@@ -82,6 +82,9 @@ def app_argv(host: str, port: int) -> list[str]:
         "10",
         "--ws-per-message-deflate",
         "false",
+        # Client IPs: the app trusts X-Forwarded-For only from HUB_TRUSTED_PROXIES
+        # (hub/client_ip.py); uvicorn must not rewrite them before it.
+        "--no-proxy-headers",
     ]
 
 
@@ -127,6 +130,8 @@ def main() -> int:
     os.environ["DATABASE_URL"] = services.database_url
     os.environ["REDIS_URL"] = services.redis_url
     os.environ.setdefault("HUB_LOG_JSON", "false")
+    # A local reverse proxy (or `curl -H X-Forwarded-For`) may set the client IP; nobody else.
+    os.environ.setdefault("HUB_TRUSTED_PROXIES", "127.0.0.1,::1")
     _say(
         f"postgres: {'embedded (.devdata/pg)' if services._pg else 'DATABASE_URL'}; "
         f"redis: {'embedded (.devdata/redis) at ' + services.redis_url if services._redis else 'REDIS_URL'}"

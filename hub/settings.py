@@ -6,6 +6,7 @@ use the names every hosting platform already sets (`DATABASE_URL`, `REDIS_URL`).
 
 from __future__ import annotations
 
+import ipaddress
 import os
 from functools import lru_cache
 from typing import Any
@@ -25,6 +26,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     access_ttl_seconds: int = 900
     refresh_ttl_seconds: int = 30 * 24 * 3600
     cors_origins: tuple[str, ...] = ()
+    # Proxies whose X-Forwarded-For names the client (addresses or CIDRs); default none.
+    trusted_proxies: tuple[str, ...] = ()
     hsts: bool = False
     log_level: str = "INFO"
     log_json: bool = True
@@ -205,6 +208,11 @@ def validate(settings: Settings) -> None:
         )
     if not 4 <= settings.leak_guard_words <= 8:
         raise SettingsError("HUB_LEAK_GUARD_WORDS must be between 4 and 8")
+    try:
+        for proxy in settings.trusted_proxies:
+            ipaddress.ip_network(proxy, strict=False)
+    except ValueError as exc:
+        raise SettingsError(f"HUB_TRUSTED_PROXIES: {exc}") from exc
     if not 0 <= settings.platform_fee_bps <= 10000:
         raise SettingsError("HUB_PLATFORM_FEE_BPS must be between 0 and 10000")
 

@@ -88,6 +88,8 @@ TEST_ENV = {
     # The session's Redis is never faulted (fault tests start their own, with the production
     # timeouts): a loaded CI machine must not turn a slow answer into a 503 here.
     "HUB_REDIS_TIMEOUT_SECONDS": "5",
+    # One loopback address plays the trusted load balancer (tests/accounts/test_client_ip.py).
+    "HUB_TRUSTED_PROXIES": "127.0.0.2",
 }
 
 
@@ -174,6 +176,7 @@ async def hub_server(hub_env: dict[str, str], worker: Any) -> AsyncIterator[str]
         log_level="warning",
         lifespan="on",
         ws_per_message_deflate=False,
+        proxy_headers=False,  # as the hub is served: client IPs are hub/client_ip.py's job
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
