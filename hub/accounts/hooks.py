@@ -2,9 +2,9 @@
 
 - `on_user_registered`: called inside the registration transaction with the new user id
   (the ledger opens the wallet here, so both commit or neither does).
-- `on_email_verified`: called inside the verification transaction with the user id and the
-  normalised address (the ledger grants starter credits here, once per address).
-- `after_email_verified`: called after that commit with the user id (wallet notice).
+- `on_email_verified`: called inside the verification transaction (an
+  `outbox.transaction()`, so notices written there go out after the commit) with the user id
+  and the normalised address (the ledger grants starter credits here, once per address).
 - `on_user_signed_out`: called after logout with the user id (realtime force-disconnect).
 - `exporters`: name -> `async (user_id) -> JSON-able`, each domain's part of the GDPR export.
 - `on_user_erased`: called inside the erasure transaction; each domain removes or anonymises
@@ -22,7 +22,6 @@ Exporter = Callable[[str], Awaitable[Any]]
 
 on_user_registered: list[UserHook] = []
 on_email_verified: list[EmailHook] = []
-after_email_verified: list[UserHook] = []
 on_user_signed_out: list[UserHook] = []
 on_user_erased: list[UserHook] = []
 exporters: dict[str, Exporter] = {}

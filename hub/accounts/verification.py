@@ -26,7 +26,7 @@ from typing import Any
 
 import structlog
 
-from hub import auth, mail
+from hub import auth, mail, outbox
 from hub.accounts import hooks
 from hub.accounts.emails import email_digest, normalise_email
 from hub.accounts.passwords import hash_password
@@ -124,7 +124,7 @@ async def queue_verification_mail(user_id: uuid.UUID, email: str, handle: str) -
 
 async def verify_email(token: str) -> str:
     """Mark the address verified (once); returns the user id. Starter credits follow."""
-    async with engine().transaction():
+    async with outbox.transaction():
         used = await _consume(token, VERIFY)
         if used is None:
             raise _invalid("verification")
@@ -139,14 +139,13 @@ async def verify_email(token: str) -> str:
             raise _invalid("verification")
         user_id = str(row["id"])
         await hooks.run_email(hooks.on_email_verified, user_id, row["email"])
-    await hooks.run(hooks.after_email_verified, user_id)
     log.info("user.email_verified", user_id=user_id)
     return user_id
 
 
 async def mark_verified(user_id: str) -> bool:
     """Verify without a link (demo data, support tooling); False if it already was."""
-    async with engine().transaction():
+    async with outbox.transaction():
         row = await fetchrow(
             "UPDATE users SET email_verified_at = now(), updated_at = now() WHERE id = $1 "
             "AND email_verified_at IS NULL AND deleted_at IS NULL RETURNING id, email",
@@ -161,7 +160,6 @@ async def mark_verified(user_id: str) -> bool:
             VERIFY,
         )
         await hooks.run_email(hooks.on_email_verified, user_id, row["email"])
-    await hooks.run(hooks.after_email_verified, user_id)
     return True
 
 

@@ -16,7 +16,6 @@ from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, SalesTotals,
 
 hooks.add(hooks.on_user_registered, service.on_user_registered)
 hooks.add(hooks.on_email_verified, service.on_email_verified)
-hooks.add(hooks.after_email_verified, service.publish_wallet)
 hooks.exporters["money"] = service.export_user
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]

@@ -92,6 +92,7 @@ async def on_email_verified(user_id: str, email: str) -> None:
         ],
         memo="Starter credits (promotional)",
     )
+    await publish_wallet(user_id)
 
 
 async def grant_credits(user_id: str, amount_cents: int, ref: str, memo: str = "") -> int:
