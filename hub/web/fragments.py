@@ -32,6 +32,8 @@ from hub.db import fetch
 from hub.errors import Problem, bad_request, forbidden, not_found
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptCreate
+from hub.rooms import dms
+from hub.rooms import reads as room_reads
 from hub.rooms import service as rooms
 from hub.runs import service as runs
 from hub.runs.schemas import RunRequest
@@ -110,7 +112,14 @@ class PublicFragments(Controller):
     ) -> Template:
         user = await optional_user(request)
         items, _ = await rooms.list_rooms(user, None, 100)
-        return fragment("room_list.html", rooms=items, current=current)
+        mine: list[Any] = []
+        if user is not None:
+            mine, _ = await room_reads.my_rooms(user.id, None, 50)
+            await rooms.add_peers(mine, user.id)
+            await rooms.add_peers(items, user.id)
+        taken = {r.slug for r in mine}
+        others = [r for r in items if r.slug not in taken]
+        return fragment("room_list.html", mine=mine, rooms=others, current=current)
 
     @get("/rooms/{slug:str}")
     async def room_pane(self, request: Request[Any, Any, Any], slug: str) -> Template:
@@ -364,6 +373,13 @@ class PersonalFragments(Controller):
             status_code=200,
             headers={"HX-Redirect": f"/chat/{room.slug}"},
         )
+
+    @post("/dms/{handle:str}", status_code=200)
+    async def direct_message(
+        self, request: Request[CurrentUser, Any, Any], handle: str, data: Form
+    ) -> Response[Any]:
+        out = await dms.send(request.user, handle, data.get("text", ""))
+        return Response(content="", status_code=200, headers={"HX-Redirect": f"/chat/{out.room.slug}"})
 
     @post("/rooms/{slug:str}/members", status_code=200)
     async def add_member(

@@ -86,6 +86,9 @@
     root.dataset.admin = session && session.user && (session.user.roles || []).includes("admin") ? "yes" : "no";
     const me = document.getElementById("me-link");
     if (me && session && session.user) me.textContent = `@${session.user.handle}`;
+    document.querySelectorAll("[data-not-self]").forEach((el) => {
+      el.hidden = !!(session && session.user && el.dataset.notSelf === session.user.id);
+    });
   }
 
   window.addEventListener("storage", (ev) => {
@@ -264,7 +267,8 @@
     n.on("publication", (ctx) => {
       const d = ctx.data;
       if (d.type === "wallet.updated") { setWallet(d.balance_cents); document.body.dispatchEvent(new CustomEvent("bp:wallet")); return; }
-      if (typeof d.unread_count === "number") setUnread(d.unread_count);
+      if (d.type === "room.unread" || d.type === "room.read") { document.body.dispatchEvent(new CustomEvent("bp:rooms")); return; }
+      if ((d.type === "notification.created" || d.type === "notifications.read") && typeof d.unread_count === "number") setUnread(d.unread_count);
       if (d.type === "notification.created" && d.notification) {
         announce(`New notification: ${d.notification.text || d.notification.type}`);
       }
@@ -439,7 +443,11 @@
 
     s.on("publication", (ctx) => {
       const d = ctx.data;
-      if (d.type === "room.message") { add(d, false); if (!(me && d.author && d.author.id === me)) announce(`${d.author ? d.author.handle : "Someone"}: ${d.text}`); }
+      if (d.type === "room.message") {
+        add(d, false);
+        if (d.author) { const t = typers.get(d.author.id); if (t) { clearTimeout(t.timer); typers.delete(d.author.id); showTyping(); } }
+        if (!(me && d.author && d.author.id === me)) { announce(`${d.author ? d.author.handle : "Someone"}: ${d.text}`); markRead(); }
+      }
       else if (d.type === "room.message_deleted") { const n = list.querySelector(`[data-message-id="${d.id}"]`); if (n) n.remove(); }
       else if (d.type === "room.message_edited") {
         const n = list.querySelector(`[data-message-id="${d.id}"]`);
@@ -466,6 +474,49 @@
       soon();
       if (ctx.wasRecovering && !ctx.recovered) htmx.trigger(el, "bp:retry");
     });
+    // Reading: the room's "last read" marker follows what this visible tab has shown.
+    let readTimer = null;
+    const markRead = () => {
+      if (!session || document.hidden) return;
+      clearTimeout(readTimer);
+      readTimer = setTimeout(() => {
+        if (!document.contains(el)) return;
+        api(`/rooms/${encodeURIComponent(slug)}/read`, { method: "POST", body: {} }).catch(() => {});
+      }, 400);
+    };
+    list.addEventListener("htmx:afterSwap", markRead);
+    document.addEventListener("visibilitychange", () => { if (!document.hidden && document.contains(el)) markRead(); });
+    // Typing: others see "… is typing" for a few seconds; we say so at most every 3 s.
+    const typingBox = el.querySelector("[data-typing]");
+    const typers = new Map();
+    const showTyping = () => {
+      const names = [...typers.values()].map((t) => t.name);
+      typingBox.textContent = !names.length ? "" : names.length === 1 ? `${names[0]} is typing…` : `${names.join(", ")} are typing…`;
+    };
+    let typingSub = null;
+    try {
+      typingSub = sub(`typing:${slug}`, {}, pageSubs);
+      typingSub.on("publication", (ctx) => {
+        const d = ctx.data;
+        if (!d || !d.user || (me && d.user.id === me)) return;
+        const old = typers.get(d.user.id);
+        if (old) clearTimeout(old.timer);
+        if (d.typing) {
+          const timer = setTimeout(() => { typers.delete(d.user.id); showTyping(); }, (d.expires_in || 5) * 1000);
+          typers.set(d.user.id, { name: d.user.display_name || d.user.handle, timer });
+        } else typers.delete(d.user.id);
+        showTyping();
+      });
+      typingSub.subscribe();
+    } catch (e) { typingSub = null; }
+    let lastTyping = 0;
+    const sayTyping = (typing) => {
+      if (!typingSub || !session) return;
+      const now = Date.now();
+      if (typing && now - lastTyping < 3000) return;
+      lastTyping = typing ? now : 0;
+      typingSub.publish({ typing }).catch(() => {});
+    };
     s.on("join", soon);
     s.on("leave", soon);
     document.body.addEventListener("bp:people", () => { if (document.contains(el)) soon(); });
@@ -483,12 +534,14 @@
         try {
           await s.publish({ text });
           input.value = "";
+          sayTyping(false);
         } catch (e) {
           const msg = e.code === 103 ? "You cannot post in this room (banned or not a member)." : e.code === 111 ? "Slow down a little." : (e.message || "Not sent.");
           flash(msg, true);
         } finally { button.disabled = false; input.focus(); }
       });
       const input = form.querySelector("textarea");
+      if (input) input.addEventListener("input", () => { if (input.value.trim()) sayTyping(true); });
       if (input) input.addEventListener("keydown", (ev) => {
         if (ev.key === "Enter" && !ev.shiftKey) { ev.preventDefault(); form.requestSubmit(); }
       });

@@ -686,3 +686,35 @@ async def test_admin_refunds_a_run_and_bans_from_a_room(pages, client, register,
     r = await client.post("/rooms/lobby/messages", headers=buyer.headers, json={"text": "hi"})
     assert r.status_code == 403
     await shot(page, "admin")
+
+
+async def test_direct_messages_unread_counts_and_typing(pages, client, register):
+    from playwright.async_api import expect
+
+    ann, ben = await register(display_name="Ann Lee"), await register(display_name="Ben Ito")
+    b = await pages.open("/chat", account=ben)
+    a = await pages.open(f"/creators/{ben.handle}", account=ann)
+    await a.locator("summary", has_text=f"Send @{ben.handle} a message").click()
+    await a.get_by_label(f"Message to @{ben.handle}").fill("Hi Ben, loved your haiku!")
+    await a.locator("details.dm").get_by_role("button", name="Send").click()
+    # Ann lands in the conversation; Ben's room list shows it, with one unread, live.
+    await expect(a.locator(".message", has_text="Hi Ben, loved your haiku!")).to_have_count(1)
+    conversation = b.locator("[data-my-rooms] a", has_text="Ann Lee")
+    await expect(conversation.locator(".count-badge")).to_have_text("1")
+    await expect(b.locator("#bell .badge")).to_have_text("1")  # "@ann sent you a message"
+    await conversation.click()
+    await expect(b.locator(".message", has_text="Hi Ben, loved your haiku!")).to_have_count(1)
+    # Reading it clears the count (on every tab).
+    await expect(
+        b.locator("[data-my-rooms] a", has_text="Ann Lee").locator(".count-badge")
+    ).to_have_count(0)
+    # Typing shows on the other side, and goes away with the message.
+    await a.get_by_label("Your message").press_sequentially("Also, ")
+    await expect(b.locator("[data-typing]")).to_have_text("Ann Lee is typing…")
+    await a.get_by_label("Your message").press("Enter")
+    await expect(b.locator(".message", has_text="Also,")).to_have_count(1)
+    await expect(b.locator("[data-typing]")).to_have_text("")
+    await shot(b, "direct-messages")
+    # Nobody messages themselves: the form is not offered on your own page.
+    await a.goto(f"/creators/{ann.handle}")
+    await expect(a.locator("summary", has_text="a message")).to_be_hidden()
