@@ -23,6 +23,7 @@ import msgspec
 from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth, Token
 
+from hub.community import activity
 from hub.redis import get_redis
 from hub.settings import Settings, get_settings
 
@@ -206,6 +207,7 @@ async def verify_access_token(encoded: str) -> CurrentUser:
     """Decode, verify and check revocation of a REST access token; raises TokenRejected."""
     claims = decode_token(encoded)
     await check_claims_not_revoked(claims)
+    await activity.touch(claims.sub)
     return user_from_claims(claims)
 
 
@@ -215,6 +217,7 @@ async def verify_connection_token(encoded: str) -> CurrentUser:
     trusted for realtime permissions: the authenticator reads them from the database."""
     claims = decode_token(encoded, ("realtime", "access"))
     await check_claims_not_revoked(claims)
+    await activity.touch(claims.sub)
     return user_from_claims(claims)
 
 
@@ -254,6 +257,7 @@ async def _retrieve_user(
         await check_not_revoked(token)
     except TokenRejected:
         return None
+    await activity.touch(token.sub)
     return user_from_token(token)
 
 

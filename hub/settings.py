@@ -77,6 +77,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Community: a burst of notifications of one kind about one thing within this window is
     # one item ("@bob and 4 others followed you").
     notification_group_window_seconds: int = 3600
+    # Email digests: users away this long with unread notifications get one email per period.
+    digest_offline_hours: float = 24.0
+    digest_period_hours: float = 24.0
     # Typing indicators: how long one shows without a repeat, and how often a user may send one.
     typing_ttl_seconds: float = 6.0
     typing_min_interval_seconds: float = 2.0

@@ -1,9 +1,12 @@
-"""Community jobs: live unread counts of chat rooms (and, later, email digests)."""
+"""Community jobs: live unread counts of chat rooms, email digests."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from arq import cron
+
+from hub.community import digests
 from hub.rooms import reads
 
 
@@ -13,5 +16,19 @@ async def room_unread_fanout(ctx: dict[str, Any], room_id: str) -> int:
     return await reads.fanout(room_id)
 
 
-FUNCTIONS: list[Any] = [room_unread_fanout]
-CRON_JOBS: list[Any] = []
+async def send_notification_digests(ctx: dict[str, Any]) -> int:
+    """Queue the email digests due this period. Idempotent per user and period: a second run,
+    or two at once, queues nothing more (see hub.community.digests)."""
+    return await digests.send_digests()
+
+
+FUNCTIONS: list[Any] = [room_unread_fanout, send_notification_digests]
+CRON_JOBS: list[Any] = [
+    cron(
+        send_notification_digests,
+        minute={0, 15, 30, 45},
+        second={40},
+        unique=True,
+        timeout=600,
+    )
+]

@@ -6,12 +6,13 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, Response, delete, get, patch, post
+from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.auth import CurrentUser, optional_user
-from hub.community import blocks, feed, notifications, preferences, reviews, service
+from hub.community import blocks, digests, feed, notifications, preferences, reviews, service
 from hub.community import gdpr as _gdpr  # noqa: F401 - registers the GDPR export/erasure hooks
 from hub.community.schemas import (
     BlockedPage,
@@ -30,7 +31,10 @@ from hub.community.schemas import (
     ReviewIn,
     ReviewOut,
     ReviewPage,
+    UnsubscribeIn,
+    UnsubscribeOut,
 )
+from hub.errors import bad_request
 from hub.prompts.api import Cursor, Limit
 
 Handle = FromPath[Annotated[str, Parameter(max_length=30, pattern=r"^[A-Za-z0-9_]+$")]]
@@ -230,4 +234,57 @@ class MyCommunityController(Controller):
         return await blocks.unblock(request.user.id, handle)
 
 
-HANDLERS: list[Any] = [CreatorsController, ReviewsController, MyCommunityController]
+_UNSUBSCRIBED_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>{title}</title></head>
+<body><main><h1>{title}</h1><p>{text}</p><p><a href="/account">Notification settings</a></p>
+</main></body></html>"""
+
+
+class UnsubscribeController(Controller):
+    path = "/notifications/unsubscribe"
+    tags = ["community"]
+
+    @get(
+        "/",
+        exclude_from_auth=True,
+        summary="Unsubscribe from the email digest (the link in the email)",
+        description="`?token=` from the digest email; no sign-in. Turns the digest off and "
+        "answers a short HTML page (400 for a token that is not genuine).",
+        media_type=MediaType.HTML,
+    )
+    async def unsubscribe_page(
+        self, token: Annotated[str, Parameter(max_length=2000)]
+    ) -> Response[str]:
+        if await digests.unsubscribe(token):
+            page = _UNSUBSCRIBED_PAGE.format(
+                title="You are unsubscribed",
+                text="You will get no more notification digests by email. You can turn them "
+                "back on in your notification settings.",
+            )
+            return Response(page, media_type=MediaType.HTML)
+        page = _UNSUBSCRIBED_PAGE.format(
+            title="This link is not valid",
+            text="This unsubscribe link is not valid. Sign in to change your notification "
+            "settings.",
+        )
+        return Response(page, media_type=MediaType.HTML, status_code=400)
+
+    @post(
+        "/",
+        exclude_from_auth=True,
+        status_code=HTTP_200_OK,
+        summary="Unsubscribe from the email digest (one click, no sign-in)",
+        description="`{token}` from the digest email. 400 naming `token` when it is not genuine.",
+    )
+    async def unsubscribe(self, data: JSONBody[UnsubscribeIn]) -> UnsubscribeOut:
+        if not await digests.unsubscribe(data.token):
+            raise bad_request("This unsubscribe link is not valid.", "token")
+        return UnsubscribeOut(email_digest=False)
+
+
+HANDLERS: list[Any] = [
+    CreatorsController,
+    ReviewsController,
+    MyCommunityController,
+    UnsubscribeController,
+]

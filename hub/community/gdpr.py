@@ -68,8 +68,14 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
         "WHERE user_id = $1",
         uid,
     )
+    digests = await fetch(
+        "SELECT period_start, sent_at, notification_count FROM notification_digests "
+        "WHERE user_id = $1 ORDER BY period_start",
+        uid,
+    )
     return {
         "blocked": blocked,
+        "email_digests": digests,
         "notification_settings": settings[0] if settings else None,
         "prompts": prompts,
         "prompt_versions": versions,
@@ -106,6 +112,7 @@ async def erase_for_user(user_id: str) -> None:
     await fetch("DELETE FROM feed_items WHERE user_id = $1", uid)
     await fetch("DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1", uid)
     await fetch("DELETE FROM notification_settings WHERE user_id = $1", uid)
+    await fetch("DELETE FROM notification_digests WHERE user_id = $1", uid)
 
 
 hooks.exporters["marketplace"] = export_for_user

@@ -412,6 +412,21 @@ async def unread_count(user_id: uuid.UUID) -> int:
     return int(row["n"]) if row else 0
 
 
+async def unread_since(
+    user_id: uuid.UUID, since: datetime, limit: int = 500
+) -> list[NotificationOut]:
+    """Unread items (groups as one, email-only ones too) with news after `since`, newest first:
+    what an email digest lists."""
+    rows = await fetch(
+        _SELECT + "WHERE n.user_id = $1 AND n.group_id IS NULL AND n.read_at IS NULL "
+        "AND n.last_at > $2 ORDER BY n.last_at DESC, n.id DESC LIMIT $3",
+        user_id,
+        since,
+        limit,
+    )
+    return [_out(r) for r in rows]
+
+
 async def list_notifications(
     user_id: str, unread: bool | None, cursor: str | None, limit: int
 ) -> NotificationPage:

@@ -8,6 +8,7 @@ from hub.community.tables import (
     FeedItem,
     Follow,
     Notification,
+    NotificationDigest,
     NotificationSettings,
     Review,
 )
@@ -23,6 +24,7 @@ APP_CONFIG = AppConfig(
         FeedItem,
         NotificationSettings,
         Block,
+        NotificationDigest,
     ],
     migration_dependencies=["hub.prompts.piccolo_app"],
 )

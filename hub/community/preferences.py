@@ -118,6 +118,13 @@ async def delivery(user_id: uuid.UUID, kind: str) -> tuple[bool, bool]:
     return _setting(_types(row["types"]) if row else {}, kind)
 
 
+async def email_kinds(user_id: uuid.UUID) -> set[str]:
+    """The kinds this user wants in the email digest."""
+    row = await fetchrow("SELECT types FROM notification_settings WHERE user_id = $1", user_id)
+    overrides = _types(row["types"]) if row else {}
+    return {kind for kind in KINDS if _setting(overrides, kind)[1]}
+
+
 async def delivery_many(user_ids: list[uuid.UUID], kind: str) -> dict[uuid.UUID, tuple[bool, bool]]:
     """(in_app, email) per user for a fan-out batch; users absent from the result have the
     defaults (both on)."""

@@ -211,3 +211,11 @@ class FeedItemOut(msgspec.Struct):
 class FeedPage(msgspec.Struct):
     items: list[FeedItemOut]
     next_cursor: str | None
+
+
+class UnsubscribeIn(msgspec.Struct, forbid_unknown_fields=True):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=2000)]
+
+
+class UnsubscribeOut(msgspec.Struct):
+    email_digest: bool

@@ -82,3 +82,11 @@ class FeedItem(Table, tablename="feed_items"):
     prompt_id = ForeignKey(references=Prompt)
     version = Integer()
     created_at = Timestamptz()
+
+
+class NotificationDigest(Table, tablename="notification_digests"):
+    user_id = ForeignKey(references=User)
+    period_start = Timestamptz()
+    sent_at = Timestamptz()
+    notification_count = Integer()
+    mail_id = UUID(null=True)
