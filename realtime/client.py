@@ -90,9 +90,11 @@ def client_info(raw: bytes) -> dict[str, Any] | None:
     return out
 
 
-def publication(entry: Any) -> dict[str, Any]:
-    """A history entry as a Publication of a subscribe or history reply."""
-    pub: dict[str, Any] = {"data": msgspec.Raw(entry.data), "offset": entry.offset}
+def publication(entry: Any, text: bool = False) -> dict[str, Any]:
+    """A history entry as a Publication of a subscribe or history reply (`text`: the JSON
+    document as a JSON string, as fossil-delta subscribers on JSON take it)."""
+    data = _encode(entry.data.decode()) if text else entry.data
+    pub: dict[str, Any] = {"data": msgspec.Raw(data), "offset": entry.offset}
     if entry.info is not None:
         info = client_info(entry.info)
         if info is not None:
@@ -393,16 +395,20 @@ class Client:
         self.engine.detach(self)
         if disconnect is not None:
             metrics.DISCONNECTS.labels(str(disconnect.code)).inc()
-            self.engine.spawn(self._send_close(disconnect, pending))
+            if self.direct is not None:
+                # At once, not in a task: a server shutting down must have written 3001 to
+                # every socket before its own close (uvicorn's 1012) goes out.
+                try:
+                    self._close_direct(self.direct, disconnect, pending)
+                except Exception:  # noqa: BLE001 - already closed by the peer
+                    pass
+            else:
+                self.engine.spawn(self._send_close(disconnect, pending))
         elif self.done is not None and not self.done.done():
             self.done.set_result(None)
 
     async def _send_close(self, disconnect: Disconnect, pending: list[Any]) -> None:
-        proto = self.direct
         try:
-            if proto is not None:
-                self._close_direct(proto, disconnect, pending)
-                return
             # A peer that stopped reading never lets the end out: drop it after a while.
             async with asyncio.timeout(self.engine.config.close_timeout):
                 for message in self.transport.closing(pending, self.is_pb, disconnect):
@@ -513,8 +519,9 @@ class Client:
             if cmd.id == 0:
                 self.pong_deadline = 0.0  # pong
                 return
-            self.send(self.codec.error(cmd.id, errors.ERROR_METHOD_NOT_FOUND))
-            metrics.COMMANDS.labels("unknown", "error").inc()
+            # A command the protocol does not have: a protocol violation, as in Centrifugo.
+            metrics.COMMANDS.labels("unknown", "bad_request").inc()
+            self.close(errors.DISCONNECT_BAD_REQUEST)
             return
         if method == "send":
             return
@@ -629,7 +636,9 @@ class Client:
 
     def _channel(self, params: dict[str, Any]) -> str:
         channel = _str(params, "channel")
-        if not channel or len(channel) > self.engine.config.max_channel_length:
+        if not channel:  # a protocol violation (3501), as in Centrifugo
+            raise BadRequest("channel required")
+        if len(channel) > self.engine.config.max_channel_length:
             raise ReplyError(errors.ERROR_BAD_REQUEST)
         if not channel.isprintable() or " " in channel:
             raise ReplyError(errors.ERROR_BAD_REQUEST)
@@ -682,6 +691,9 @@ class Client:
         req_epoch = _str(params, "epoch")
         flag = _int(params, "flag")
         wants_join_leave = _bool(params, "join_leave")
+        delta = _str(params, "delta")
+        if delta and delta != "fossil":
+            raise BadRequest("unknown delta type")
         if channel in self.subs:
             raise ReplyError(errors.ERROR_ALREADY_SUBSCRIBED)
         engine = self.engine
@@ -693,18 +705,25 @@ class Client:
         if channel in self.subs:
             raise ReplyError(errors.ERROR_ALREADY_SUBSCRIBED)
         sub = Sub(channel, opts, wants_join_leave and opts.join_leave, server_side)
+        sub.delta = bool(delta) and opts.allow_delta
         self.subs[channel] = sub
         metrics.SUBSCRIPTIONS.inc()
         recoverable = opts.recoverable
         recovering = recover and recoverable
+        # Cache mode: every subscribe gets the channel's latest publication (its current
+        # state), recovering or not; a log of everything missed is not kept for it.
+        cache = recoverable and opts.recovery_mode == "cache"
         cap = engine.config.max_recovery_limit
         try:
             await engine.node.add(self, sub)
-            state = await engine.broker.history(
-                channel,
-                since=req_offset if recovering else None,
-                limit=min(cap, opts.history_size) if recovering else 0,
-            )
+            if cache:
+                state = await engine.broker.history(channel, limit=1, reverse=True)
+            else:
+                state = await engine.broker.history(
+                    channel,
+                    since=req_offset if recovering else None,
+                    limit=min(cap, opts.history_size) if recovering else 0,
+                )
         except Exception as e:  # noqa: BLE001 - Redis trouble: a temporary error, SDK retries
             if self.subs.get(channel) is sub:
                 engine.drop_sub(self, sub, notify=False)
@@ -726,7 +745,26 @@ class Client:
             result["positioned"] = True
             result["epoch"] = state.epoch
             result["offset"] = state.offset
-        if recovering:
+        if sub.delta:
+            result["delta"] = True
+        if cache:
+            latest = state.publications[0] if state.publications else None
+            current = (
+                recovering
+                and req_offset > 0
+                and req_offset == state.offset
+                and req_epoch == state.epoch
+            )
+            recovered = current or (latest is not None and latest.offset == state.offset)
+            if latest is not None and not current and latest.offset == state.offset:
+                pubs = [latest]
+            metrics.RECOVERIES.labels("cache" if recovered else "not_recovered").inc()
+            if not recovered and recovering and flag & FLAG_REJECT_UNRECOVERED:
+                engine.drop_sub(self, sub, notify=False)
+                raise ReplyError(errors.ERROR_UNRECOVERABLE_POSITION)
+            result["was_recovering"] = recovering
+            result["recovered"] = recovered
+        elif recovering:
             recovered = False
             # An empty epoch means "any epoch" (as in Centrifugo): `offset: 0, epoch: ""`
             # recovers the whole stream, e.g. a late joiner of a run in one step.
@@ -744,8 +782,18 @@ class Client:
                 raise ReplyError(errors.ERROR_UNRECOVERABLE_POSITION)
             result["was_recovering"] = True
             result["recovered"] = recovered
-            if pubs:
-                result["publications"] = [publication(p) for p in pubs]
+        if pubs:
+            text = sub.delta and not self.is_pb  # delta subscribers take data as JSON strings
+            result["publications"] = [publication(p, text) for p in pubs]
+            if sub.delta:  # the last one sent is the base of the next delta
+                last = pubs[-1]
+                sub.base_offset = last.offset
+                entry = sub.entry
+                if entry is not None and (
+                    last.offset > entry.prev_offset or entry.prev_epoch != state.epoch
+                ):
+                    entry.prev_epoch = state.epoch
+                    entry.prev_offset, entry.prev_data = last.offset, last.data
         return sub, result, state
 
     async def _go_live(self, sub: Sub, state: Any) -> None:

@@ -24,6 +24,14 @@ class NamespaceOptions:
     allow_anonymous: bool = True
     allow_publish: bool = False
     allow_history: bool = True
+    #: "stream": recovery returns exactly the missed publications (or recovered=false).
+    #: "cache": every subscribe returns the channel's latest publication first, as its current
+    #: state (Centrifugo's cache recovery mode): for channels whose publications are
+    #: snapshots or refresh triggers, where the latest one is all a client needs.
+    recovery_mode: str = "stream"
+    #: Subscribers may negotiate `delta: "fossil"`: publications after the first go out as
+    #: fossil deltas against the previous one (for channels republishing large snapshots).
+    allow_delta: bool = False
 
     @property
     def recoverable(self) -> bool:
@@ -82,5 +90,8 @@ class EngineConfig:
     node_info_interval: float = 5.0
     #: Housekeeping tick: pings, pong timeouts, token expiry, presence refresh.
     tick_interval: float = 1.0
+    #: On SIGTERM/SIGINT, close every connection with 3001 "shutdown" before the server's
+    #: own shutdown (uvicorn's websocket close is 1012); the previous handlers still run.
+    drain_on_signals: bool = True
     #: Version string reported in connect replies.
     version: str = "betterprompt-hub"

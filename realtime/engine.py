@@ -9,7 +9,9 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import socket
+import threading
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -29,6 +31,12 @@ from realtime.pubsub import PubSubConnection, open_pubsub
 from realtime.transports import WEBSOCKET
 
 log = logging.getLogger("realtime.engine")
+
+
+def _resignal(signum: int) -> None:
+    """After draining, let the signal do what it would have done without us."""
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
 class Engine:
@@ -71,6 +79,9 @@ class Engine:
         #: Emulated connections (http_stream, sse) by session id; forwarded emulation
         #: requests waiting for the owning process to have handled them.
         self.sessions: dict[str, Client] = {}
+        #: Set by drain(): new connections are told to reconnect elsewhere at once.
+        self.draining = False
+        self._signals: dict[int, Any] = {}
         self._acks: dict[str, asyncio.Future[None]] = {}
         self.node_name = f"{socket.gethostname()}:{os.getpid()}"
         self.started_at = time.time()
@@ -96,18 +107,56 @@ class Engine:
         self._pubsub_ok = asyncio.Event()
         await self._connect_pubsub()
         self._running = True
+        if self.config.drain_on_signals:
+            self._install_drain_on_signals()
         loop = asyncio.get_running_loop()
         self._loops = [
             loop.create_task(self._pubsub_keeper()),
             loop.create_task(self._housekeeping()),
         ]
 
+    def drain(self) -> None:
+        """Tell every client to reconnect elsewhere (3001 "shutdown"), now, and refuse new ones
+        the same way. Runs on SIGTERM/SIGINT before the server's own shutdown, which would
+        otherwise close websockets with its 1012 first."""
+        self.draining = True
+        for client in list(self.clients):
+            client.close(errors.DISCONNECT_SHUTDOWN)
+
+    def _install_drain_on_signals(self) -> None:
+        """Chain a drain in front of the server's handlers of SIGTERM and SIGINT (uvicorn
+        installs its own with signal.signal; they still run, right after)."""
+        if threading.current_thread() is not threading.main_thread():
+            return
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
+
+            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.drain)
+                if callable(previous):
+                    previous(signum, frame)
+                elif previous in (signal.SIG_DFL, None):  # no server handler: still exit
+                    loop.call_soon_threadsafe(_resignal, signum)
+
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError):
+                return
+            self._signals[sig] = previous
+
+    def _restore_signals(self) -> None:
+        for sig, previous in self._signals.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, previous)
+        self._signals.clear()
+
     async def stop(self) -> None:
         """Close every client with 3001 "shutdown" (SDKs reconnect elsewhere), then stop."""
         if not self._running:
             return
-        for client in list(self.clients):
-            client.close(errors.DISCONNECT_SHUTDOWN)
+        self._restore_signals()
+        self.drain()
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=2.0)
         self._running = False
@@ -266,6 +315,8 @@ class Engine:
         metrics.CONNECTIONS.inc()
         metrics.CONNECTS.labels(transport.name).inc()
         client.start()
+        if self.draining:
+            asyncio.get_running_loop().call_soon(client.close, errors.DISCONNECT_SHUTDOWN)
         return client
 
     async def emulate(self, node_id: str, session: str, data: str | bytes) -> bool:

@@ -24,3 +24,8 @@ RECOVERIES = Counter("realtime_recoveries_total", "Subscribe-with-recover outcom
 INSUFFICIENT_STATE = Counter(
     "realtime_insufficient_state_total", "Subscriptions reset after a detected stream gap"
 )
+DELTA_PUSHES = Counter(
+    "realtime_delta_pushes_total",
+    "Publications sent to fossil-delta subscribers, as a delta or in full",
+    ["encoding"],
+)

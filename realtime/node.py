@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import msgspec
 
-from realtime import metrics
+from realtime import fossil, metrics
 from realtime.config import NamespaceOptions
 from realtime.protocol import codec as wire
 
@@ -51,6 +51,8 @@ class Sub:
         "buffer",
         "join_leave",
         "server_side",
+        "delta",
+        "base_offset",
     )
 
     def __init__(
@@ -66,6 +68,10 @@ class Sub:
         self.join_leave = join_leave
         #: Subscribed by the server on connect (ChannelPolicy.server_subscriptions).
         self.server_side = server_side
+        #: Fossil delta negotiated; the offset of the publication the client holds as the
+        #: base of the next delta (0: none yet, the next one goes in full).
+        self.delta = False
+        self.base_offset = 0
 
 
 class ChannelEntry:
@@ -82,6 +88,12 @@ class ChannelEntry:
         "ready",
         "version",
         "groups",
+        "delta",
+        "prev_epoch",
+        "prev_offset",
+        "prev_data",
+        "patch_offset",
+        "patch",
     )
 
     def __init__(self, name: str, rchannel: bytes) -> None:
@@ -100,13 +112,22 @@ class ChannelEntry:
         self.version = 0
         #: This loop iteration's pending shared frame for direct JSON / direct Protobuf clients.
         self.groups: list[Group | None] = [None, None]
+        #: Live subscribers that negotiated fossil delta (kept out of `live`: they take other
+        #: encodings), and the last publication, the base of the next delta.
+        self.delta: dict[Client, Sub] = {}
+        self.prev_epoch = ""
+        self.prev_offset = 0
+        self.prev_data = b""
+        #: The delta from prev to the publication at patch_offset (None: send it in full).
+        self.patch_offset = 0
+        self.patch: bytes | None = None
 
     def empty(self) -> bool:
         live = self.live
-        return not (live[0] or live[1] or live[2] or live[3] or self.catchup)
+        return not (live[0] or live[1] or live[2] or live[3] or self.catchup or self.delta)
 
     def live_clients(self) -> list[Client]:
-        return [c for clients in self.live for c in clients]
+        return [c for clients in self.live for c in clients] + list(self.delta)
 
 
 class Group:
@@ -140,6 +161,32 @@ def _json_push(entry: ChannelEntry, data: bytes, offset: int, info: bytes | None
     if info is None:
         return wire.pub_push_json(entry.json_prefix, data.decode(), offset)
     return wire.pub_push_json_info(entry.json_prefix, data.decode(), offset, info.decode())
+
+
+def _patch_for(entry: ChannelEntry, epoch: str, offset: int, data: bytes) -> bytes | None:
+    """The fossil delta turning the channel's previous publication into this one (computed
+    once per publication), or None when there is no base or a delta would not be smaller."""
+    if entry.patch_offset == offset and entry.prev_epoch == epoch:
+        return entry.patch
+    patch = None
+    if entry.prev_offset and entry.prev_offset == offset - 1 and entry.prev_epoch == epoch:
+        candidate = fossil.create(entry.prev_data, data)
+        if len(candidate) < len(data):
+            patch = candidate
+    entry.patch_offset, entry.patch = offset, patch
+    return patch
+
+
+def _delta_push(
+    entry: ChannelEntry, kind: int, payload: bytes, offset: int, info: bytes | None, delta: bool
+) -> Any:
+    """A publication for a fossil-delta subscriber: JSON carries the data (full JSON text or
+    the delta) as a JSON string, Protobuf as bytes; `delta` tells the SDK which it is."""
+    info_pb = wire.client_info_protobuf(info) if info is not None else None
+    if kind & 1:
+        return wire.pub_push_protobuf(entry.pb_field, payload, offset, info_pb, delta)
+    js = wire.pub_push_json_delta(entry.json_prefix, payload, offset, info, delta)
+    return js if kind == 0 else js.encode()
 
 
 def _pb_push(entry: ChannelEntry, data: bytes, offset: int, info: bytes | None) -> bytes:
@@ -190,6 +237,7 @@ class Node:
         if client in live:
             live.discard(client)
             entry.version += 1
+        entry.delta.pop(client, None)
         entry.join_leave.discard(client)
         if entry.empty() and self.entries.get(entry.rchannel) is entry:
             del self.entries[entry.rchannel]
@@ -216,8 +264,11 @@ class Node:
         if entry is None:
             return
         entry.catchup.pop(client, None)
-        entry.live[client.kind].add(client)
-        entry.version += 1
+        if sub.delta:
+            entry.delta[client] = sub
+        else:
+            entry.live[client.kind].add(client)
+            entry.version += 1
         sub.state = LIVE
 
     def _advance(
@@ -237,7 +288,19 @@ class Node:
             entry = sub.entry
             assert entry is not None
             kind = client.kind
-            if kind & 1:
+            if sub.delta:
+                patch = (
+                    _patch_for(entry, epoch, offset, data)
+                    if sub.base_offset == offset - 1
+                    else None
+                )
+                payload = data if patch is None else patch
+                client.push(_delta_push(entry, kind, payload, offset, info, patch is not None))
+                metrics.DELTA_PUSHES.labels("full" if patch is None else "delta").inc()
+                sub.base_offset = offset
+                if offset > entry.prev_offset or epoch != entry.prev_epoch:
+                    entry.prev_epoch, entry.prev_offset, entry.prev_data = epoch, offset, data
+            elif kind & 1:
                 client.push(_pb_push(entry, data, offset, info))
             else:
                 js = _json_push(entry, data, offset, info)
@@ -289,7 +352,7 @@ class Node:
         metrics.PUBLICATIONS_RECEIVED.inc()
         last = entry.last_offset
         live = entry.live
-        if live[0] or live[1] or live[2] or live[3]:
+        if live[0] or live[1] or live[2] or live[3] or entry.delta:
             if last is not None and (epoch != entry.epoch or offset != last + 1):
                 if epoch == entry.epoch and offset <= last:
                     return  # a stale duplicate: already delivered
@@ -319,6 +382,8 @@ class Node:
                         for client in clients:
                             client.push(item)
                     n += len(clients)
+                if entry.delta:
+                    n += self._fanout_delta(entry, epoch, offset, data, info)
                 metrics.DELIVERIES.inc(n)
         entry.epoch = epoch
         entry.last_offset = offset
@@ -329,6 +394,33 @@ class Node:
                         sub.buffer.append((offset, epoch, data, info))
                 elif self._advance(client, sub, offset, epoch, data, info) and sub.offset == offset:
                     self._promote(client, sub)
+
+    def _fanout_delta(
+        self, entry: ChannelEntry, epoch: str, offset: int, data: bytes, info: bytes | None
+    ) -> int:
+        """Fossil-delta subscribers: a delta against the previous publication for those that
+        hold it, the full publication (in delta encoding) for the others; each encoding is
+        built once. These channels carry snapshots at modest rates, so their subscribers go
+        through their own send queues rather than shared frames."""
+        patch = _patch_for(entry, epoch, offset, data)
+        items: dict[tuple[int, bool], Any] = {}
+        deltas = 0
+        for client, sub in entry.delta.items():
+            use_delta = patch is not None and sub.base_offset == offset - 1
+            deltas += use_delta
+            key = (client.kind, use_delta)
+            item = items.get(key)
+            if item is None:
+                payload = patch if use_delta else data
+                item = items[key] = _delta_push(
+                    entry, client.kind, payload, offset, info, use_delta
+                )
+            client.push(item)
+            sub.base_offset = offset
+        entry.prev_epoch, entry.prev_offset, entry.prev_data = epoch, offset, data
+        metrics.DELTA_PUSHES.labels("delta").inc(deltas)
+        metrics.DELTA_PUSHES.labels("full").inc(len(entry.delta) - deltas)
+        return len(entry.delta)
 
     def _fanout_direct(
         self, entry: ChannelEntry, slot: int, clients: set[Client], item: bytes

@@ -151,6 +151,17 @@ def pub_push_json(prefix: str, data: str, offset: int) -> str:
     return f'{prefix}{data},"offset":{offset}}}}}}}'
 
 
+def pub_push_json_delta(
+    prefix: str, payload: bytes, offset: int, info: bytes | None, delta: bool
+) -> str:
+    """A publication for a fossil-delta subscriber: `data` is a JSON string holding the full
+    JSON text or the delta (both UTF-8 text), `delta` says which."""
+    text = _json_encode(payload.decode()).decode()
+    tail = f',"info":{info.decode()}' if info is not None else ""
+    flag = ',"delta":true' if delta else ""
+    return f'{prefix}{text}{tail},"offset":{offset}{flag}}}}}}}'
+
+
 def pub_push_json_info(prefix: str, data: str, offset: int, info: str) -> str:
     """As `pub_push_json`, with the publishing client's `info` (raw JSON ClientInfo)."""
     return f'{prefix}{data},"info":{info},"offset":{offset}}}}}}}'
@@ -311,14 +322,20 @@ def client_info_protobuf(info_json: bytes) -> bytes:
 
 
 def pub_push_protobuf(
-    channel_field: bytes, data: bytes, offset: int, info_pb: bytes | None = None
+    channel_field: bytes,
+    data: bytes,
+    offset: int,
+    info_pb: bytes | None = None,
+    delta: bool = False,
 ) -> bytes:
-    """A length-prefixed Reply{push{channel, pub{data, info, offset}}} built without message
-    objects (`info_pb`: an encoded ClientInfo, for client publications)."""
+    """A length-prefixed Reply{push{channel, pub{data, info, offset, delta}}} built without
+    message objects (`info_pb`: an encoded ClientInfo, for client publications)."""
     pub = b"\x22" + varint(len(data)) + data  # data = 4
     if info_pb:
         pub += b"\x2a" + varint(len(info_pb)) + info_pb  # info = 5
     pub += b"\x30" + varint(offset)  # offset = 6
+    if delta:
+        pub += b"\x40\x01"  # delta = 8
     push = channel_field + b"\x22" + varint(len(pub)) + pub  # Push.pub = 4
     reply = b"\x22" + varint(len(push)) + push  # Reply.push = 4
     return varint(len(reply)) + reply

@@ -33,6 +33,8 @@ NAMESPACES = {
     "private": NamespaceOptions(history_size=10, history_ttl_seconds=300),
     "notifications": NamespaceOptions(history_size=100, history_ttl_seconds=300),
     "small": NamespaceOptions(history_size=5, history_ttl_seconds=300),
+    "state": NamespaceOptions(history_size=10, history_ttl_seconds=300, recovery_mode="cache"),
+    "snap": NamespaceOptions(history_size=10, history_ttl_seconds=300, allow_delta=True),
 }
 
 

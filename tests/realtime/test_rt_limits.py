@@ -55,13 +55,16 @@ async def test_commands_in_one_frame_are_processed_in_order(hub, uid):
     await raw.close()
 
 
-async def test_unknown_namespace_and_unknown_method(hub, uid):
+async def test_unknown_namespace_and_protocol_violations(hub, uid):
     raw = await connected(hub)
     assert (await raw.command("subscribe", {"channel": f"zzz:{uid}"}))["error"]["code"] == 102
+    # A command the protocol does not have, or a subscribe without a channel, is a protocol
+    # violation: Centrifugo closes with 3501 "bad request", and so does the hub.
     await raw.send_raw(json.dumps({"id": 50, "frobnicate": {}}))
-    assert (await raw.reply(50))["error"]["code"] == 104
-    assert (await raw.command("subscribe", {"channel": ""}))["error"]["code"] == 107
-    await raw.close()
+    assert await raw.closed() == (3501, "bad request")
+    raw = await connected(hub)
+    await raw.send_raw(json.dumps({"id": 51, "subscribe": {"channel": ""}}))
+    assert await raw.closed() == (3501, "bad request")
 
 
 async def test_channels_per_connection_limit(hub, uid):
@@ -206,3 +209,27 @@ async def test_protobuf_text_frame_closes_3501(hub):
     assert raw.ws.subprotocol == "centrifuge-protobuf"
     await raw.send_raw('{"id":1,"connect":{}}')
     assert await raw.closed() == (3501, "bad request")
+
+
+async def test_shutdown_tells_every_transport_to_reconnect_with_3001(redis_url, uid):
+    """SIGTERM: websocket clients get close 3001 "shutdown" (not uvicorn's 1012) and HTTP
+    streams a 3001 disconnect push, so SDKs reconnect to another process at once."""
+    from conftest import TEST_CONFIG, HubServer
+
+    server = HubServer(redis_url, TEST_CONFIG)
+    try:
+        ws = await connected(server, f"u{uid}:0")
+        async with httpx.AsyncClient(timeout=10) as http:
+            body = json.dumps({"id": 1, "connect": {"token": f"h{uid}:0"}})
+            async with http.stream(
+                "POST", f"{server.url}/connection/http_stream", content=body
+            ) as r:
+                lines = r.aiter_lines()
+                assert "connect" in json.loads(await anext(lines))
+                server.proc.terminate()
+                assert await ws.closed() == (3001, "shutdown")
+                rest = [json.loads(line) async for line in lines if line != "{}"]
+                assert rest[-1] == {"push": {"disconnect": {"code": 3001, "reason": "shutdown"}}}
+        server.proc.wait(10)  # and the process exits (uvicorn re-raises SIGTERM: status -15)
+    finally:
+        server.stop()

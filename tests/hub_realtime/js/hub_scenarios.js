@@ -205,6 +205,23 @@ const scenarios = {
     client.disconnect();
     return { code: codes[0] };
   },
+
+  // A fossil-delta subscription: what the SDK rebuilds from the (delta) publications.
+  async delta() {
+    const { client } = makeClient();
+    const sub = client.newSubscription(args.channel, { delta: 'fossil' });
+    const pubs = [];
+    const subscribed = [];
+    sub.on('publication', (ctx) => pubs.push(protobuf ? decode(ctx.data) : ctx.data));
+    sub.on('subscribed', (ctx) => subscribed.push({ delta: sub._delta_negotiated === true }));
+    sub.subscribe();
+    client.connect();
+    await waitFor(() => subscribed.length === 1 && pubs.length === 1, 'subscribed with the state');
+    emit('subscribed');
+    await waitFor(() => pubs.length === args.count, 'publications');
+    client.disconnect();
+    return { pubs, subscribed };
+  },
 };
 
 async function main() {
