@@ -18,6 +18,15 @@ ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / ".testdata"
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "run_last: run after every other test of the session")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """`run_last` tests go to the end (stable: the rest keep their order)."""
+    items.sort(key=lambda item: item.get_closest_marker("run_last") is not None)
+
+
 @pytest.fixture(scope="session")
 def services() -> Iterator[EmbeddedServices]:
     """Real Postgres + Redis for this session, each test session on its own database."""
