@@ -8,12 +8,17 @@ request is let through (half-open); its success closes the circuit, its failure 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 
 class CircuitBreaker:
-    def __init__(self, threshold: int, cooldown: float) -> None:
+    def __init__(
+        self, threshold: int, cooldown: float, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.threshold = max(1, threshold)
         self.cooldown = cooldown
+        #: Monotonic seconds; replaceable so tests can pass the cooldown without waiting.
+        self.clock = clock
         self.failures = 0
         self.opened_at: float | None = None
         self._trial_in_flight = False
@@ -22,7 +27,7 @@ class CircuitBreaker:
     def state(self) -> str:
         if self.opened_at is None:
             return "closed"
-        if time.monotonic() - self.opened_at >= self.cooldown:
+        if self.clock() - self.opened_at >= self.cooldown:
             return "half-open"
         return "open"
 
@@ -38,7 +43,7 @@ class CircuitBreaker:
     def retry_in(self) -> float:
         if self.opened_at is None:
             return 0.0
-        return max(0.0, self.cooldown - (time.monotonic() - self.opened_at))
+        return max(0.0, self.cooldown - (self.clock() - self.opened_at))
 
     def record_success(self) -> None:
         self.failures = 0
@@ -48,7 +53,7 @@ class CircuitBreaker:
     def record_failure(self) -> None:
         self.failures += 1
         if self._trial_in_flight or self.failures >= self.threshold:
-            self.opened_at = time.monotonic()
+            self.opened_at = self.clock()
         self._trial_in_flight = False
 
 

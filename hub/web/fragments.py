@@ -379,7 +379,9 @@ class PersonalFragments(Controller):
         self, request: Request[CurrentUser, Any, Any], handle: str, data: Form
     ) -> Response[Any]:
         out = await dms.send(request.user, handle, data.get("text", ""))
-        return Response(content="", status_code=200, headers={"HX-Redirect": f"/chat/{out.room.slug}"})
+        return Response(
+            content="", status_code=200, headers={"HX-Redirect": f"/chat/{out.room.slug}"}
+        )
 
     @post("/rooms/{slug:str}/members", status_code=200)
     async def add_member(

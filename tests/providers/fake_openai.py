@@ -24,6 +24,12 @@ class FakeOpenAI:
     def __init__(self) -> None:
         self.requests: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.disconnected: dict[str, asyncio.Event] = defaultdict(asyncio.Event)
+        #: Keys whose streams wait until the test opens the gate (`gate(key).set()`), so a
+        #: test can have its subscribers in place before the first token.
+        self.gates: dict[str, asyncio.Event] = {}
+
+    def gate(self, key: str) -> asyncio.Event:
+        return self.gates.setdefault(key, asyncio.Event())
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] == "lifespan":
@@ -198,6 +204,9 @@ class FakeOpenAI:
         """Stream `text` back in pieces cut at random places (inside words too), at most
         `max_tokens` of them, with honest usage."""
         pieces = chunks(text, seed=len(text))[: int(body.get("max_tokens") or 16)]
+        gate = self.gates.get(key)
+        if gate is not None:
+            await gate.wait()
         await self._start_stream(send)
         await self._event(send, self.chunk(role=True))
         for piece in pieces:

@@ -58,9 +58,10 @@ def assert_no_leak(text: str, where: str) -> None:
     assert leaked_runs(TEMPLATE, text, 8) == [], f"template text reached {where}"
 
 
-async def _watched_run(client, hub_server, buyer, prompt_id: str) -> tuple[dict, dict, list]:
-    """Start a public run with the buyer and an anonymous spectator subscribed; return the
-    finished run, the live events of both subscribers, and the channel history."""
+async def _watched_run(client, hub_server, buyer, prompt_id: str, gate) -> tuple[dict, dict, list]:
+    """Start a public run with the buyer and an anonymous spectator subscribed before the
+    model answers (`gate` holds the fake provider's stream); return the finished run, the
+    live events of both subscribers, and the channel history."""
     buyer_sdk = Client(ws_url(hub_server), token=buyer.token, timeout=5.0, proxy=None)
     spectator_sdk = Client(ws_url(hub_server), timeout=5.0, proxy=None)
     await buyer_sdk.connect()
@@ -76,6 +77,7 @@ async def _watched_run(client, hub_server, buyer, prompt_id: str) -> tuple[dict,
             sub = sdk.new_subscription(f"runs:{run_id}", events=live[name])
             await sub.subscribe()
             await sub.ready(5)
+        gate.set()
         run = await wait_run(client, buyer, run_id)
         for rec in live.values():
             await eventually(
@@ -91,9 +93,9 @@ async def _watched_run(client, hub_server, buyer, prompt_id: str) -> tuple[dict,
 
 @pytest.mark.parametrize("scenario", ["echo", "echo-garbled"])
 async def test_an_echoing_model_cannot_leak_a_private_template(
-    scenario, client, register, hub_server, fake_model
+    scenario, client, register, hub_server, fake_model, fake_openai
 ):
-    spec, _ = fake_model(scenario)
+    spec, key = fake_model(scenario)
     creator = await register()
     buyer = await register()
     prompt = await make_prompt(
@@ -101,7 +103,9 @@ async def test_an_echoing_model_cannot_leak_a_private_template(
     )
     before = await wallet(client, buyer)
 
-    run, live, history = await _watched_run(client, hub_server, buyer, prompt["id"])
+    run, live, history = await _watched_run(
+        client, hub_server, buyer, prompt["id"], fake_openai[0].gate(key)
+    )
 
     # The run is an ordinary completed run: one terminal event, charged by the usual rules.
     assert run["status"] == "completed", run

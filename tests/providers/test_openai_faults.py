@@ -8,6 +8,7 @@ import asyncio
 
 import pytest
 
+from hub.providers.breaker import breaker_for
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import LiveRecorder, make_prompt, start, wait_run, wallet
 
@@ -120,8 +121,12 @@ async def test_circuit_breaker_fails_fast_then_tries_again(
     client, register, fake_model, fake_openai
 ):
     spec, key = fake_model(
-        "down500", breaker_failures=2, max_retries=1, breaker_cooldown_seconds=1.0
+        "down500", breaker_failures=2, max_retries=1, breaker_cooldown_seconds=60.0
     )
+    # The breaker's clock is the test's: "after the cooldown" is a step, not a wait.
+    breaker = breaker_for(spec.base_url, 2, 60.0)
+    now = [1000.0]
+    breaker.clock = lambda: now[0]
     requests = fake_openai[0].requests[key]
     _, first, _ = await _run(client, register, spec)
     _assert_refunded(first, "provider_unavailable")
@@ -129,7 +134,7 @@ async def test_circuit_breaker_fails_fast_then_tries_again(
     _, second, _ = await _run(client, register, spec)  # open: no request at all
     _assert_refunded(second, "provider_unavailable")
     assert len(requests) == 2
-    await asyncio.sleep(1.1)
+    now[0] += 61.0
     _, third, _ = await _run(client, register, spec)  # half-open: one trial, still failing
     _assert_refunded(third, "provider_unavailable")
     assert len(requests) == 3
