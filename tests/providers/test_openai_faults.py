@@ -10,7 +10,7 @@ import pytest
 
 from hub.providers.breaker import breaker_for
 from tests.billing.invariants import assert_ledger_invariants
-from tests.runs.helpers import LiveRecorder, make_prompt, start, wait_run, wallet
+from tests.runs.helpers import LiveRecorder, eventually, make_prompt, start, wait_run, wallet
 
 TEMPLATE = "Summarise {{topic}} in one line."
 RENDERED = "Summarise tea in one line."
@@ -26,7 +26,8 @@ async def _run(client, register, spec, *, price=10, max_tokens=8, within=15.0):
         r = await start(client, buyer, prompt["id"], max_tokens=max_tokens)
         assert r.status_code == 202, r.text
         run = await wait_run(client, buyer, r.json()["id"], within=within)
-        await asyncio.sleep(0.05)
+        # The terminal event is published just after the commit: wait for it to be sent.
+        await eventually(lambda: rec.terminals(run["id"]), what="the terminal event")
     return buyer, run, rec
 
 
