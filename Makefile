@@ -7,7 +7,7 @@ PY ?= $(shell for p in python3.12 python3.11 python3; do \
 	&& echo $$p && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-repeat install lint bench bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard clean
+.PHONY: run test test-repeat install lint drill bench bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard clean
 
 run: $(STAMP)
 	$(VENV)/bin/python -m hub.devserver
@@ -38,6 +38,10 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard package.json)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check hub workers tests
+
+# Fault drills against servers of their own (loopback, bounded); figures in docs/operations.md.
+drill: $(STAMP)
+	$(VENV)/bin/python -m drill
 
 # Benchmarks (loopback only, bounded, stop by themselves); figures go to docs/performance.md.
 bench: bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard

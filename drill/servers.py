@@ -16,7 +16,6 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -139,7 +138,11 @@ class RedisServer:
 
 
 class PostgresServer:
-    """A PostgreSQL cluster of our own (initdb in `workdir`) on 127.0.0.1:<port>."""
+    """A PostgreSQL cluster of our own (initdb in `workdir`) on 127.0.0.1:<port>.
+
+    PostgreSQL refuses to run as root: then (as pgserver does) it runs as the system user
+    `pgserver`, created if needed, which is given the cluster's folder.
+    """
 
     def __init__(self, workdir: Path, port: int | None = None) -> None:
         self.workdir = workdir
@@ -147,43 +150,43 @@ class PostgresServer:
         self.port = port or free_port()
         self.bin = pg_bin_dir()
         workdir.mkdir(parents=True, exist_ok=True)
+        self.user: str | None = None
+        if os.geteuid() == 0:
+            from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+            self.user = "pgserver"
+            entry = ensure_user_exists(self.user)
+            assert entry is not None
+            ensure_prefix_permissions(workdir)
+            os.chown(workdir, entry.pw_uid, entry.pw_gid)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
 
-    def _ctl(self, *args: str, check: bool = True) -> None:
+    def _run(self, exe: str, *args: str, check: bool = True) -> None:
         subprocess.run(
-            [str(self.bin / "pg_ctl"), "-D", str(self.data), *args],
+            [str(self.bin / exe), *args],
             check=check,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            user=self.user,
+            cwd=self.workdir,
         )
 
     def start(self) -> PostgresServer:
         if not (self.data / "PG_VERSION").exists():
-            subprocess.run(
-                [
-                    str(self.bin / "initdb"),
-                    "-D",
-                    str(self.data),
-                    "-U",
-                    "postgres",
-                    "--auth=trust",
-                    "-E",
-                    "UTF8",
-                ],
-                check=True,
-                stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+            self._run(
+                "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8"
             )
         opts = f"-p {self.port} -h 127.0.0.1 -k {self.workdir} -c fsync=off"
-        self._ctl("-l", str(self.workdir / "postgres.log"), "-o", opts, "-w", "start")
+        log = str(self.workdir / "postgres.log")
+        self._run("pg_ctl", "-D", str(self.data), "-l", log, "-o", opts, "-w", "start")
         wait_port(self.port, 30)
         return self
 
     def stop(self, mode: str = "fast") -> None:
         if (self.data / "postmaster.pid").exists():
-            self._ctl("-m", mode, "-w", "stop", check=False)
+            self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop", check=False)
 
     def restart(self) -> None:
         """Stopped ("fast": every session is terminated) and started again; data kept."""
@@ -191,19 +194,7 @@ class PostgresServer:
         self.start()
 
     def create_database(self, name: str) -> str:
-        subprocess.run(
-            [
-                str(self.bin / "createdb"),
-                "-h",
-                "127.0.0.1",
-                "-p",
-                str(self.port),
-                "-U",
-                "postgres",
-                name,
-            ],
-            check=True,
-        )
+        self._run("createdb", "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", name)
         return self.url(name)
 
 
@@ -272,13 +263,3 @@ def app_process(env: dict[str, str], port: int, log_dir: Path, name: str = "app"
 
 def worker_process(env: dict[str, str], log_dir: Path, name: str = "worker") -> HubProcess:
     return HubProcess(name, [sys.executable, "-m", "workers"], env, log_dir)
-
-
-@contextlib.contextmanager
-def stopped_on_exit(*things: object) -> Iterator[None]:
-    try:
-        yield
-    finally:
-        for thing in reversed(things):
-            with contextlib.suppress(Exception):
-                thing.stop()  # type: ignore[attr-defined]

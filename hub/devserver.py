@@ -27,8 +27,10 @@ class Child:
     """One supervised process: restarted with a backoff (1 s doubling to 30 s, back to 1 s
     after a minute of good health) whenever it exits while the stack is meant to run."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str]) -> None:
-        self.name, self.argv, self.env = name, argv, env
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], log: Path | None = None
+    ) -> None:
+        self.name, self.argv, self.env, self.log = name, argv, env, log
         self.proc: subprocess.Popen[bytes] | None = None
         self.started_at = 0.0
         self.restart_at: float | None = None
@@ -36,7 +38,13 @@ class Child:
         self.restarts = 0
 
     def start(self) -> None:
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)
+        if self.log is None:
+            self.proc = subprocess.Popen(self.argv, env=self.env, cwd=ROOT)
+        else:
+            with open(self.log, "ab") as out:
+                self.proc = subprocess.Popen(
+                    self.argv, env=self.env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT
+                )
         self.started_at = time.monotonic()
         self.restart_at = None
 
@@ -46,9 +54,11 @@ class Child:
         if self.proc is not None and self.proc.poll() is not None and self.restart_at is None:
             if now - self.started_at > 60:
                 self.backoff = 1.0
-            _say(
-                f"{self.name} exited with {self.proc.returncode}; restarting in {self.backoff:.0f}s"
-            )
+            if self.log is None:
+                _say(
+                    f"{self.name} exited with {self.proc.returncode}; "
+                    f"restarting in {self.backoff:.0f}s"
+                )
             self.restart_at = now + self.backoff
             self.backoff = min(self.backoff * 2, 30.0)
         if self.restart_at is not None and now >= self.restart_at:
@@ -95,10 +105,12 @@ def worker_argv() -> list[str]:
 class Supervisor:
     """The app and a worker, each restarted when it dies, until `stop()`."""
 
-    def __init__(self, host: str, port: int, env: dict[str, str]) -> None:
+    def __init__(
+        self, host: str, port: int, env: dict[str, str], log_dir: Path | None = None
+    ) -> None:
         self.children = [
-            Child("app", app_argv(host, port), env),
-            Child("worker", worker_argv(), env),
+            Child("app", app_argv(host, port), env, log_dir / "app.log" if log_dir else None),
+            Child("worker", worker_argv(), env, log_dir / "worker.log" if log_dir else None),
         ]
 
     def start(self) -> None:

@@ -36,12 +36,14 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 import structlog
 from arq.connections import ArqRedis
+from arq.constants import default_queue_name
+from arq.jobs import Job, JobStatus
 from prometheus_client import Counter, Gauge
 
 from hub import live, outages
@@ -55,6 +57,9 @@ FAST_PATH_SECONDS = 1.0
 #: A row the fast path owns is left alone by the relay for this long.
 FAST_PATH_GRACE_SECONDS = 3.0
 RELAY_BATCH = 200
+#: How often the relay checks on an enqueued job until arq has its result (re-enqueued if
+#: Redis lost it), and how long an enqueued job's row is left alone at first.
+JOB_CHECK_SECONDS = 15.0
 RELAY_IDLE_SECONDS = 0.5
 RETRY_MAX_SECONDS = 5.0
 #: Rows failing for a reason other than an outage (a bug, a channel that no longer exists)
@@ -74,6 +79,7 @@ class Row:
     kind: str
     payload: dict[str, Any]
     attempts: int = 0
+    enqueued: bool = False  # a job row whose job was enqueued: checked on until it has run
 
 
 class _NotHere(RuntimeError):
@@ -184,9 +190,19 @@ async def enqueue(
 # --- delivery ----------------------------------------------------------------------------
 
 
-async def _deliver(rows: list[Row]) -> tuple[list[Row], Exception | None]:
-    """Deliver `rows` in order; stop at the first failure. Returns (delivered, error)."""
-    done: list[Row] = []
+@dataclass(slots=True)
+class _Outcome:
+    done: list[Row] = field(default_factory=list)  # delivered: delete
+    enqueued: list[Row] = field(default_factory=list)  # jobs just enqueued: check on later
+    waiting: list[Row] = field(default_factory=list)  # jobs queued or running: look again
+    failed: Row | None = None  # where delivery stopped (it and the rest wait, in order)
+    error: Exception | None = None
+
+
+async def _deliver(rows: list[Row]) -> _Outcome:
+    """Deliver `rows` in order and stop at the first failure: publications are done once
+    published; a job stays *enqueued* (its row kept, see `_job`) until arq has its result."""
+    out = _Outcome()
     i = 0
     try:
         if not live.is_installed():
@@ -200,28 +216,58 @@ async def _deliver(rows: list[Row]) -> tuple[list[Row], Exception | None]:
                 await live.publish_many(
                     [(r.payload["channel"], r.payload["data"], f"outbox:{r.id}") for r in chunk]
                 )
-                done += chunk
+                out.done += chunk
                 i = j
             else:
-                row = rows[i]
-                p = row.payload
-                try:
-                    redis = get_redis()
-                except RuntimeError as exc:
-                    raise _NotHere(str(exc)) from exc
-                defer = p.get("defer_seconds")
-                await ArqRedis(redis.connection_pool).enqueue_job(
-                    p["function"],
-                    *p["args"],
-                    _job_id=p["job_id"],
-                    _queue_name=p.get("queue"),
-                    _defer_by=timedelta(seconds=defer) if defer else None,
-                )
-                done.append(row)
+                outcome = await _job(rows[i])
+                getattr(out, outcome).append(rows[i])
                 i += 1
     except Exception as exc:  # noqa: BLE001 - the caller keeps the rest for the relay
-        return done, exc
-    return done, None
+        out.failed, out.error = rows[i], exc
+        out.waiting += rows[i + 1 :]
+    return out
+
+
+async def _job(row: Row) -> str:
+    """Enqueue a job row's arq job; or, when it was enqueued before, see what became of it:
+    'done' once arq has its result, 'enqueued' (again) when Redis lost it (restarted empty),
+    'waiting' while it is queued or running. A job's row is gone only once it has run, so no
+    job is lost with Redis's memory."""
+    p = row.payload
+    try:
+        redis = get_redis()
+    except RuntimeError as exc:
+        raise _NotHere(str(exc)) from exc
+    arq = ArqRedis(redis.connection_pool)
+    queue = p.get("queue") or default_queue_name
+    if row.enqueued:
+        status = await Job(p["job_id"], arq, _queue_name=queue).status()
+        if status == JobStatus.complete:
+            return "done"
+        if status != JobStatus.not_found:
+            return "waiting"
+    defer = p.get("defer_seconds")
+    await arq.enqueue_job(
+        p["function"],
+        *p["args"],
+        _job_id=p["job_id"],
+        _queue_name=queue,
+        _defer_by=timedelta(seconds=defer) if defer else None,
+    )
+    return "enqueued"
+
+
+async def _settle(done: list[Row], enqueued: list[Row]) -> None:
+    """Delete delivered rows; mark enqueued job rows to be checked on later."""
+    if done:
+        await fetch("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r.id for r in done])
+    if enqueued:
+        await fetch(
+            "UPDATE outbox SET enqueued_at = now(), attempts = 0, last_error = NULL, "
+            "next_attempt_at = now() + make_interval(secs => $2) WHERE id = ANY($1::bigint[])",
+            [r.id for r in enqueued],
+            JOB_CHECK_SECONDS,
+        )
 
 
 async def deliver_now(rows: list[Row]) -> None:
@@ -230,18 +276,18 @@ async def deliver_now(rows: list[Row]) -> None:
         return
     try:
         async with asyncio.timeout(FAST_PATH_SECONDS):
-            done, error = await _deliver(rows)
+            out = await _deliver(rows)
     except TimeoutError:
         return  # outcome unknown: the relay delivers again (idempotently)
-    for row in done:
+    for row in out.done + out.enqueued:
         DELIVERED.labels(row.kind, "fast").inc()
-    if error is not None:
-        FAILED.labels(rows[len(done)].kind).inc()
-        if outages.outage_of(error) is None and not isinstance(error, _NotHere):
+    if out.failed is not None:
+        FAILED.labels(out.failed.kind).inc()
+        error = out.error
+        if outages.outage_of(error) is None and not isinstance(error, _NotHere):  # type: ignore[arg-type]
             log.warning("outbox.fast_path_failed", error=f"{type(error).__name__}: {error}"[:200])
-    if done:
-        with contextlib.suppress(Exception):  # left for the relay, which delivers idempotently
-            await fetch("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r.id for r in done])
+    with contextlib.suppress(Exception):  # left for the relay, which delivers idempotently
+        await _settle(out.done, out.enqueued)
 
 
 def _retry_delay(attempts: int) -> float:
@@ -252,8 +298,8 @@ async def relay_once(limit: int = RELAY_BATCH) -> int:
     """Deliver one batch of due rows (oldest first); returns how many were delivered."""
     async with engine().transaction():
         rows = await fetch(
-            "SELECT id, kind, payload, attempts FROM outbox WHERE next_attempt_at <= now() "
-            "ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
+            "SELECT id, kind, payload, attempts, enqueued_at IS NOT NULL AS enqueued FROM outbox "
+            "WHERE next_attempt_at <= now() ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
             limit,
         )
         if not rows:
@@ -264,37 +310,44 @@ async def relay_once(limit: int = RELAY_BATCH) -> int:
                 r["kind"],
                 json.loads(r["payload"]) if isinstance(r["payload"], str) else r["payload"],
                 int(r["attempts"]),
+                bool(r["enqueued"]),
             )
             for r in rows
         ]
-        done, error = await _deliver(batch)
-        if done:
-            await fetch("DELETE FROM outbox WHERE id = ANY($1::bigint[])", [r.id for r in done])
-            for row in done:
-                DELIVERED.labels(row.kind, "relay").inc()
-        if error is not None:
-            failed = batch[len(done)]
+        out = await _deliver(batch)
+        await _settle(out.done, out.enqueued)
+        for row in out.done + out.enqueued:
+            DELIVERED.labels(row.kind, "relay").inc()
+        waiting = [r.id for r in out.waiting]
+        if out.failed is not None:
+            failed, error = out.failed, out.error
             FAILED.labels(failed.kind).inc()
-            outage = outages.outage_of(error) is not None
+            outage = outages.outage_of(error) is not None  # type: ignore[arg-type]
             if not outage and failed.attempts + 1 >= MAX_ATTEMPTS:
                 log.error("outbox.dropped", id=failed.id, kind=failed.kind, error=repr(error)[:200])
                 DROPPED.labels(failed.kind).inc()
                 await fetch("DELETE FROM outbox WHERE id = $1", failed.id)
             else:
-                # The failed row and everything after it wait (order is kept).
-                rest = [r.id for r in batch[len(done) :]]
                 await fetch(
-                    "UPDATE outbox SET attempts = attempts + CASE WHEN id = $1 THEN 1 ELSE 0 END, "
-                    "next_attempt_at = now() + make_interval(secs => $2), last_error = "
-                    "CASE WHEN id = $1 THEN $3 ELSE last_error END WHERE id = ANY($4::bigint[])",
+                    "UPDATE outbox SET attempts = attempts + 1, last_error = $2, "
+                    "next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
                     failed.id,
-                    _retry_delay(failed.attempts),
                     f"{type(error).__name__}: {error}"[:500],
-                    rest,
+                    _retry_delay(failed.attempts),
                 )
             if not outage:
                 log.warning("outbox.delivery_failed", id=failed.id, kind=failed.kind)
-        return len(done)
+        if waiting:
+            # After a failure, order is kept: the rest waits as long as the failed row; jobs
+            # still queued or running are looked at again later.
+            delay = _retry_delay(out.failed.attempts) if out.failed else JOB_CHECK_SECONDS
+            await fetch(
+                "UPDATE outbox SET next_attempt_at = now() + make_interval(secs => $2) "
+                "WHERE id = ANY($1::bigint[])",
+                waiting,
+                delay,
+            )
+        return len(out.done) + len(out.enqueued)
 
 
 async def relay_forever() -> None:

@@ -12,3 +12,4 @@ class OutboxRow(Table, tablename="outbox"):
     next_attempt_at = Timestamptz()
     attempts = Integer(default=0)
     last_error = Text(null=True, default=None)
+    enqueued_at = Timestamptz(null=True, default=None)

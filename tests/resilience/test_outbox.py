@@ -58,3 +58,31 @@ async def test_outbox_delivers_a_feed_item_saved_while_redis_was_down(stack, api
     finally:
         await sdk.disconnect()
     assert len(items) == 1 and items[0]["item"]["actor"]["handle"] == creator.handle
+
+
+async def test_a_job_redis_forgot_before_it_ran_is_enqueued_again(stack, api):
+    """The fan-out job of a prompt was enqueued, then Redis restarted empty before any worker
+    ran it: the outbox, which keeps a job's row until arq has its result, enqueues it again."""
+    creator, follower = await register(api), await register(api)
+    r = await api.post(f"/creators/{creator.handle}/follow", headers=follower.headers)
+    assert r.status_code in (200, 201), r.text
+
+    stack.worker.stop()  # nobody runs the job...
+    r = await api.post(
+        "/prompts",
+        headers=creator.headers,
+        json={"title": "Queued, then forgotten", "template": "Say {{x}}.", "model": "demo"},
+    )
+    assert r.status_code == 201, r.text
+    prompt_id = r.json()["id"]
+    stack.redis.restart()  # ...and Redis forgets it
+    stack.worker.start()
+    await stack.wait_ready()
+
+    deadline = time.monotonic() + 60
+    while True:
+        r = await api.get("/me/feed", headers=follower.headers)
+        if r.status_code == 200 and any(i["prompt"]["id"] == prompt_id for i in r.json()["items"]):
+            break
+        assert time.monotonic() < deadline, f"the fan-out never ran: {r.text}\n{stack.logs()}"
+        await asyncio.sleep(0.2)
