@@ -153,6 +153,10 @@ def main() -> int:
 
     get_settings.cache_clear()
     settings = get_settings()
+    if "HUB_PUBLIC_URL" not in os.environ:  # links in mail point at this server
+        os.environ["HUB_PUBLIC_URL"] = f"http://{settings.host}:{settings.port}"
+        get_settings.cache_clear()
+        settings = get_settings()
     supervisor: Supervisor | None = None
     stopping = False
 

@@ -16,6 +16,7 @@ from typing import Any
 import msgspec
 import structlog
 from litestar import Request
+from litestar.enums import RequestEncodingType
 
 from hub.errors import Problem
 
@@ -48,6 +49,9 @@ async def check_json_body(request: Request[Any, Any, Any]) -> None:
     field = request.route_handler.parsed_fn_signature.parameters.get("data")
     if field is None:
         return
+    media_type = getattr(field.kwarg_definition, "media_type", RequestEncodingType.JSON)
+    if media_type != RequestEncodingType.JSON:
+        return  # forms are strings by nature
     body = await request.body()
     if not body:
         return  # a missing body is for the handler's signature to accept or refuse
