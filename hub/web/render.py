@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +11,7 @@ from typing import Any
 from litestar.contrib.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup, escape
 
 from hub.settings import get_settings
 
@@ -54,9 +56,25 @@ def stars(rating: float | int | None) -> str:
     return "★" * r + "☆" * (5 - r)
 
 
+_MENTION = re.compile(r"(?<![\w@])@([A-Za-z0-9_]{3,30})\b")
+
+
+def mentions(text: str) -> Markup:
+    """Chat text, escaped, with each @handle a link to that person's page."""
+    out: list[str] = []
+    last = 0
+    for m in _MENTION.finditer(text):
+        out.append(str(escape(text[last : m.start()])))
+        handle = m.group(1)
+        out.append(f'<a class="mention" href="/creators/{handle}">@{escape(handle)}</a>')
+        last = m.end()
+    out.append(str(escape(text[last:])))
+    return Markup("".join(out))
+
+
 def _engine_setup(engine: JinjaTemplateEngine) -> None:
     env = engine.engine
-    env.filters.update(money=money, price=price, iso=iso, when=when, stars=stars)
+    env.filters.update(money=money, price=price, iso=iso, when=when, stars=stars, mentions=mentions)
     env.globals.update(new_key=lambda: uuid.uuid4().hex)
     env.trim_blocks = True
     env.lstrip_blocks = True

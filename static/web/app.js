@@ -391,6 +391,21 @@
   }
 
   // ------------------------------------------------------------------ chat
+  // Message text as text nodes, with each @handle a link (never HTML from the message).
+  function setText(el, text) {
+    el.replaceChildren();
+    const re = /(^|[^\w@])@([A-Za-z0-9_]{3,30})\b/g;
+    let last = 0, m;
+    while ((m = re.exec(text))) {
+      const at = m.index + m[1].length;
+      el.append(document.createTextNode(text.slice(last, at)));
+      const a = document.createElement("a");
+      a.className = "mention"; a.href = `/creators/${m[2]}`; a.textContent = `@${m[2]}`;
+      el.append(a);
+      last = at + 1 + m[2].length;
+    }
+    el.append(document.createTextNode(text.slice(last)));
+  }
   function bindChat(el) {
     if (el.dataset.liveBound) return;
     el.dataset.liveBound = "1";
@@ -417,7 +432,7 @@
       const author = node.querySelector("[data-author]");
       author.textContent = m.author && m.author.handle ? (m.author.display_name || m.author.handle) : "deleted user";
       if (m.author && m.author.handle) { author.href = `/creators/${m.author.handle}`; node.querySelector("[data-handle]").textContent = `@${m.author.handle}`; }
-      node.querySelector("[data-text]").textContent = m.text;
+      setText(node.querySelector("[data-text]"), m.text);
       const t = node.querySelector("time");
       t.setAttribute("datetime", m.created_at); t.dataset.format = "time"; localTime(t);
       node.dataset.authorId = (m.author && m.author.id) || "";
@@ -451,7 +466,7 @@
       else if (d.type === "room.message_deleted") { const n = list.querySelector(`[data-message-id="${d.id}"]`); if (n) n.remove(); }
       else if (d.type === "room.message_edited") {
         const n = list.querySelector(`[data-message-id="${d.id}"]`);
-        if (n) { n.querySelector("[data-text]").textContent = d.text; n.querySelector("[data-edited]").hidden = false; }
+        if (n) { setText(n.querySelector("[data-text]"), d.text); n.querySelector("[data-edited]").hidden = false; }
       }
     });
     const refreshPeople = async () => {

@@ -96,10 +96,12 @@ async def test_two_people_chat_with_names_presence_and_edits(pages, client, regi
     await expect(msg_b).to_have_count(1)
     await expect(msg_b.locator(".msg-author")).to_have_text("Ann Lee")
     await expect(msg_b.locator("time")).not_to_be_empty()
-    reply = f"Hello Ann {unique()}"
+    reply = f"Hello @{ann.handle} {unique()}"
     await b.get_by_label("Your message").fill(reply)
     await b.get_by_role("button", name="Send").click()
     await expect(a.locator(".message", has_text=reply)).to_have_count(1)
+    mention = a.locator(".message", has_text=reply).get_by_role("link", name=f"@{ann.handle}")
+    await expect(mention).to_have_attribute("href", f"/creators/{ann.handle}")
     # The author edits their message; the edit arrives live on the other side.
     a.once("dialog", lambda d: asyncio.ensure_future(d.accept("Hi Ben, edited")))
     await a.locator(".message", has_text=text).get_by_role("button", name="Edit").click()
@@ -718,3 +720,25 @@ async def test_direct_messages_unread_counts_and_typing(pages, client, register)
     # Nobody messages themselves: the form is not offered on your own page.
     await a.goto(f"/creators/{ann.handle}")
     await expect(a.locator("summary", has_text="a message")).to_be_hidden()
+
+
+async def test_the_buyer_cancels_a_run_and_sees_what_it_cost(pages, client, register, new_prompt):
+    from playwright.async_api import expect
+
+    creator, buyer = await register(), await register()
+    p = await new_prompt(creator, price_cents=20)
+    page = await pages.open(f"/prompts/{p['id']}", account=buyer)
+    await page.get_by_label("Max output tokens").fill("2000")
+    await page.get_by_role("button", name="Run for $0.20").click()
+    out = page.locator("[data-run-output]")
+    await expect(out).not_to_be_empty(timeout=20_000)
+    await page.get_by_role("button", name="Cancel run").click()
+    await expect(page.locator("[data-run-status]")).to_have_text("Cancelled", timeout=20_000)
+    run_id = await page.locator("[data-run-stream]").get_attribute("data-run-id")
+    final = await finished_run(client, buyer, run_id)
+    assert final["status"] == "canceled"
+    # Output had begun: the full price plus the usage so far, the rest back (the cancel rule).
+    receipt = page.locator(".receipt")
+    await expect(receipt).to_contain_text(f"charged ${final['charge_cents'] / 100:.2f}")
+    assert final["charge_cents"] >= 20
+    assert await out.text_content() == final["output"]
