@@ -125,7 +125,8 @@ class PublicFragments(Controller):
     async def room_pane(self, request: Request[Any, Any, Any], slug: str) -> Template:
         user = await optional_user(request)
         room = await rooms.readable_room(slug, user)
-        return fragment("room_pane.html", room=room, slug=room["slug"])
+        view = await rooms.room_for_viewer(room, user)  # a DM is titled by the other person
+        return fragment("room_pane.html", room=view, slug=room["slug"])
 
     @get("/rooms/{slug:str}/messages")
     async def messages(self, request: Request[Any, Any, Any], slug: str) -> Template:
