@@ -14,6 +14,7 @@ SEEDERS = [
     "hub.seed_marketplace",
     "hub.seed_runs",
     "hub.seed_web",
+    "hub.seed_community",
 ]
 
 
