@@ -26,6 +26,7 @@ import pytest_asyncio
 from drill.servers import (
     ROOT,
     HubProcess,
+    PostgresServer,
     RedisServer,
     app_process,
     free_port,
@@ -78,6 +79,7 @@ class Stack:
     ):
         self.redis, self.app, self.worker, self.env = redis, app, worker, env
         self.mailbox: Any = None  # the session's SMTP server, which the stack mails
+        self.pg: PostgresServer | None = None  # a PostgreSQL of the stack's own, if any
         self.base = f"http://127.0.0.1:{port}"
         self.ws = f"ws://127.0.0.1:{port}/connection/websocket"
 
@@ -148,4 +150,46 @@ async def stack(fault_database: str, tmp_path: Path, mailbox: Any) -> AsyncItera
 async def api(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(base_url=stack.base + "/api/v1", timeout=10) as c:
         c.mailbox = stack.mailbox  # type: ignore[attr-defined] - helpers.register verifies through it
+        yield c
+
+
+@pytest_asyncio.fixture
+async def pg_stack(tmp_path: Path, mailbox: Any) -> AsyncIterator[Stack]:
+    """A stack with a PostgreSQL of its own too (initdb'd and migrated here), for tests that
+    stop and start Postgres."""
+    pg = PostgresServer(tmp_path / "pg").start()
+    redis = RedisServer(tmp_path / "redis").start()
+    try:
+        database_url = pg.create_database("hub")
+        env = hub_env(database_url, redis.url, HUB_SMTP_URL=mailbox.url, **FAST_RUNS)
+        await asyncio.to_thread(
+            subprocess.run,
+            [sys.executable, "-m", "hub.migrate"],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+        )
+        port = free_port()
+        app = app_process(env, port, tmp_path)
+        worker = worker_process(env, tmp_path)
+        s = Stack(redis, app, worker, port, env)
+        s.mailbox, s.pg = mailbox, pg
+        try:
+            app.start()
+            worker.start()
+            await s.wait_ready()
+            yield s
+        finally:
+            worker.stop()
+            app.stop()
+    finally:
+        redis.stop()
+        pg.stop("immediate")
+
+
+@pytest_asyncio.fixture
+async def pg_api(pg_stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=pg_stack.base + "/api/v1", timeout=10) as c:
+        c.mailbox = pg_stack.mailbox  # type: ignore[attr-defined]
         yield c
