@@ -48,6 +48,7 @@ bench: bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard
 
 bench-realtime: $(STAMP)
 	$(VENV)/bin/python bench/realtime_fanout.py
+	$(VENV)/bin/python bench/realtime_fanout.py --transport http_stream --subs 1000 --rates 50 100
 
 bench-runs: $(STAMP)
 	$(VENV)/bin/python bench/runs_bench.py
