@@ -40,6 +40,7 @@ from hub.runs.schemas import RunRequest
 from hub.web.render import fragment
 
 Form = Annotated[dict[str, str], Body(media_type=RequestEncodingType.URL_ENCODED)]
+PageCursor = Annotated[str | None, Parameter(max_length=512, required=False)]
 
 
 def problem_fragment(request: Request[Any, Any, Any], exc: Problem) -> Template:
@@ -283,14 +284,22 @@ class PersonalFragments(Controller):
     # --- feed, notifications ------------------------------------------------------------
 
     @get("/feed")
-    async def feed(self, request: Request[CurrentUser, Any, Any]) -> Template:
-        page_ = await community_feed.list_feed(request.user.id, None, 30)
+    async def feed(
+        self, request: Request[CurrentUser, Any, Any], cursor: PageCursor = None
+    ) -> Template:
+        page_ = await community_feed.list_feed(request.user.id, cursor, 30)
+        if cursor:
+            return fragment("feed_items.html", feed=page_)
         following = await community.list_following(request.user.id, None, 50)
         return fragment("feed.html", feed=page_, following=following)
 
     @get("/notifications")
-    async def notifications(self, request: Request[CurrentUser, Any, Any]) -> Template:
-        page_ = await community_notifications.list_notifications(request.user.id, None, None, 50)
+    async def notifications(
+        self, request: Request[CurrentUser, Any, Any], cursor: PageCursor = None
+    ) -> Template:
+        page_ = await community_notifications.list_notifications(request.user.id, None, cursor, 50)
+        if cursor:
+            return fragment("notification_items.html", page=page_)
         return fragment("notifications.html", page=page_)
 
     @post("/notifications/read-all", status_code=200)
@@ -312,15 +321,24 @@ class PersonalFragments(Controller):
     # --- runs, wallet, dashboard --------------------------------------------------------
 
     @get("/runs")
-    async def runs_list(self, request: Request[CurrentUser, Any, Any]) -> Template:
-        page_ = await runs.my_runs(request.user.id, 50, None)
-        return fragment("my_runs.html", runs=page_.items)
+    async def runs_list(
+        self, request: Request[CurrentUser, Any, Any], cursor: PageCursor = None
+    ) -> Template:
+        page_ = await runs.my_runs(request.user.id, 50, cursor)
+        name = "my_runs_items.html" if cursor else "my_runs.html"
+        return fragment(name, runs=page_.items, next_cursor=page_.next_cursor)
 
     @get("/wallet")
-    async def wallet(self, request: Request[CurrentUser, Any, Any]) -> Template:
+    async def wallet(
+        self, request: Request[CurrentUser, Any, Any], cursor: PageCursor = None
+    ) -> Template:
+        ledger = await billing.ledger_page(request.user.id, 50, cursor)
+        if cursor:
+            return fragment("ledger_rows.html", ledger=ledger.items, next_cursor=ledger.next_cursor)
         wallet = await billing.wallet(request.user.id)
-        ledger = await billing.ledger_page(request.user.id, 50, None)
-        return fragment("wallet.html", w=wallet, ledger=ledger.items)
+        return fragment(
+            "wallet.html", w=wallet, ledger=ledger.items, next_cursor=ledger.next_cursor
+        )
 
     @get("/dashboard")
     async def dashboard(self, request: Request[CurrentUser, Any, Any]) -> Template:

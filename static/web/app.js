@@ -723,6 +723,14 @@
     }
   });
 
+  // Opening a notification reads it (on every tab, through notifications.read).
+  document.addEventListener("click", (ev) => {
+    const link = ev.target.closest(".notification.unread a[href]");
+    if (!link) return;
+    const id = link.closest("[data-notification-id]").dataset.notificationId;
+    api("/me/notifications/read", { method: "POST", body: { ids: [id] } }).catch(() => {});
+  });
+
   document.addEventListener("click", async (ev) => {
     const button = ev.target.closest("[data-export]");
     if (!button) return;

@@ -742,3 +742,26 @@ async def test_the_buyer_cancels_a_run_and_sees_what_it_cost(pages, client, regi
     await expect(receipt).to_contain_text(f"charged ${final['charge_cents'] / 100:.2f}")
     assert final["charge_cents"] >= 20
     assert await out.text_content() == final["output"]
+
+
+async def test_long_lists_page_on_with_show_older(pages, client, register):
+    from playwright.async_api import expect
+
+    from hub.db import fetch
+
+    me, fan = await register(), await register()
+    # 55 notifications (more than a page of 50), the oldest first.
+    await fetch(
+        "INSERT INTO notifications (user_id, kind, dedupe_key, actor_id, created_at) "
+        "SELECT $1::uuid, 'follower.new', 'test:' || i, $2::uuid, now() - make_interval(mins => i) "
+        "FROM generate_series(1, 55) AS i",
+        me.id,
+        fan.id,
+    )
+    page = await pages.open("/notifications", account=me)
+    items = page.locator(".notification")
+    await expect(items).to_have_count(50)
+    await page.get_by_role("button", name="Show older notifications").click()
+    await expect(items).to_have_count(55)
+    await expect(page.get_by_role("button", name="Show older notifications")).to_have_count(0)
+    await expect(items.last).to_contain_text(f"@{fan.handle} followed you")
