@@ -12,7 +12,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from hub.db import fetch
+from hub.db import fetch, fetchrow
 from hub.moderation.schemas import AuditEntryOut, AuditPage, UserBrief
 from hub.pagination import decode_cursor, page
 
@@ -41,6 +41,18 @@ async def record(
         reason,
         json.dumps(details or {}, default=str),
     )
+
+
+async def removed_by_moderator(subject_type: str, subject_id: uuid.UUID) -> bool:
+    """Whether a moderator removed this item (so its owner may not bring it back)."""
+    row = await fetchrow(
+        "SELECT 1 FROM moderation_audit WHERE subject_type = $1 AND subject_id = $2 "
+        "AND action IN ('report.delete', 'report.ban') AND (details->>'deleted')::boolean "
+        "LIMIT 1",
+        subject_type,
+        subject_id,
+    )
+    return row is not None
 
 
 def _uid(value: str | uuid.UUID | None) -> uuid.UUID | None:

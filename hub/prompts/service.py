@@ -26,7 +26,7 @@ from hub import outages, outbox
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, too_many, validation_error
-from hub.moderation import suspensions
+from hub.moderation import audit, suspensions
 from hub.pagination import decode_cursor, page
 from hub.prompts import events
 from hub.prompts.schemas import (
@@ -353,6 +353,8 @@ async def update_prompt(prompt_id: uuid.UUID, owner_id: str, patch: PromptPatch)
         if patch.tags is not None:
             changes["tags"] = _normalise_tags(patch.tags)
         if patch.status is not None and patch.status != row["status"]:
+            if patch.status == "active" and await audit.removed_by_moderator("prompt", prompt_id):
+                raise forbidden("A moderator removed this prompt; it cannot be restored.")
             changes["status"] = patch.status
             changes["archived_at"] = datetime.now(UTC) if patch.status == "archived" else None
         if changes:

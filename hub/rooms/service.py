@@ -694,7 +694,12 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
         "WHERE mem.user_id = $1 ORDER BY mem.joined_at",
         uid,
     )
-    return {"messages": messages, "memberships": rooms}
+    markers = await fetch(
+        "SELECT r.slug, rr.last_read_at, rr.last_read_message_id FROM room_reads rr "
+        "JOIN rooms r ON r.id = rr.room_id WHERE rr.user_id = $1 ORDER BY rr.updated_at",
+        uid,
+    )
+    return {"messages": messages, "memberships": rooms, "read_markers": markers}
 
 
 async def erase_for_user(user_id: str) -> None:
@@ -715,6 +720,7 @@ async def erase_for_user(user_id: str) -> None:
         except Exception:  # noqa: BLE001 - Redis trouble must not undo the erasure itself
             log.warning("rooms.erase_history_failed", room=row["slug"], exc_info=True)
     await fetch("DELETE FROM room_members WHERE user_id = $1 AND role <> 'owner'", uid)
+    await fetch("DELETE FROM room_reads WHERE user_id = $1", uid)
 
 
 account_hooks.exporters["rooms"] = export_for_user

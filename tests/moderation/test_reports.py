@@ -275,6 +275,11 @@ async def test_prompt_and_user_reports(client, register):
     )
     assert r.status_code == 200, r.text
     assert (await client.get(f"/prompts/{prompt['id']}")).status_code == 404
+    # Its owner cannot bring it back.
+    r = await client.patch(
+        f"/prompts/{prompt['id']}", headers=creator.headers, json={"status": "active"}
+    )
+    assert "moderator" in assert_problem(r, 403)["detail"]
 
     r = await client.post(
         "/reports",

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import pytest
 
+from hub.db import fetch
 from tests.community.live import live, of_type
 from tests.conftest import unique
 from tests.problems import assert_problem
@@ -119,6 +120,11 @@ async def test_my_rooms_lists_what_i_follow_newest_activity_first(client, regist
     ]
     assert (await client.get("/me/rooms", headers=alice.headers)).status_code == 200
     assert_problem(await client.get("/me/rooms"), 401)
+    # GDPR: the markers are in the export and go with the account.
+    export = (await client.get("/me/export", headers=bob.headers)).json()["rooms"]
+    assert {m["slug"] for m in export["read_markers"]} == {quiet, busy}
+    assert (await client.delete("/me", headers=bob.headers)).status_code == 204
+    assert await fetch("SELECT 1 FROM room_reads WHERE user_id = $1::uuid", bob.id) == []
 
 
 async def test_bad_read_markers(client, register):

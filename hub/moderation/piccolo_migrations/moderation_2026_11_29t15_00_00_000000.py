@@ -1,0 +1,21 @@
+from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+from hub.db import run_ddl
+
+ID = "2026-11-29T15:00:00:000000"
+VERSION = "1.38.0"
+DESCRIPTION = "audit log by item (was it removed by a moderator?)"
+
+SQL = """
+CREATE INDEX moderation_audit_subject_idx ON moderation_audit (subject_type, subject_id)
+"""
+
+
+async def forwards() -> MigrationManager:
+    manager = MigrationManager(migration_id=ID, app_name="moderation", description=DESCRIPTION)
+
+    async def run() -> None:
+        await run_ddl(SQL)
+
+    manager.add_raw(run)
+    return manager
