@@ -136,9 +136,11 @@ async def test_fanout_order_with_bursts_joins_and_replies(engine_server, uid):
     last = 0
 
     async def publisher() -> None:
+        # Bounded, so a slow machine (joins take longer) cannot queue more for the clients,
+        # which read only at the end, than their send queues hold.
         nonlocal last
         i = 0
-        while not stop.is_set():
+        while not stop.is_set() and i < 3000:
             results = await engine.publish_many([(channel, {"i": i + k}) for k in range(5)])
             last = results[-1].offset
             i += 5
