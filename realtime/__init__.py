@@ -10,10 +10,11 @@ Mounting it in a Litestar app::
 
     engine = Engine(redis_url, policy, authenticator, EngineConfig())
     app = Litestar(
-        route_handlers=[websocket_route(engine, "/connection/websocket"), ...],
+        route_handlers=[websocket_route(engine, "/connection/websocket"),
+                        *http_routes(engine), ...],   # http_stream, sse, /emulation
         lifespan=[engine.lifespan],          # or call engine.start()/stop() in your lifespan
     )
-    # or, leaner per connection: serve the endpoint in front of the app (in asgi.py)
+    # or, leaner per connection: serve the endpoints in front of the app (in asgi.py)
     app = RealtimeASGI(app, engine, "/connection/websocket")
 
 Run uvicorn with `ws_per_message_deflate=False`, and call `gc.collect(); gc.freeze()` once
@@ -24,6 +25,9 @@ Server API (the hub's processes)::
     result = await engine.publish("runs:42", {"type": "run.delta", "seq": 3, "text": "hi"})
     result.offset, result.epoch
     await engine.disconnect_user(user_id)    # every process, via Redis pub/sub control channel
+    await engine.unsubscribe(user_id, "rooms:x", 2100, "access revoked")   # live, everywhere
+    await engine.history("rooms:x", limit=10); await engine.history_remove("rooms:x", where)
+    await engine.presence("rooms:x"); await engine.nodes()
 
 Workers without an Engine (arq) publish through the same atomic script::
 

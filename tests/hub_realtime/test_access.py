@@ -234,3 +234,25 @@ async def test_deeply_nested_json_is_a_protocol_error_without_a_traceback(
     finally:
         await raw.close()
     assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+
+
+async def test_erasure_ends_the_users_live_subscriptions_at_once(client, register, ws_url):
+    owner, leaver = await register(), await register()
+    slug = await _room(client, owner)
+    channel = f"rooms:{slug}"
+    co, cl = await _connect(ws_url, owner), await _connect(ws_url, leaver)
+    events = cl.test_events  # type: ignore[attr-defined]
+    try:
+        _, rec_o = await _subscribe(co, channel, join_leave=True)
+        _, rec_l = await _subscribe(cl, channel)
+        await rec_o.wait_for(lambda: any(j.user == leaver.id for j in rec_o.joins))
+        assert (await client.delete("/me", headers=leaver.headers)).status_code == 204
+        # Closed at once (3011), refused on the reconnect (3500): the SDK stops for good,
+        # and the room sees them leave.
+        await events.wait_for(lambda: any(d.code == 3500 for d in events.disconnects), within=10)
+        await rec_o.wait_for(lambda: any(lv.user == leaver.id for lv in rec_o.leaves))
+        presence = await co.presence(channel)
+        assert {i.user for i in presence.clients.values()} == {owner.id}
+    finally:
+        await co.disconnect()
+        await cl.disconnect()
