@@ -159,3 +159,29 @@ async def test_centrifuge_js_server_side_publications_and_recovery(client, regis
         second = [s for s in result["subscribed"][2:]]
         assert {s["channel"] for s in second} == {f"feed#{user.id}", f"notifications#{user.id}"}
         assert all(s["wasRecovering"] and s["recovered"] for s in second)
+
+
+async def test_a_gap_in_a_server_side_channel_reconnects_and_says_not_recovered(register, ws_url):
+    """Redis lost a personal channel's stream while the client was subscribed server-side: the
+    connection is closed with 3010 (a server-side subscription cannot be resubscribed alone),
+    the SDK reconnects at once and is told `recovered: false`, so the app reloads."""
+    from hub.redis import get_redis
+
+    user = await register()
+    events = ServerEvents()
+    c = make_client(ws_url, token=user.token, events=events)
+    await c.connect()
+    note = f"notifications#{user.id}"
+    try:
+        await events.wait_for(lambda: len(events.subscribed) == 2)
+        await live.publish(note, {"type": "notification.created", "id": "1"})
+        await events.wait_for(lambda: len(events.pubs) == 1)
+        await get_redis().delete(f"hub:{{{note}}}:meta", f"hub:{{{note}}}:stream")
+        await live.publish(note, {"type": "notification.created", "id": "2"})  # a new epoch
+        await events.wait_for(lambda: any(x.code == 3010 for x in events.connecting))
+        await events.wait_for(lambda: len(events.subscribed) == 4)
+        again = next(s for s in events.subscribed[2:] if s.channel == note)
+        assert again.was_recovering and not again.recovered
+        assert [d["id"] for _, d in events.pubs] == ["1"]  # no silent gap
+    finally:
+        await c.disconnect()
