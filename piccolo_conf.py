@@ -25,5 +25,6 @@ APP_REGISTRY = AppRegistry(
         "hub.rooms.piccolo_app",
         "hub.moderation.piccolo_app",
         "hub.outbox.piccolo_app",
+        "hub.media.piccolo_app",
     ]
 )

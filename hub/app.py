@@ -36,6 +36,8 @@ from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.db import close_pool, start_pool
 from hub.errors import Problem
 from hub.logging import configure_logging
+from hub.media.api import SampleMediaController, serve_media
+from hub.media.storage import close_stores
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.moderation.api import HANDLERS as MODERATION_HANDLERS
 from hub.ops.api import OpsController
@@ -74,6 +76,7 @@ API_V1_HANDLERS: list[Any] = [
     MyRoomsController,
     RealtimeAdminController,
     *MODERATION_HANDLERS,
+    SampleMediaController,
 ]
 
 
@@ -164,6 +167,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
         finally:
             metrics_task.cancel()
             await realtime_setup.stop(app, rt_engine)
+            await close_stores()
             await close_pool()
             await hub_redis.close()
             log.info("hub.stopped")
@@ -179,6 +183,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             "^/connection/",
             "^/emulation$",
             "^/static/",
+            "^/media/",
             "^/vendor/",
             "^/schema",
         ],
@@ -208,6 +213,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             manifest,
             favicon,
             static,
+            serve_media,
             *_vendor_routers(),
             web,
             *realtime_setup.route_handlers(rt_engine),

@@ -16,16 +16,17 @@ from hub.settings import get_settings
 log = structlog.get_logger("hub.access")
 
 
-def content_security_policy(stripe_js_url: str = "") -> str:
+def content_security_policy(stripe_js_url: str = "", media_origins: str = "") -> str:
     """The pages' policy: only the hub's own scripts (no inline script), plus Stripe.js and its
-    frames when payments are configured (card fields must come from Stripe itself)."""
+    frames when payments are configured (card fields must come from Stripe itself), and images
+    from the media store's origin when `/media/...` redirects to S3."""
     stripe = ""
     if stripe_js_url:
         parts = urlsplit(stripe_js_url)
         stripe = f" {parts.scheme}://{parts.netloc}"
     return (
         f"default-src 'self'; script-src 'self'{stripe}; style-src 'self' 'unsafe-inline'; "
-        f"img-src 'self' data:; connect-src 'self' ws: wss:{stripe}; frame-src 'self'{stripe}; "
+        f"img-src 'self' data:{media_origins}; connect-src 'self' ws: wss:{stripe}; frame-src 'self'{stripe}; "
         "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; "
         "manifest-src 'self'"
     )
@@ -84,15 +85,32 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     return middleware
 
 
+def _media_origins(settings: Any) -> str:
+    """Origins `/media/...` may redirect images to (S3, path-style, or a public base URL)."""
+    if not getattr(settings, "s3_bucket", ""):
+        return ""
+    urls = [settings.s3_public_url or settings.s3_endpoint_url]
+    if not urls[0]:
+        urls = [f"https://s3.{settings.s3_region}.amazonaws.com", "https://s3.amazonaws.com"]
+    origins = []
+    for url in urls:
+        parts = urlsplit(url)
+        origins.append(f"{parts.scheme}://{parts.netloc}")
+    return "".join(f" {o}" for o in origins)
+
+
 @lru_cache(maxsize=8)
-def _page_csp(stripe_js_url: str) -> bytes:
-    return content_security_policy(stripe_js_url).encode()
+def _page_csp(stripe_js_url: str, media_origins: str) -> bytes:
+    return content_security_policy(stripe_js_url, media_origins).encode()
 
 
 def page_csp() -> bytes:
     """The pages' CSP for the current settings (Stripe.js allowed once payments are on)."""
     settings = get_settings()
-    return _page_csp(settings.stripe_js_url if settings.stripe_publishable_key else "")
+    return _page_csp(
+        settings.stripe_js_url if settings.stripe_publishable_key else "",
+        _media_origins(settings),
+    )
 
 
 def security_headers_middleware_factory(settings: Any) -> Any:

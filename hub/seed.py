@@ -15,6 +15,7 @@ SEEDERS = [
     "hub.seed_runs",
     "hub.seed_web",
     "hub.seed_community",
+    "hub.seed_market",
 ]
 
 

@@ -124,6 +124,22 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     stripe_connect_api_base: str = ""
     # Where Stripe's Express onboarding sends the creator back (the web client by default).
     public_url: str = "http://127.0.0.1:8000"
+    # Media samples: images creators attach to samples. Stored on S3-compatible storage when
+    # s3_bucket is set, else under media_dir; see hub/media.
+    media_dir: str = ".devdata/media"
+    media_max_bytes: int = 5 * 1024 * 1024
+    media_max_pixels: int = 25_000_000
+    media_max_side: int = 8000
+    media_thumbnail_px: int = 480
+    s3_bucket: str = ""
+    s3_endpoint_url: str = ""  # empty = AWS's own; set for MinIO, R2, moto ...
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    s3_prefix: str = "media/"
+    # Where browsers fetch objects: a public bucket or CDN base URL; empty = pre-signed URLs.
+    s3_public_url: str = ""
+    s3_presign_seconds: int = 3600
     # OpenAI-compatible provider
     openai_base_url: str = ""
     openai_api_key: str = ""
@@ -135,7 +151,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def redacted(self) -> dict[str, Any]:
         """Settings safe to log: secrets and credentials in URLs replaced."""
         out = msgspec.structs.asdict(self)
-        for key in ("jwt_secret", "stripe_secret_key", "stripe_webhook_secret", "openai_api_key"):
+        for key in (
+            "jwt_secret",
+            "stripe_secret_key",
+            "stripe_webhook_secret",
+            "openai_api_key",
+            "s3_secret_access_key",
+        ):
             if out.get(key):
                 out[key] = "***"
         for key in ("database_url", "redis_url", "smtp_url"):
@@ -216,6 +238,18 @@ def validate(settings: Settings) -> None:
             ipaddress.ip_network(proxy, strict=False)
     except ValueError as exc:
         raise SettingsError(f"HUB_TRUSTED_PROXIES: {exc}") from exc
+    if (
+        settings.media_max_bytes < 1024
+        or settings.media_max_pixels < 1
+        or settings.media_max_side < 16
+    ):
+        raise SettingsError("HUB_MEDIA_MAX_BYTES, _MAX_PIXELS and _MAX_SIDE must be positive")
+    if settings.s3_bucket and bool(settings.s3_access_key_id) != bool(
+        settings.s3_secret_access_key
+    ):
+        raise SettingsError(
+            "set both HUB_S3_ACCESS_KEY_ID and HUB_S3_SECRET_ACCESS_KEY, or neither"
+        )
     if not 0 <= settings.platform_fee_bps <= 10000:
         raise SettingsError("HUB_PLATFORM_FEE_BPS must be between 0 and 10000")
 

@@ -99,6 +99,7 @@ TEST_ENV = {
     "HUB_REDIS_TIMEOUT_SECONDS": "5",
     # One loopback address plays the trusted load balancer (tests/accounts/test_client_ip.py).
     "HUB_TRUSTED_PROXIES": "127.0.0.2",
+    "HUB_MEDIA_DIR": str(TESTDATA / "media"),
 }
 
 

@@ -11,6 +11,7 @@ from typing import Annotated, Literal
 
 import msgspec
 
+from hub.media.schemas import MediaOut
 from hub.prompts.templating import MAX_TEMPLATE_CHARS, MAX_VARIABLES, VARIABLE_NAME
 
 NO_NUL = r"^[^\x00]*$"  # Postgres text cannot hold NUL; refuse it as bad input, not a 500
@@ -161,6 +162,8 @@ class SampleOut(msgspec.Struct):
     output: str
     run_id: str | None
     created_at: datetime
+    # Images the creator attached (POST .../samples/{id}/media), in upload order.
+    media: list[MediaOut] = msgspec.field(default_factory=list)
 
 
 class SamplePage(msgspec.Struct):

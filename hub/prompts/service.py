@@ -26,6 +26,7 @@ from hub import outages, outbox
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.db import engine, fetch, fetchrow
 from hub.errors import conflict, forbidden, not_found, too_many, validation_error
+from hub.media import queries as media_queries
 from hub.moderation import audit, suspensions
 from hub.pagination import decode_cursor, page
 from hub.prompts import events
@@ -453,7 +454,11 @@ async def list_samples(
         limit + 1,
     )
     items, next_cursor = page(rows, limit, "samples", lambda r: r["created_at"])
-    return SamplePage(items=[_sample_out(r) for r in items], next_cursor=next_cursor)
+    media = await media_queries.media_for_samples([r["id"] for r in items])
+    out = [_sample_out(r) for r in items]
+    for sample in out:
+        sample.media = media.get(sample.id, [])
+    return SamplePage(items=out, next_cursor=next_cursor)
 
 
 async def _run_for_sample(run_id: uuid.UUID, prompt_id: uuid.UUID, owner: uuid.UUID) -> dict:
@@ -520,6 +525,7 @@ async def delete_sample(prompt_id: uuid.UUID, sample_id: uuid.UUID, owner_id: st
     owner = uuid.UUID(owner_id)
     row = await _load(prompt_id, owner)
     _require_owner(row, owner, "delete samples")
+    media_keys = await media_queries.keys_of_sample(sample_id)
     deleted = await fetch(
         "DELETE FROM prompt_samples WHERE id = $1 AND prompt_id = $2 RETURNING id",
         sample_id,
@@ -527,6 +533,10 @@ async def delete_sample(prompt_id: uuid.UUID, sample_id: uuid.UUID, owner_id: st
     )
     if not deleted:
         raise not_found("This sample")
+    if media_keys:
+        from hub.media.service import discard
+
+        await discard(media_keys)
 
 
 # --- listing and search -------------------------------------------------------------------

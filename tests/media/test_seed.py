@@ -1,0 +1,21 @@
+"""The demo data puts images on the demo haiku's sample, once."""
+
+from __future__ import annotations
+
+
+async def test_seed_adds_demo_images_once(client):
+    from hub import seed_accounts, seed_market, seed_marketplace
+
+    await seed_accounts.seed()
+    await seed_marketplace.seed()
+    await seed_market.seed_images()
+    assert await seed_market.seed_images() == 0
+    alice = (await client.get("/creators/alice")).json()
+    haiku = next(p for p in alice["prompts"]["items"] if p["title"] == "Haiku about anything")
+    samples = (await client.get(f"/prompts/{haiku['id']}/samples")).json()["items"]
+    media = [m for s in samples for m in s["media"]]
+    assert sorted(m["alt"] for m in media) == [
+        "A pale moon over a quiet town",
+        "Rain falling on dark roofs under a dusk sky",
+    ]
+    assert all(m["content_type"] == "image/png" and m["width"] == 960 for m in media)
