@@ -26,5 +26,6 @@ APP_REGISTRY = AppRegistry(
         "hub.moderation.piccolo_app",
         "hub.outbox.piccolo_app",
         "hub.media.piccolo_app",
+        "hub.recommendations.piccolo_app",
     ]
 )

@@ -15,6 +15,7 @@ import asyncio
 import os
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -210,13 +211,45 @@ async def explain_all() -> list[tuple[str, str, bool, float]]:
         sql, params, _ = build_list_query(query)
         results.append(await _explain(title, sql, params))
     from hub.prompts import service as prompts_service
+    from hub.recommendations import compute as recommendations_compute
+    from hub.recommendations import service as recommendations_service
+
+    # The lists the two recommendation reads serve: this prompt's and this user's, as the
+    # worker's job computes them; then the job's own cost over a batch of 200 prompts.
+    await recommendations_compute.refresh_prompt(prompt["id"])
+    await recommendations_compute.refresh_user(uid)
+    batch = await recommendations_compute.stale_prompts(200, datetime.now(UTC))
+    started = time.perf_counter()
+    for pid in batch:
+        await recommendations_compute.refresh_prompt(pid)
+    per_prompt = (time.perf_counter() - started) * 1000 / max(1, len(batch))
+    print(
+        f"-- refresh_recommendations: {len(batch)} prompts, {per_prompt:.1f} ms per prompt",
+        file=sys.stderr,
+    )
 
     extra: list[tuple[str, str, list[Any]]] = [
         (
             "GET /prompts/{id}",
-            f"SELECT {prompts_service._PUBLIC_COLUMNS}, {prompts_service._TEMPLATE_IF_VISIBLE} "
+            f"SELECT {prompts_service._PUBLIC_COLUMNS}, {prompts_service._OWNER_ONLY_COLUMNS} "
             "FROM prompts p JOIN users u ON u.id = p.owner_id WHERE p.id = $2",
             [None, prompt["id"]],
+        ),
+        (
+            "GET /prompts/{id}/similar (more like this)",
+            recommendations_service.SIMILAR_SQL,
+            [prompt["id"], 6],
+        ),
+        (
+            "GET /me/recommendations (for you)",
+            recommendations_service.FOR_YOU_SQL,
+            [uid, 6],
+        ),
+        (
+            "GET /prompts/{id}/samples (with their images)",
+            "SELECT id FROM sample_media WHERE sample_id = ANY($1::uuid[]) "
+            "ORDER BY sample_id, created_at, id",
+            [[prompt["id"]]],
         ),
         (
             "GET /me/feed",
@@ -258,6 +291,13 @@ async def explain_all() -> list[tuple[str, str, bool, float]]:
     ]
     for title, sql, args in extra:
         results.append(await _explain(title, sql, args))
+    results.append(
+        await _explain(
+            "refresh_recommendations: one prompt's candidates (worker job)",
+            recommendations_compute._SIMILAR_SQL,
+            [prompt["id"]],
+        )
+    )
     return results
 
 

@@ -44,6 +44,7 @@ from hub.ops.api import OpsController
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rate_limit import FailOpenRedisStore
 from hub.realtime_admin import RealtimeAdminController
+from hub.recommendations.api import HANDLERS as RECOMMENDATION_HANDLERS
 from hub.rooms.api import MyRoomsController, RoomsController
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
@@ -51,6 +52,7 @@ from hub.settings import Settings, get_settings
 from hub.strict_json import check_json_body
 from hub.web.fragments import HANDLERS as WEB_FRAGMENTS
 from hub.web.fragments import problem_fragment
+from hub.web.market_fragments import HANDLERS as MARKET_FRAGMENTS
 from hub.web.pages import PagesController
 from hub.web.render import template_config
 
@@ -77,6 +79,7 @@ API_V1_HANDLERS: list[Any] = [
     RealtimeAdminController,
     *MODERATION_HANDLERS,
     SampleMediaController,
+    *RECOMMENDATION_HANDLERS,
 ]
 
 
@@ -201,7 +204,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     web = Router(
         path="/",
-        route_handlers=[PagesController, *WEB_FRAGMENTS],
+        route_handlers=[PagesController, *WEB_FRAGMENTS, *MARKET_FRAGMENTS],
         exception_handlers={Problem: problem_fragment},
         include_in_schema=False,
     )

@@ -140,6 +140,21 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     # Where browsers fetch objects: a public bucket or CDN base URL; empty = pre-signed URLs.
     s3_public_url: str = ""
     s3_presign_seconds: int = 3600
+    # Recommendations: lists refreshed per cron turn, and how old a list may get.
+    recommendations_batch: int = 500
+    recommendations_refresh_seconds: int = 6 * 3600
+    # Sign in with GitHub / Google (OAuth2 + PKCE; Google through OpenID Connect). A provider
+    # without a client id and secret is not offered. The URLs are for tests and proxies.
+    oauth_github_client_id: str = ""
+    oauth_github_client_secret: str = ""
+    oauth_github_authorize_url: str = "https://github.com/login/oauth/authorize"
+    oauth_github_token_url: str = "https://github.com/login/oauth/access_token"
+    oauth_github_api_url: str = "https://api.github.com"
+    oauth_google_client_id: str = ""
+    oauth_google_client_secret: str = ""
+    oauth_google_issuer: str = "https://accounts.google.com"
+    oauth_state_ttl_seconds: int = 600
+    oauth_link_ttl_seconds: int = 3600
     # OpenAI-compatible provider
     openai_base_url: str = ""
     openai_api_key: str = ""
@@ -157,6 +172,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
             "stripe_webhook_secret",
             "openai_api_key",
             "s3_secret_access_key",
+            "oauth_github_client_secret",
+            "oauth_google_client_secret",
         ):
             if out.get(key):
                 out[key] = "***"

@@ -13,6 +13,7 @@ from workers import community as community_jobs
 from workers import feeds
 from workers import mail as mail_jobs
 from workers import reaper as reaper_jobs
+from workers import recommendations as recommendation_jobs
 from workers import runs as run_jobs
 
 log = structlog.get_logger("workers.jobs")
@@ -31,6 +32,7 @@ FUNCTIONS: list[Any] = [
     *feeds.FUNCTIONS,
     *run_jobs.FUNCTIONS,
     *community_jobs.FUNCTIONS,
+    *recommendation_jobs.FUNCTIONS,
 ]
 CRON_JOBS: list[Any] = [
     *feeds.CRON_JOBS,
@@ -38,4 +40,5 @@ CRON_JOBS: list[Any] = [
     *reaper_jobs.CRON_JOBS,
     *billing_jobs.CRON_JOBS,
     *community_jobs.CRON_JOBS,
+    *recommendation_jobs.CRON_JOBS,
 ]

@@ -39,3 +39,27 @@ async def test_sample_images_show_in_the_prompt_gallery(pages, client, register,
     link = page.locator(".sample-gallery a")
     assert await link.get_attribute("href") == media["url"]
     await shot(page, "prompt-gallery")
+
+
+async def test_more_like_this_and_for_you(pages, client, register, new_prompt, worker):
+    from tests.recommendations.test_recommendations import refresh, word
+
+    tag = word()
+    creator, me = await register(), await register()
+    first = await new_prompt(creator, title=f"Sonnet maker {word()}", tags=[tag, "verse"])
+    second = await new_prompt(creator, title=f"Limerick maker {word()}", tags=[tag, "verse"])
+    await client.post(f"/creators/{creator.handle}/follow", headers=me.headers)
+    await refresh(worker)
+
+    page: Any = await pages.open(f"/prompts/{first['id']}")
+    similar = page.locator("#similar")
+    await similar.get_by_role("link", name=second["title"]).wait_for()
+    await shot(page, "prompt-more-like-this")
+
+    home: Any = await pages.open("/", account=me)
+    section = home.locator("section[aria-labelledby=for-you-h]")
+    await section.get_by_role("link", name=first["title"]).wait_for()
+    await section.get_by_text(f"you follow @{creator.handle}").first.wait_for()
+    # Signed out, the section is not there at all.
+    anon: Any = await pages.open("/")
+    assert not await anon.locator("section[aria-labelledby=for-you-h]").is_visible()
