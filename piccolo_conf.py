@@ -27,5 +27,6 @@ APP_REGISTRY = AppRegistry(
         "hub.outbox.piccolo_app",
         "hub.media.piccolo_app",
         "hub.recommendations.piccolo_app",
+        "hub.oauth.piccolo_app",
     ]
 )

@@ -40,6 +40,7 @@ from hub.media.api import SampleMediaController, serve_media
 from hub.media.storage import close_stores
 from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.moderation.api import HANDLERS as MODERATION_HANDLERS
+from hub.oauth.api import HANDLERS as OAUTH_HANDLERS
 from hub.ops.api import OpsController
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.rate_limit import FailOpenRedisStore
@@ -80,6 +81,7 @@ API_V1_HANDLERS: list[Any] = [
     *MODERATION_HANDLERS,
     SampleMediaController,
     *RECOMMENDATION_HANDLERS,
+    *OAUTH_HANDLERS,
 ]
 
 

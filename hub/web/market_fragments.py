@@ -11,8 +11,10 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from hub.auth import CurrentUser
+from hub.oauth import providers as oauth_providers
+from hub.oauth import service as oauth
 from hub.recommendations import service as recommendations
-from hub.web.render import fragment
+from hub.web.render import fragment, page
 
 
 class MarketPublicFragments(Controller):
@@ -25,6 +27,27 @@ class MarketPublicFragments(Controller):
         page_ = await recommendations.more_like_this(prompt_id, None, 6)
         return fragment("similar.html", items=page_.items)
 
+    @get("/oauth-buttons")
+    async def oauth_buttons(self) -> Template:
+        return fragment(
+            "oauth_buttons.html",
+            providers=oauth_providers.configured(),
+            labels=oauth_providers.LABELS,
+        )
+
+
+class MarketPages(Controller):
+    """Pages at shareable URLs (public, like hub.web.pages)."""
+
+    include_in_schema = False
+    opt = {"exclude_from_auth": True}
+
+    @get("/auth/callback/{provider:str}")
+    async def oauth_callback(self, provider: str) -> Template:
+        """Where a provider sends the browser back; market.js finishes the sign-in."""
+        label = oauth_providers.LABELS.get(provider, "a provider")
+        return page("oauth_callback.html", provider=provider, label=label)
+
 
 class MarketPersonalFragments(Controller):
     path = "/web"
@@ -35,5 +58,14 @@ class MarketPersonalFragments(Controller):
         page_ = await recommendations.for_you(request.user.id, 6)
         return fragment("for_you.html", page=page_)
 
+    @get("/identities")
+    async def identities(self, request: Request[CurrentUser, Any, Any]) -> Template:
+        return fragment(
+            "identities.html",
+            identities=await oauth.list_identities(request.user.id),
+            providers=oauth_providers.configured(),
+            labels=oauth_providers.LABELS,
+        )
 
-HANDLERS: list[Any] = [MarketPublicFragments, MarketPersonalFragments]
+
+HANDLERS: list[Any] = [MarketPublicFragments, MarketPages, MarketPersonalFragments]

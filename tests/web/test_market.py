@@ -4,8 +4,10 @@ receipts. Every wait is for something a person would see."""
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from tests.media.images import png
+from tests.oauth.fixtures import fake_idp, oauth_env  # noqa: F401 - fixtures
 from tests.web.conftest import needs_browser, shot
 
 pytestmark = needs_browser
@@ -63,3 +65,31 @@ async def test_more_like_this_and_for_you(pages, client, register, new_prompt, w
     # Signed out, the section is not there at all.
     anon: Any = await pages.open("/")
     assert not await anon.locator("section[aria-labelledby=for-you-h]").is_visible()
+
+
+async def test_sign_in_with_google_from_the_sign_in_page(pages, client, oauth_env):  # noqa: F811
+    from tests.oauth.test_oauth import google_user
+
+    user = google_user(name="Ada Lovelace")
+    oauth_env.sign_in_as(**user)
+    page: Any = await pages.open("/signin?next=/wallet")
+    await page.get_by_role("button", name="Continue with GitHub").wait_for()
+    await page.get_by_role("button", name="Continue with Google").click()
+    # The fake provider approves at once and sends the browser back to the callback page.
+    await page.wait_for_url(lambda url: urlsplit(url).path == "/wallet")
+    session = await page.evaluate("() => JSON.parse(localStorage.getItem('bp.session'))")
+    assert session["user"]["email"] == user["email"]
+    # Signed in: the wallet shows the starter credits of a verified address.
+    await page.get_by_text("$5.00").first.wait_for()
+    await shot(page, "oauth-signed-in")
+
+    account: Any = await pages.open("/account", context=page.context)
+    await account.get_by_role("button", name="Unlink Google").wait_for()
+    await account.get_by_role("button", name="Link GitHub").wait_for()
+
+
+async def test_a_callback_not_started_here_is_refused(pages, oauth_env):  # noqa: F811
+    page: Any = await pages.open("/auth/callback/google?code=abc&state=forged")
+    await page.get_by_text("not started in this browser tab").wait_for()
+    session = await page.evaluate("() => localStorage.getItem('bp.session')")
+    assert session is None

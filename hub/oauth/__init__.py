@@ -1,0 +1,1 @@
+"""Sign in with GitHub and Google: provider clients, the flow, linked identities."""
