@@ -32,6 +32,7 @@ from hub.billing.api import (
     WalletController,
 )
 from hub.client_ip import trusted_proxies_middleware_factory
+from hub.billing.receipts_api import HANDLERS as RECEIPT_HANDLERS
 from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.db import close_pool, start_pool
 from hub.errors import Problem
@@ -82,6 +83,7 @@ API_V1_HANDLERS: list[Any] = [
     SampleMediaController,
     *RECOMMENDATION_HANDLERS,
     *OAUTH_HANDLERS,
+    *RECEIPT_HANDLERS,
 ]
 
 

@@ -11,6 +11,8 @@ from litestar import Controller, Request, get
 from litestar.response import Template
 
 from hub.auth import CurrentUser
+from hub.billing import receipts
+from hub.errors import not_found
 from hub.oauth import providers as oauth_providers
 from hub.oauth import service as oauth
 from hub.recommendations import service as recommendations
@@ -48,6 +50,12 @@ class MarketPages(Controller):
         label = oauth_providers.LABELS.get(provider, "a provider")
         return page("oauth_callback.html", provider=provider, label=label)
 
+    @get("/receipts/{ref:str}")
+    async def receipt_page(self, ref: str) -> Template:
+        """Public shell; the receipt itself loads with the reader's token."""
+        safe = ref if len(ref) <= 60 and all(c.isalnum() or c == "-" for c in ref) else "0"
+        return page("receipt.html", ref=safe, active="/wallet")
+
 
 class MarketPersonalFragments(Controller):
     path = "/web"
@@ -57,6 +65,13 @@ class MarketPersonalFragments(Controller):
     async def for_you(self, request: Request[CurrentUser, Any, Any]) -> Template:
         page_ = await recommendations.for_you(request.user.id, 6)
         return fragment("for_you.html", page=page_)
+
+    @get("/receipts/{ref:str}")
+    async def receipt(self, request: Request[CurrentUser, Any, Any], ref: str) -> Template:
+        transaction_id = await receipts.transaction_for(ref, request.user.id)
+        if transaction_id is None:
+            raise not_found("This receipt")
+        return fragment("receipt.html", r=await receipts.receipt(transaction_id, request.user.id))
 
     @get("/identities")
     async def identities(self, request: Request[CurrentUser, Any, Any]) -> Template:

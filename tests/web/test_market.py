@@ -93,3 +93,27 @@ async def test_a_callback_not_started_here_is_refused(pages, oauth_env):  # noqa
     await page.get_by_text("not started in this browser tab").wait_for()
     session = await page.evaluate("() => localStorage.getItem('bp.session')")
     assert session is None
+
+
+async def test_wallet_links_to_a_printable_receipt(pages, client, register, new_prompt):
+    from tests.runs.helpers import start, wait_run
+
+    creator, buyer = await register(), await register()
+    prompt = await new_prompt(creator, price_cents=40, private_mode=False)
+    run = await wait_run(
+        client, buyer, (await start(client, buyer, prompt["id"], max_tokens=5)).json()["id"]
+    )
+    page: Any = await pages.open("/wallet", account=buyer)
+    await page.get_by_role("link", name="receipt").first.click()
+    await page.get_by_role("heading", name=f"Run of “{prompt['title']}”").wait_for()
+    total = page.locator("[data-receipt-total]")
+    assert (await total.inner_text()).startswith(f"${run['charge_cents'] / 100:.2f}")
+    await page.get_by_role("button", name="Print or save as PDF").wait_for()
+    await page.emulate_media(media="print")
+    assert not await page.locator("nav.tabs").is_visible()
+    await shot(page, "receipt")
+
+    dash: Any = await pages.open("/dashboard", account=creator)
+    await dash.get_by_role("link", name="Receipt").first.click()
+    await dash.get_by_role("heading", name=f"Sale of “{prompt['title']}”").wait_for()
+    assert "$0.32" in await dash.locator("[data-receipt-total]").inner_text()
