@@ -64,15 +64,15 @@ async def test_more_like_this_blends_tags_text_and_co_runs(client, register, wor
     source = await publish(
         client,
         creator,
-        title=f"Cover letter {text}",
+        title=f"{word()} {text}",
         tags=[tag, "letters"],
-        description=f"{text} tone",
+        description=text,
     )
-    same_tags = await publish(client, creator, title="Something else", tags=[tag, "letters"])
-    one_tag = await publish(client, creator, title="Another thing", tags=[tag, "misc"])
-    same_words = await publish(client, creator, title=f"Memo {text}", tags=[word()])
-    unrelated = await publish(client, creator, title=f"Recipe {other}", tags=[word()])
-    co_run = await publish(client, creator, title=f"Poem {word()}", tags=[word()])
+    same_tags = await publish(client, creator, title=word(), tags=[tag, "letters"])
+    one_tag = await publish(client, creator, title=word(), tags=[tag, "misc"])
+    same_words = await publish(client, creator, title=f"{word()} {text}", tags=[word()])
+    unrelated = await publish(client, creator, title=f"{word()} {other}", tags=[word()])
+    co_run = await publish(client, creator, title=word(), tags=[word()])
     buyers = [await register(), await register()]
     for buyer in buyers:
         await complete_run(client, buyer, source["id"])
@@ -159,8 +159,8 @@ async def test_refresh_twice_at_once_keeps_one_list(client, register, worker):
 
     tag = word()
     creator = await register()
-    a = await publish(client, creator, title="First", tags=[tag])
-    b = await publish(client, creator, title="Second", tags=[tag])
+    a = await publish(client, creator, title=f"{word()} {word()}", tags=[tag])
+    b = await publish(client, creator, title=f"{word()} {word()}", tags=[tag])
     import uuid
 
     counts = await asyncio.gather(*(compute.refresh_prompt(uuid.UUID(a["id"])) for _ in range(5)))
