@@ -74,7 +74,7 @@ async def test_run_charge_for_the_buyer_and_sale_for_the_creator(client, registe
     # The printable page: a public shell, the receipt itself only with the reader's token.
     async with httpx.AsyncClient(base_url=hub_server) as web:
         shell = await web.get(f"/receipts/{listed[0]['id']}")
-        assert shell.status_code == 200 and "41" not in shell.text.split("<main", 1)[1]
+        assert shell.status_code == 200 and "$0.41" not in shell.text
         assert (await web.get(f"/web/receipts/{listed[0]['id']}")).status_code == 401
         page = await web.get(f"/web/receipts/sale-{run['id']}", headers=creator.headers)
         assert page.status_code == 200 and sale["number"] in page.text and "$0.32" in page.text
