@@ -28,5 +28,6 @@ APP_REGISTRY = AppRegistry(
         "hub.media.piccolo_app",
         "hub.recommendations.piccolo_app",
         "hub.oauth.piccolo_app",
+        "hub.subscriptions.piccolo_app",
     ]
 )

@@ -52,6 +52,7 @@ from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
 from hub.settings import Settings, get_settings
 from hub.strict_json import check_json_body
+from hub.subscriptions.api import HANDLERS as SUBSCRIPTION_HANDLERS
 from hub.web.fragments import HANDLERS as WEB_FRAGMENTS
 from hub.web.fragments import problem_fragment
 from hub.web.market_fragments import HANDLERS as MARKET_FRAGMENTS
@@ -84,6 +85,7 @@ API_V1_HANDLERS: list[Any] = [
     *RECOMMENDATION_HANDLERS,
     *OAUTH_HANDLERS,
     *RECEIPT_HANDLERS,
+    *SUBSCRIPTION_HANDLERS,
 ]
 
 

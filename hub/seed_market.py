@@ -1,5 +1,6 @@
 """Demo data of the marketplace's depth for `make run`: images on the demo samples (drawn here
-with Pillow, nothing downloaded). Idempotent: a sample that already has images is left alone."""
+with Pillow, nothing downloaded), alice's monthly plan, recommendations computed once.
+Idempotent: a sample that already has images, or a plan that exists, is left alone."""
 
 from __future__ import annotations
 
@@ -85,6 +86,31 @@ async def seed_images() -> int:
     return added
 
 
+async def seed_plan() -> bool:
+    """alice offers a monthly plan. Without Stripe keys (`make run`) it has no Stripe Price
+    (`price_demo`): the creator page shows it, and subscribing answers that payments are not
+    configured. With keys, alice sets it up for real from her dashboard."""
+    row = await fetch("SELECT id FROM users WHERE handle = 'alice' AND deleted_at IS NULL")
+    if not row:
+        return False
+    inserted = await fetch(
+        "INSERT INTO subscription_plans (creator_id, price_cents, runs_included, "
+        "stripe_product_id, stripe_price_id) VALUES ($1, 500, 10, 'prod_demo', 'price_demo') "
+        "ON CONFLICT (creator_id) DO NOTHING RETURNING creator_id",
+        row[0]["id"],
+    )
+    return bool(inserted)
+
+
+async def seed_recommendations() -> dict[str, int]:
+    """Compute every list once, so "More like this" and "For you" show at the first visit."""
+    from hub.recommendations.compute import refresh_batch
+
+    return await refresh_batch(10_000)
+
+
 async def seed() -> None:
     added = await seed_images()
-    log.info("seed.market", images=added)
+    plan = await seed_plan()
+    lists = await seed_recommendations()
+    log.info("seed.market", images=added, plan=plan, **lists)

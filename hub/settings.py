@@ -155,6 +155,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     oauth_google_issuer: str = "https://accounts.google.com"
     oauth_state_ttl_seconds: int = 600
     oauth_link_ttl_seconds: int = 3600
+    # Creator subscriptions (Stripe Billing): its API base (tests point it at a fake; empty =
+    # stripe_api_base), and how long after a period ends a failed renewal keeps covering runs.
+    stripe_billing_api_base: str = ""
+    subscription_grace_days: float = 3.0
     # OpenAI-compatible provider
     openai_base_url: str = ""
     openai_api_key: str = ""

@@ -100,6 +100,9 @@ TEST_ENV = {
     # One loopback address plays the trusted load balancer (tests/accounts/test_client_ip.py).
     "HUB_TRUSTED_PROXIES": "127.0.0.2",
     "HUB_MEDIA_DIR": str(TESTDATA / "media"),
+    # The recommendations cron refreshes a small batch a minute here (tests run the job with
+    # their own limit), so it adds little load to the suite.
+    "HUB_RECOMMENDATIONS_BATCH": "50",
 }
 
 

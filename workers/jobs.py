@@ -15,6 +15,7 @@ from workers import mail as mail_jobs
 from workers import reaper as reaper_jobs
 from workers import recommendations as recommendation_jobs
 from workers import runs as run_jobs
+from workers import subscriptions as subscription_jobs
 
 log = structlog.get_logger("workers.jobs")
 
@@ -33,6 +34,7 @@ FUNCTIONS: list[Any] = [
     *run_jobs.FUNCTIONS,
     *community_jobs.FUNCTIONS,
     *recommendation_jobs.FUNCTIONS,
+    *subscription_jobs.FUNCTIONS,
 ]
 CRON_JOBS: list[Any] = [
     *feeds.CRON_JOBS,
@@ -41,4 +43,5 @@ CRON_JOBS: list[Any] = [
     *billing_jobs.CRON_JOBS,
     *community_jobs.CRON_JOBS,
     *recommendation_jobs.CRON_JOBS,
+    *subscription_jobs.CRON_JOBS,
 ]

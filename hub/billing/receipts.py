@@ -40,6 +40,7 @@ RECEIPT_KINDS = (
     "run_refund",
     "run_admin_refund",
     "payout_created",
+    "subscription_invoice",
 )
 _BUYER = set(ledger.BUYER_KINDS)
 _CREATOR = set(ledger.CREATOR_KINDS)
@@ -88,7 +89,13 @@ async def receipt(transaction_id: int, user_id: str) -> ReceiptOut:
         list(RECEIPT_KINDS),
     )
     entries = await _entries(transaction_id, uid) if tx else []
-    if tx is None or not entries:
+    invoice = None
+    if tx is not None and tx["kind"] == "subscription_invoice":
+        invoice = await fetchrow(
+            "SELECT * FROM subscription_invoices WHERE transaction_id = $1", tx["id"]
+        )
+    subscriber = invoice is not None and invoice["subscriber_id"] == uid
+    if tx is None or not (entries or subscriber):
         raise not_found("This receipt")
     me = await _user(uid)
     base: dict[str, Any] = {
@@ -106,6 +113,8 @@ async def receipt(transaction_id: int, user_id: str) -> ReceiptOut:
         return await _topup(tx, entries, base, ids)
     if kind == "payout_created":
         return await _payout(tx, base, ids)
+    if invoice is not None:
+        return await _invoice(invoice, entries, subscriber, base, ids)
     buyer_side = any(e["account"] in _BUYER for e in entries)
     if buyer_side:
         return await _run_buyer(tx, entries, base, ids)
@@ -166,6 +175,62 @@ async def _payout(tx: dict, base: dict, ids: ReceiptIds) -> ReceiptOut:
         total_cents=amount if row["status"] != "failed" else 0,
         status=row["status"],
         updated_at=row["updated_at"],
+        ids=ids,
+    )
+
+
+async def _invoice(
+    invoice: dict, entries: list, subscriber: bool, base: dict, ids: ReceiptIds
+) -> ReceiptOut:
+    """A paid subscription invoice: what the subscriber paid by card, or the creator's sale."""
+    sub = await fetchrow(
+        "SELECT stripe_subscription_id, creator_id, subscriber_id, runs_included "
+        "FROM subscriptions WHERE id = $1",
+        invoice["subscription_id"],
+    )
+    assert sub is not None
+    ids.subscription_id = str(invoice["subscription_id"])
+    ids.invoice_id = invoice["stripe_invoice_id"]
+    creator = _party(await _user(sub["creator_id"]))
+    handle = f"@{creator.handle}" if creator else "a creator"
+    period = (
+        f"{invoice['period_start']:%d %b %Y} – {invoice['period_end']:%d %b %Y}, "
+        f"{sub['runs_included']} runs included"
+    )
+    amount = int(invoice["amount_cents"])
+    if subscriber:
+        return ReceiptOut(
+            **base,
+            kind="subscription_invoice",
+            role="buyer",
+            title=f"Monthly plan of {handle}",
+            lines=[
+                ReceiptLine(
+                    description=f"Subscription ({period}), paid by card", amount_cents=amount
+                )
+            ],
+            subtotal_cents=amount,
+            fee_cents=0,
+            total_cents=amount,
+            counterparty=creator,
+            ids=ids,
+        )
+    fee, earning = int(invoice["fee_cents"]), int(invoice["earning_cents"])
+    return ReceiptOut(
+        **base,
+        kind="subscription_sale",
+        role="creator",
+        title="Subscription to your plan",
+        lines=[
+            ReceiptLine(
+                description=f"A subscriber's monthly invoice ({period})", amount_cents=amount
+            ),
+            ReceiptLine(description="Platform fee", amount_cents=-fee),
+        ],
+        subtotal_cents=amount,
+        fee_cents=fee,
+        total_cents=earning,
+        counterparty=_party(await _user(sub["subscriber_id"])),
         ids=ids,
     )
 
@@ -320,12 +385,18 @@ async def list_receipts(user_id: str, limit: int, cursor: str | None) -> Receipt
     """Newest first: one item per transaction with a receipt that moved the user's money."""
     before = decode_cursor(cursor, "receipts", int, int)[1] if cursor else 2**62
     rows = await fetch(
-        "SELECT t.id, t.kind, t.created_at, sum(e.amount) AS net, "
-        "bool_or(a.kind = ANY($4::text[])) AS buyer_side "
-        "FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id "
-        "JOIN ledger_transactions t ON t.id = e.transaction_id "
-        "WHERE a.user_id = $1 AND t.kind = ANY($2::text[]) AND t.id < $3 "
-        "GROUP BY t.id ORDER BY t.id DESC LIMIT $5",
+        "SELECT * FROM ("
+        "  SELECT t.id, t.kind, t.created_at, sum(e.amount) AS net, "
+        "  bool_or(a.kind = ANY($4::text[])) AS buyer_side "
+        "  FROM ledger_accounts a JOIN ledger_entries e ON e.account_id = a.id "
+        "  JOIN ledger_transactions t ON t.id = e.transaction_id "
+        "  WHERE a.user_id = $1 AND t.kind = ANY($2::text[]) AND t.id < $3 GROUP BY t.id "
+        "  UNION ALL "
+        # A subscriber's invoices: paid by card, so no entry of theirs is in the transaction.
+        "  SELECT t.id, t.kind, t.created_at, -i.amount_cents, true "
+        "  FROM subscription_invoices i JOIN ledger_transactions t ON t.id = i.transaction_id "
+        "  WHERE i.subscriber_id = $1 AND t.id < $3"
+        ") r ORDER BY id DESC LIMIT $5",
         uuid.UUID(user_id),
         list(RECEIPT_KINDS),
         before,

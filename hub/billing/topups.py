@@ -166,6 +166,10 @@ async def handle_webhook(payload: bytes, signature: str | None) -> WebhookOut:
             from hub.billing.payouts import on_account_updated
 
             applied = await on_account_updated(obj)
+        elif event.type.startswith(("invoice.", "customer.subscription.")):
+            from hub.subscriptions.webhooks import apply as apply_subscription_event
+
+            applied = await apply_subscription_event(event.type, obj)
         if credited_user is not None:
             await publish_wallet(credited_user)
     return WebhookOut(received=True, applied=applied)

@@ -36,6 +36,8 @@ class Estimate(msgspec.Struct):
     hold_cents: int
     balance_cents: int | None = None  # when signed in
     cancel_rule: str = CANCEL_RULE  # stated before the buyer starts
+    # The caller's subscription to the creator covers this run: the price is 0 (usage only).
+    covered_by_subscription: bool = False
 
 
 class StreamPosition(msgspec.Struct):

@@ -44,6 +44,7 @@ from hub.runs.schemas import (
     event,
 )
 from hub.settings import get_settings
+from hub.subscriptions import coverage as subscription_coverage
 
 log = structlog.get_logger(__name__)
 
@@ -123,6 +124,9 @@ async def estimate(prompt_id: str, max_tokens: int | None, viewer_id: str | None
     input_tokens = count_tokens(prompt.template)
     cap = usage_cents(spec, input_tokens, tokens)
     price = _price_for(prompt, viewer_id)
+    covered = False
+    if viewer_id and price > 0 and await subscription_coverage.covering(viewer_id, prompt.owner_id):
+        price, covered = 0, True
     balance = None
     if viewer_id:
         balance = (await billing.wallet(viewer_id)).balance_cents
@@ -135,6 +139,7 @@ async def estimate(prompt_id: str, max_tokens: int | None, viewer_id: str | None
         usage_cap_cents=cap,
         hold_cents=price + cap,
         balance_cents=balance,
+        covered_by_subscription=covered,
     )
 
 
@@ -395,7 +400,10 @@ async def start_run(
     input_tokens = count_tokens(rendered)
     del rendered
     cap = usage_cents(spec, input_tokens, max_tokens)
-    price = _price_for(prompt, buyer_id)
+    list_price = price = _price_for(prompt, buyer_id)
+    # A subscription to the creator covers the price (checked again, locked, below).
+    if price > 0 and await subscription_coverage.covering(buyer_id, prompt.owner_id):
+        price = 0
     est = Estimate(
         prompt_id=prompt.id,
         model=spec.name,
@@ -405,13 +413,27 @@ async def start_run(
         usage_cap_cents=cap,
         hold_cents=price + cap,
     )
-    if body.expected_price_cents is not None and body.expected_price_cents != price:
+    if body.expected_price_cents is not None and body.expected_price_cents not in (
+        price,
+        list_price if price == 0 and list_price else price,
+    ):
         # The run records the price checked here, so the buyer is charged what they saw.
         raise _price_changed(est, body.expected_price_cents)
     created = False
     async with outbox.transaction(deliver=False) as notices:
         accounts, balance = await billing.lock_wallet(buyer_id)
         row = await _existing(buyer_id, key, digest)
+        subscription_id = None
+        if row is None and list_price > 0:
+            subscription_id = await subscription_coverage.covering(
+                buyer_id, prompt.owner_id, lock=True
+            )
+            if (subscription_id is None) != (price == list_price):
+                # The subscription's runs ran out (or it started) since the check above.
+                price = 0 if subscription_id is not None else list_price
+                est = msgspec.structs.replace(est, price_cents=price, hold_cents=price + cap)
+                if body.expected_price_cents is not None and price > body.expected_price_cents:
+                    raise _price_changed(est, body.expected_price_cents)
         if row is None:
             try:
                 await billing.check_spending_limit(accounts, est.hold_cents)
@@ -423,8 +445,8 @@ async def start_run(
                 """
                 INSERT INTO runs (prompt_id, prompt_version_id, prompt_version, buyer_id, creator_id,
                     model, visibility, inputs, max_tokens, input_tokens, price_cents,
-                    usage_cap_cents, hold_cents, idempotency_key, request_hash)
-                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                    usage_cap_cents, hold_cents, idempotency_key, request_hash, subscription_id)
+                VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                 RETURNING *
                 """,
                 uuid.UUID(prompt.id),
@@ -442,6 +464,7 @@ async def start_run(
                 est.hold_cents,
                 key,
                 digest,
+                subscription_id,
             )
             assert row is not None
             try:

@@ -7,15 +7,19 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from litestar import Controller, Request, get
+from litestar import Controller, Request, get, post
 from litestar.response import Template
 
 from hub.auth import CurrentUser
 from hub.billing import receipts
-from hub.errors import not_found
+from hub.errors import Problem, not_found
 from hub.oauth import providers as oauth_providers
 from hub.oauth import service as oauth
 from hub.recommendations import service as recommendations
+from hub.settings import get_settings
+from hub.subscriptions import service as subscriptions
+from hub.subscriptions.schemas import PlanIn
+from hub.web.fragments import Form, _decode
 from hub.web.render import fragment, page
 
 
@@ -36,6 +40,14 @@ class MarketPublicFragments(Controller):
             providers=oauth_providers.configured(),
             labels=oauth_providers.LABELS,
         )
+
+    @get("/creators/{handle:str}/plan")
+    async def plan(self, handle: str) -> Template:
+        try:
+            plan = await subscriptions.plan_of(handle)
+        except Problem:
+            plan = None
+        return fragment("plan.html", plan=plan, handle=handle)
 
 
 class MarketPages(Controller):
@@ -73,6 +85,32 @@ class MarketPersonalFragments(Controller):
             raise not_found("This receipt")
         return fragment("receipt.html", r=await receipts.receipt(transaction_id, request.user.id))
 
+    @get("/creators/{handle:str}/subscription")
+    async def subscription(self, request: Request[CurrentUser, Any, Any], handle: str) -> Template:
+        return await _subscription_fragment(request.user.id, handle)
+
+    @post("/creators/{handle:str}/subscribe", status_code=200)
+    async def subscribe(self, request: Request[CurrentUser, Any, Any], handle: str) -> Template:
+        started = await subscriptions.subscribe(request.user.id, handle, None)
+        return await _subscription_fragment(request.user.id, handle, pay=started)
+
+    @post("/subscriptions/{subscription_id:uuid}/cancel", status_code=200)
+    async def cancel(
+        self, request: Request[CurrentUser, Any, Any], subscription_id: uuid.UUID
+    ) -> Template:
+        sub = await subscriptions.cancel(request.user.id, subscription_id)
+        return await _subscription_fragment(request.user.id, sub.creator_handle or "")
+
+    @get("/plan")
+    async def my_plan(self, request: Request[CurrentUser, Any, Any]) -> Template:
+        return await _my_plan(request.user.id)
+
+    @post("/plan", status_code=200)
+    async def set_plan(self, request: Request[CurrentUser, Any, Any], data: Form) -> Template:
+        body = _decode(PlanIn, dict(data))
+        await subscriptions.set_plan(request.user.id, body.price_cents, body.runs_included)
+        return await _my_plan(request.user.id)
+
     @get("/identities")
     async def identities(self, request: Request[CurrentUser, Any, Any]) -> Template:
         return fragment(
@@ -81,6 +119,50 @@ class MarketPersonalFragments(Controller):
             providers=oauth_providers.configured(),
             labels=oauth_providers.LABELS,
         )
+
+
+async def _subscription_fragment(user_id: str, handle: str, pay: Any = None) -> Template:
+    settings = get_settings()
+    try:
+        plan = await subscriptions.plan_of(handle)
+    except Problem:
+        plan = None
+    sub = await subscriptions.with_creator(user_id, handle) if handle else None
+    own = plan is not None and sub is None and await _is_handle(user_id, handle)
+    return fragment(
+        "subscription.html",
+        plan=plan,
+        sub=sub,
+        own=own,
+        handle=handle,
+        pay=pay
+        if pay is not None and pay.client_secret and settings.stripe_publishable_key
+        else None,
+        stripe_key=settings.stripe_publishable_key,
+        stripe_js=settings.stripe_js_url,
+    )
+
+
+async def _is_handle(user_id: str, handle: str) -> bool:
+    from hub.db import fetchrow
+
+    row = await fetchrow(
+        "SELECT 1 FROM users WHERE id = $1 AND lower(handle) = lower($2)",
+        uuid.UUID(user_id),
+        handle,
+    )
+    return row is not None
+
+
+async def _my_plan(user_id: str) -> Template:
+    from hub.db import fetchrow
+
+    me = await fetchrow("SELECT handle FROM users WHERE id = $1", uuid.UUID(user_id))
+    try:
+        plan = await subscriptions.plan_of(me["handle"]) if me else None
+    except Problem:
+        plan = None
+    return fragment("my_plan.html", plan=plan, subscribers=await subscriptions.subscribers(user_id))
 
 
 HANDLERS: list[Any] = [MarketPublicFragments, MarketPages, MarketPersonalFragments]

@@ -105,6 +105,48 @@
     } catch (e) { say(e.message, true); }
   });
 
+  // ------------------------------------------------------------------ subscriptions
+  // The first invoice's payment is confirmed with Stripe.js (card element); the subscription
+  // turns active only when Stripe's webhook says the invoice is paid, which re-renders the
+  // section (subscription.updated on notifications#<you>).
+  function loadStripeJs(url) {
+    if (window.Stripe) return Promise.resolve(window.Stripe);
+    return new Promise((resolve, reject) => {
+      const tag = document.createElement("script");
+      tag.src = url;
+      tag.onload = () => (window.Stripe ? resolve(window.Stripe) : reject(new Error("no Stripe")));
+      tag.onerror = reject;
+      document.head.append(tag);
+    });
+  }
+
+  async function bindSubscriptionPay(form) {
+    if (form.dataset.bound) return;
+    form.dataset.bound = "1";
+    const status = form.querySelector("[data-pay-status]");
+    let stripe, card;
+    try {
+      stripe = (await loadStripeJs(form.dataset.stripeJs))(form.dataset.stripeKey);
+      card = stripe.elements().create("card");
+      card.mount(form.querySelector("[data-card-element]"));
+    } catch (e) {
+      status.textContent = "Card payments are unavailable right now (Stripe did not load).";
+      return;
+    }
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      status.textContent = "Confirming with Stripe…";
+      const result = await stripe.confirmCardPayment(form.dataset.clientSecret, { payment_method: { card } });
+      status.textContent = result && result.error
+        ? `Stripe: ${result.error.message || "the payment did not go through"}.`
+        : "Paid. Your subscription starts as soon as Stripe confirms.";
+    });
+  }
+
+  document.addEventListener("htmx:afterSettle", (ev) => {
+    (ev.detail.elt || document).querySelectorAll("form[data-subscription-pay]").forEach(bindSubscriptionPay);
+  });
+
   // ------------------------------------------------------------------ receipts
   document.addEventListener("click", (ev) => {
     if (ev.target.closest("[data-print]")) { ev.preventDefault(); window.print(); }

@@ -19,3 +19,21 @@ async def test_seed_adds_demo_images_once(client):
         "Rain falling on dark roofs under a dusk sky",
     ]
     assert all(m["content_type"] == "image/png" and m["width"] == 960 for m in media)
+
+
+async def test_seed_offers_alices_plan_and_computes_recommendations(client, worker):
+    from hub import seed_accounts, seed_market, seed_marketplace, seed_runs
+
+    await seed_accounts.seed()
+    await seed_marketplace.seed()
+    await seed_runs.seed()
+    await seed_market.seed()
+    plan = (await client.get("/creators/alice/plan")).json()
+    assert (plan["price_cents"], plan["runs_included"]) == (500, 10)
+    alice = (await client.get("/creators/alice")).json()
+    email = next(p for p in alice["prompts"]["items"] if p["title"].startswith("Cold email"))
+    similar = (await client.get(f"/prompts/{email['id']}/similar")).json()["items"]
+    # bob ran both demo prompts: people who ran this also ran that.
+    assert ("Code review checklist", "co_runs") in {
+        (i["prompt"]["title"], i["reason"]) for i in similar
+    }

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from tests.media.images import png
 from tests.oauth.fixtures import fake_idp, oauth_env  # noqa: F401 - fixtures
+from tests.subscriptions.conftest import billing, billing_fake_server  # noqa: F401 - fixtures
 from tests.web.conftest import needs_browser, shot
 
 pytestmark = needs_browser
@@ -117,3 +118,31 @@ async def test_wallet_links_to_a_printable_receipt(pages, client, register, new_
     await dash.get_by_role("link", name="Receipt").first.click()
     await dash.get_by_role("heading", name=f"Sale of “{prompt['title']}”").wait_for()
     assert "$0.32" in await dash.locator("[data-receipt-total]").inner_text()
+
+
+async def test_subscribe_on_the_creator_page_turns_active_when_stripe_says_paid(
+    pages,
+    client,
+    register,
+    billing,  # noqa: F811
+):
+    from tests.subscriptions.test_subscriptions import offer_plan, send, stripe_sub
+
+    creator, buyer = await register(), await register()
+    await offer_plan(client, creator, price_cents=700, runs_included=3)
+    page: Any = await pages.open(f"/creators/{creator.handle}", account=buyer)
+    await page.get_by_text("$7.00 a month").wait_for()
+    await page.get_by_role("button", name="Subscribe for $7.00 a month").click()
+    await page.get_by_text("waiting for the first payment").wait_for()
+    mine = (await client.get("/me/subscriptions", headers=buyer.headers)).json()["items"][0]
+    # Stripe reports the invoice paid (signed webhook): the page changes by itself.
+    await send(client, billing.pay(await stripe_sub(mine["id"])))
+    await page.get_by_text("0 of 3 runs used this month").wait_for()
+    await shot(page, "creator-subscribed")
+
+    dash: Any = await pages.open("/dashboard", account=creator)
+    plan = dash.locator("#my-plan")
+    await plan.get_by_text("1 subscriber").wait_for()
+    await plan.get_by_label("Runs included per month").fill("5")
+    await plan.get_by_role("button", name="Update plan").click()
+    await plan.get_by_text("for 5 runs of your prompts").wait_for()

@@ -1,0 +1,1 @@
+"""Creator subscriptions: one monthly plan per creator, billed by Stripe Billing, covering runs."""
