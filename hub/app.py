@@ -31,8 +31,8 @@ from hub.billing.api import (
     TopupController,
     WalletController,
 )
-from hub.client_ip import trusted_proxies_middleware_factory
 from hub.billing.receipts_api import HANDLERS as RECEIPT_HANDLERS
+from hub.client_ip import trusted_proxies_middleware_factory
 from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.db import close_pool, start_pool
 from hub.errors import Problem
