@@ -31,7 +31,7 @@ from typing import Any
 import asyncpg
 import structlog
 
-from hub import auth, mail
+from hub import auth, mail, outbox
 from hub.accounts import hooks
 from hub.accounts import service as accounts
 from hub.accounts.emails import normalise_email
@@ -241,7 +241,8 @@ async def _create_account(identity: Identity, email: str) -> uuid.UUID:
     for attempt in range(8):
         handle = base if attempt == 0 else f"{base[:24]}_{secrets.randbelow(10**5)}"
         try:
-            async with engine().transaction():
+            # An outbox transaction: notices the hooks write (the wallet's) go out after commit.
+            async with outbox.transaction():
                 row = await fetchrow(
                     "INSERT INTO users (email, handle, display_name, password_hash, "
                     "email_verified_at) VALUES ($1, $2, $3, $4, now()) RETURNING id, email",
@@ -273,7 +274,6 @@ async def _create_account(identity: Identity, email: str) -> uuid.UUID:
                     "This account was just created; sign in again.", "email-taken"
                 ) from exc
             raise
-        await hooks.run(hooks.after_email_verified, user_id)
         log.info("user.registered", user_id=user_id, via=identity.provider)
         return row["id"]
     raise conflict("Could not find a free handle; sign up with email instead.", "handle-taken")

@@ -257,3 +257,42 @@ async def cancel(user_id: str, subscription_id: uuid.UUID) -> SubscriptionOut:
         )
         assert row is not None
     return await subscription_out(row)
+
+
+async def export_user(user_id: str) -> dict[str, Any]:
+    """The user's part of GET /me/export: their plan, subscriptions and paid invoices."""
+    uid = uuid.UUID(user_id)
+    plan = await fetchrow(
+        "SELECT price_cents, runs_included, active, created_at, updated_at "
+        "FROM subscription_plans WHERE creator_id = $1",
+        uid,
+    )
+    invoices = await fetch(
+        "SELECT stripe_invoice_id, amount_cents, period_start, period_end, created_at "
+        "FROM subscription_invoices WHERE subscriber_id = $1 ORDER BY created_at",
+        uid,
+    )
+
+    def plain(row: dict[str, Any]) -> dict[str, Any]:
+        return {k: v.isoformat() if isinstance(v, datetime) else v for k, v in row.items()}
+
+    return {
+        "plan": plain(plan) if plan else None,
+        "subscriptions": [msgspec_to_builtins(s) for s in await mine(user_id)],
+        "invoices_paid": [plain(r) for r in invoices],
+    }
+
+
+def msgspec_to_builtins(value: Any) -> Any:
+    import msgspec
+
+    return msgspec.to_builtins(value)
+
+
+def _register_export() -> None:
+    from hub.accounts import hooks
+
+    hooks.exporters["subscriptions"] = export_user
+
+
+_register_export()

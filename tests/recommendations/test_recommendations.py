@@ -51,9 +51,13 @@ async def complete_run(client: httpx.AsyncClient, buyer: Any, prompt_id: str) ->
 
 async def refresh(worker: Any) -> dict[str, int]:
     """Run the cron job once through the real worker (a high limit: every stale list)."""
-    from hub.community.fanout import _arq
+    from arq.connections import ArqRedis
 
-    job = await _arq().enqueue_job("refresh_recommendations", 100_000)
+    from hub.redis import get_redis
+
+    job = await ArqRedis(pool_or_conn=get_redis().connection_pool).enqueue_job(
+        "refresh_recommendations", 100_000
+    )
     assert job is not None
     return await job.result(timeout=120)
 

@@ -131,6 +131,9 @@ async def test_paid_subscription_covers_runs_and_is_a_sale_for_the_creator(
     assert await mature_invoices(as_of=datetime.now(UTC) + timedelta(days=8)) == 0
     earnings = (await client.get("/creator/earnings", headers=creator.headers)).json()
     assert earnings["available_cents"] == 400
+    export = (await client.get("/me/export", headers=buyer.headers)).json()["subscriptions"]
+    assert export["subscriptions"][0]["status"] == "active"
+    assert [i["amount_cents"] for i in export["invoices_paid"]] == [500]
     await assert_ledger_invariants()
 
 

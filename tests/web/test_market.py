@@ -131,7 +131,7 @@ async def test_subscribe_on_the_creator_page_turns_active_when_stripe_says_paid(
     creator, buyer = await register(), await register()
     await offer_plan(client, creator, price_cents=700, runs_included=3)
     page: Any = await pages.open(f"/creators/{creator.handle}", account=buyer)
-    await page.get_by_text("$7.00 a month").wait_for()
+    await page.get_by_text("$7.00 a month", exact=True).wait_for()
     await page.get_by_role("button", name="Subscribe for $7.00 a month").click()
     await page.get_by_text("waiting for the first payment").wait_for()
     mine = (await client.get("/me/subscriptions", headers=buyer.headers)).json()["items"][0]
