@@ -34,8 +34,8 @@ from hub.billing.api import (
 from hub.billing.receipts_api import HANDLERS as RECEIPT_HANDLERS
 from hub.client_ip import trusted_proxies_middleware_factory
 from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
-from hub.db import close_pool, start_pool
-from hub.errors import Problem
+from hub.db import UnstorableText, close_pool, start_pool
+from hub.errors import Problem, bad_request
 from hub.logging import configure_logging
 from hub.media.api import SampleMediaController, serve_media
 from hub.media.storage import close_stores
@@ -87,6 +87,12 @@ API_V1_HANDLERS: list[Any] = [
     *RECEIPT_HANDLERS,
     *SUBSCRIPTION_HANDLERS,
 ]
+
+
+def _unstorable_text_handler(
+    request: Request[Any, Any, Any], exc: UnstorableText
+) -> Response[Any]:
+    return bad_request(str(exc)).to_response(request)
 
 
 def _internal_error_handler(
@@ -238,7 +244,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             rate_limit.middleware,
         ],
         plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
-        exception_handlers={Exception: _internal_error_handler},
+        exception_handlers={
+            UnstorableText: _unstorable_text_handler,
+            Exception: _internal_error_handler,
+        },
         cors_config=CORSConfig(
             allow_origins=list(settings.cors_origins),
             allow_credentials=False,

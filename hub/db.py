@@ -64,6 +64,10 @@ async def run_ddl(sql: str) -> None:
             await db.run_ddl(statement)
 
 
+class UnstorableText(ValueError):
+    """Input text PostgreSQL cannot store (NUL, unpaired surrogates): the caller's mistake."""
+
+
 def _storable(value: Any) -> bool:
     """PostgreSQL text holds neither NUL characters nor unpaired UTF-16 surrogates."""
     if isinstance(value, str):
@@ -82,13 +86,12 @@ def _storable(value: Any) -> bool:
 async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     """Raw parametrised query ($1, $2 ...) honouring the current Piccolo transaction.
 
-    Text PostgreSQL cannot store is refused with a 400 before anything is sent, so such input
-    is a clear client error in every domain instead of a server error.
+    Text PostgreSQL cannot store is refused with `UnstorableText` before anything is sent
+    (the app answers it with a 400), so such input is a clear client error in every domain
+    instead of a server error.
     """
     if not all(_storable(a) for a in args):
-        from hub.errors import bad_request
-
-        raise bad_request(
+        raise UnstorableText(
             "Text must not contain NUL characters or invalid Unicode (unpaired surrogates)."
         )
     db = engine()
