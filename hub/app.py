@@ -89,9 +89,7 @@ API_V1_HANDLERS: list[Any] = [
 ]
 
 
-def _unstorable_text_handler(
-    request: Request[Any, Any, Any], exc: UnstorableText
-) -> Response[Any]:
+def _unstorable_text_handler(request: Request[Any, Any, Any], exc: UnstorableText) -> Response[Any]:
     return bad_request(str(exc)).to_response(request)
 
 

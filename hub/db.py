@@ -68,6 +68,25 @@ class UnstorableText(ValueError):
     """Input text PostgreSQL cannot store (NUL, unpaired surrogates): the caller's mistake."""
 
 
+def sql_migration(migration_id: str, app_name: str, description: str, sql: str) -> Any:
+    """A Piccolo migration that runs `sql` (statements separated by `;;` lines, see run_ddl).
+
+    Every migration of the hub is hand-written SQL, so the schema's constraints, triggers and
+    indexes are stated exactly; each migration module's `forwards()` returns this.
+    """
+    from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+
+    manager = MigrationManager(
+        migration_id=migration_id, app_name=app_name, description=description
+    )
+
+    async def run() -> None:
+        await run_ddl(sql)
+
+    manager.add_raw(run)
+    return manager
+
+
 def _storable(value: Any) -> bool:
     """PostgreSQL text holds neither NUL characters nor unpaired UTF-16 surrogates."""
     if isinstance(value, str):

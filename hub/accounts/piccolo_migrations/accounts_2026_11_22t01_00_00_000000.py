@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-22T01:00:00:000000"
 VERSION = "1.38.0"
@@ -43,10 +43,4 @@ CREATE INDEX refresh_tokens_expires_idx ON refresh_tokens (expires_at)
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="accounts", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "accounts", DESCRIPTION, SQL)

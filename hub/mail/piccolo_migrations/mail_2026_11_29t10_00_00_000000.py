@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-29T10:00:00:000000"
 VERSION = "1.38.0"
@@ -32,10 +32,4 @@ CREATE INDEX mail_outbox_user_idx ON mail_outbox (user_id, created_at) WHERE use
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="mail", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "mail", DESCRIPTION, SQL)

@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-29T13:00:00:000000"
 VERSION = "1.38.0"
@@ -34,10 +34,4 @@ CREATE INDEX sample_media_prompt_idx ON sample_media (prompt_id)
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="media", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "media", DESCRIPTION, SQL)

@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-29T15:00:00:000000"
 VERSION = "1.38.0"
@@ -12,10 +12,4 @@ CREATE INDEX moderation_audit_subject_idx ON moderation_audit (subject_type, sub
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="moderation", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "moderation", DESCRIPTION, SQL)

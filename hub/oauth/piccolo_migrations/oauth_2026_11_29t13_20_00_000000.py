@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-29T13:20:00:000000"
 VERSION = "1.38.0"
@@ -38,10 +38,4 @@ CREATE INDEX oauth_pending_links_user_idx ON oauth_pending_links (user_id)
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="oauth", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "oauth", DESCRIPTION, SQL)

@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-22T02:00:00:000000"
 VERSION = "1.38.0"
@@ -103,10 +103,4 @@ CREATE UNIQUE INDEX prompt_samples_run_key ON prompt_samples (prompt_id, run_id)
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="prompts", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "prompts", DESCRIPTION, SQL)

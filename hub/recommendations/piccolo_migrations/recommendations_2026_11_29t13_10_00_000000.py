@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-29T13:10:00:000000"
 VERSION = "1.38.0"
@@ -53,10 +53,4 @@ CREATE INDEX follows_created_idx ON follows (created_at)
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="recommendations", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "recommendations", DESCRIPTION, SQL)

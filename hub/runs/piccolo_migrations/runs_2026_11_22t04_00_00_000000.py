@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-22T04:00:00:000000"
 VERSION = "1.38.0"
@@ -97,10 +97,4 @@ CREATE INDEX runs_unpublished_terminal_idx ON runs (finished_at)
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="runs", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "runs", DESCRIPTION, SQL)

@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import run_ddl
+from hub.db import sql_migration
 
 ID = "2026-11-29T12:00:00:000000"
 VERSION = "1.38.0"
@@ -19,10 +19,4 @@ CREATE INDEX runs_leak_guard_idx ON runs (prompt_id, created_at DESC, id DESC)
 
 
 async def forwards() -> MigrationManager:
-    manager = MigrationManager(migration_id=ID, app_name="runs", description=DESCRIPTION)
-
-    async def run() -> None:
-        await run_ddl(SQL)
-
-    manager.add_raw(run)
-    return manager
+    return sql_migration(ID, "runs", DESCRIPTION, SQL)
