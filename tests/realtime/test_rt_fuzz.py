@@ -93,8 +93,27 @@ json_commands = st.fixed_dictionaries(
         "p": params | json_values,
     }
 ).map(lambda c: {"id": c["id"], c["m"]: c["p"]})
+# Well-formed commands on known channels, so a good share of frames gets past the decoder and
+# the checks into the command handlers (random ones mostly end in a 3501 close).
+well_formed_commands = st.fixed_dictionaries(
+    {
+        "id": st.integers(1, 2**31),
+        "m": st.sampled_from(["ping", "presence", "presence_stats", "history", "subscribe"]),
+        "p": st.fixed_dictionaries(
+            {"channel": st.sampled_from(["public:f", "chat:f", "notifications#fuzz"])},
+            optional={
+                "limit": typed_values["limit"],
+                "reverse": typed_values["reverse"],
+                "recover": typed_values["recover"],
+            },
+        ),
+    }
+).map(lambda c: {"id": c["id"], c["m"]: c["p"]})
 json_frames = (
     st.lists(json_commands, min_size=1, max_size=4).map(
+        lambda cs: "\n".join(json.dumps(c) for c in cs)
+    )
+    | st.lists(well_formed_commands, min_size=1, max_size=3).map(
         lambda cs: "\n".join(json.dumps(c) for c in cs)
     )
     | st.text(max_size=200)
@@ -130,8 +149,14 @@ def pb_command(draw_id: int, method: str, p: dict[str, Any]) -> bytes:
 
 
 pb_messages = st.builds(pb_command, st.integers(0, 2**32 - 1), st.sampled_from(METHODS), params)
+pb_well_formed = well_formed_commands.map(
+    lambda c: pb_command(c["id"], *next((k, v) for k, v in c.items() if k != "id"))
+)
 pb_frames = (
     st.lists(pb_messages, min_size=1, max_size=4).map(
+        lambda ms: b"".join(varint(len(m)) + m for m in ms)
+    )
+    | st.lists(pb_well_formed, min_size=1, max_size=3).map(
         lambda ms: b"".join(varint(len(m)) + m for m in ms)
     )
     | st.binary(max_size=200)
@@ -227,9 +252,9 @@ FUZZ = settings(
 
 
 def assert_fuzzing_was_answered_and_server_still_serves(conn: FuzzConnection) -> None:
-    """The frames reached the command handlers (results, several error codes and documented
-    closes were seen), and a fresh connection on the same server still subscribes."""
-    assert conn.results >= 1 and len(set(conn.errors)) >= 2 and conn.closes, (
+    """The frames reached the command handlers (results, error replies and documented closes
+    were all seen), and a fresh connection on the same server still subscribes."""
+    assert conn.results >= 10 and conn.errors and conn.closes, (
         conn.results,
         sorted(set(conn.errors)),
         sorted(set(conn.closes)),
