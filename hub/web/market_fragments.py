@@ -5,16 +5,21 @@ optional token, personal ones require it."""
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, delete, get, post
+from litestar.enums import RequestEncodingType
+from litestar.params import Body
 from litestar.response import Template
 
 from hub.auth import CurrentUser
 from hub.billing import receipts
 from hub.errors import Problem, not_found
+from hub.media import api as media_api
+from hub.media import service as media_service
 from hub.oauth import providers as oauth_providers
 from hub.oauth import service as oauth
+from hub.prompts import service as prompts
 from hub.recommendations import service as recommendations
 from hub.settings import get_settings
 from hub.subscriptions import service as subscriptions
@@ -111,6 +116,43 @@ class MarketPersonalFragments(Controller):
         await subscriptions.set_plan(request.user.id, body.price_cents, body.runs_included)
         return await _my_plan(request.user.id)
 
+    @get("/prompts/{prompt_id:uuid}/sample-images")
+    async def sample_images(
+        self, request: Request[CurrentUser, Any, Any], prompt_id: uuid.UUID
+    ) -> Template:
+        return await _sample_images(prompt_id, request.user.id)
+
+    @post(
+        "/prompts/{prompt_id:uuid}/samples/{sample_id:uuid}/media",
+        status_code=200,
+        request_max_body_size=media_api._BODY_CEILING,
+    )
+    async def add_sample_image(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: uuid.UUID,
+        sample_id: uuid.UUID,
+        data: Annotated[media_api.MediaUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
+    ) -> Template:
+        content = await data.image.read(get_settings().media_max_bytes + 1)
+        await media_service.add_media(
+            prompt_id, sample_id, request.user.id, content, data.alt or ""
+        )
+        return await _sample_images(prompt_id, request.user.id, "Image added.")
+
+    @delete(
+        "/prompts/{prompt_id:uuid}/samples/{sample_id:uuid}/media/{media_id:uuid}", status_code=200
+    )
+    async def remove_sample_image(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: uuid.UUID,
+        sample_id: uuid.UUID,
+        media_id: uuid.UUID,
+    ) -> Template:
+        await media_service.delete_media(prompt_id, sample_id, media_id, request.user.id)
+        return await _sample_images(prompt_id, request.user.id, "Image removed.")
+
     @get("/identities")
     async def identities(self, request: Request[CurrentUser, Any, Any]) -> Template:
         return fragment(
@@ -140,6 +182,21 @@ async def _subscription_fragment(user_id: str, handle: str, pay: Any = None) -> 
         else None,
         stripe_key=settings.stripe_publishable_key,
         stripe_js=settings.stripe_js_url,
+    )
+
+
+async def _sample_images(prompt_id: uuid.UUID, user_id: str, notice: str = "") -> Template:
+    """The owner's image tools for each sample; nothing for anyone else."""
+    row = await prompts.visible_prompt_row(prompt_id, user_id)
+    samples = []
+    if str(row["owner_id"]) == user_id:
+        samples = (await prompts.list_samples(prompt_id, user_id, None, 20)).items
+    return fragment(
+        "sample_images.html",
+        samples=samples,
+        prompt_id=str(prompt_id),
+        notice=notice,
+        max_mb=get_settings().media_max_bytes // (1024 * 1024),
     )
 
 

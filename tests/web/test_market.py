@@ -146,3 +146,30 @@ async def test_subscribe_on_the_creator_page_turns_active_when_stripe_says_paid(
     await plan.get_by_label("Runs included per month").fill("5")
     await plan.get_by_role("button", name="Update plan").click()
     await plan.get_by_text("for 5 runs of your prompts").wait_for()
+
+
+async def test_the_creator_adds_and_removes_a_sample_image_on_the_prompt_page(
+    pages, client, register, new_prompt, tmp_path
+):
+    creator, visitor = await register(), await register()
+    prompt = await new_prompt(creator, private_mode=True)
+    await client.post(
+        f"/prompts/{prompt['id']}/samples",
+        json={"output": "Rain on the roofs", "title": "Rainy"},
+        headers=creator.headers,
+    )
+    picture = tmp_path / "rain.png"
+    picture.write_bytes(png(640, 320, mode="RGB"))
+    page: Any = await pages.open(f"/prompts/{prompt['id']}", account=creator)
+    tools = page.locator(".sample-tools")
+    await tools.get_by_label("Image (PNG, JPEG or WebP, up to 5 MB)").set_input_files(str(picture))
+    await tools.get_by_label("Describe it (for people who cannot see it)").fill("Rain on roofs")
+    await tools.get_by_role("button", name="Add image").click()
+    await tools.get_by_role("img", name="Rain on roofs").wait_for()
+    await tools.get_by_text("1 of 4 images").wait_for()
+    # Visitors see it in the gallery, and no tools.
+    other: Any = await pages.open(f"/prompts/{prompt['id']}", account=visitor)
+    await other.locator(".sample-gallery").get_by_role("img", name="Rain on roofs").wait_for()
+    assert await other.locator(".sample-tools").count() == 0
+    await tools.get_by_role("button", name="Remove").click()
+    await tools.get_by_text("0 of 4 images").wait_for()
