@@ -140,6 +140,42 @@ async def get_trace() -> dict[str, Any]:
     return {"rows": rows}
 
 
+@get("/bench/tracemalloc/start")
+async def tracemalloc_start() -> dict[str, Any]:
+    """BENCH_TRACEMALLOC=<frames>: take the baseline snapshot (see bench/conn_memory.py)."""
+    import tracemalloc
+
+    gc.collect()
+    global _baseline
+    _baseline = tracemalloc.take_snapshot()
+    return {"traced": tracemalloc.get_traced_memory()[0]}
+
+
+_baseline: Any = None
+
+
+@get("/bench/tracemalloc/diff")
+async def tracemalloc_diff(key: str = "traceback", top: int = 40) -> dict[str, Any]:
+    """What was allocated (and is still alive) since the baseline, largest first."""
+    import tracemalloc
+
+    gc.collect()
+    snap = tracemalloc.take_snapshot().filter_traces(
+        [tracemalloc.Filter(False, tracemalloc.__file__)]
+    )
+    stats = snap.compare_to(_baseline, key)
+    rows = []
+    for stat in stats[:top]:
+        rows.append(
+            {
+                "size": stat.size_diff,
+                "count": stat.count_diff,
+                "where": [f"{f.filename}:{f.lineno}" for f in stat.traceback],
+            }
+        )
+    return {"total": sum(s.size_diff for s in stats), "rows": rows}
+
+
 @contextlib.asynccontextmanager
 async def lifespan(app: Litestar) -> AsyncIterator[None]:
     async with engine.lifespan(app):
@@ -156,7 +192,15 @@ async def lifespan(app: Litestar) -> AsyncIterator[None]:
 
 
 litestar_app = Litestar(
-    route_handlers=[websocket_route(engine), *http_routes(engine), stats, reset, get_trace],
+    route_handlers=[
+        websocket_route(engine),
+        *http_routes(engine),
+        stats,
+        reset,
+        get_trace,
+        tracemalloc_start,
+        tracemalloc_diff,
+    ],
     lifespan=[lifespan],
 )
 # BENCH_MOUNT=front: the websocket endpoint served in front of Litestar (RealtimeASGI)

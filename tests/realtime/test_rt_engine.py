@@ -125,6 +125,41 @@ async def test_engine_publish_and_shutdown_code(engine_server, uid):
     assert await raw.closed(3) == (3001, "shutdown")  # SDKs reconnect to another process
 
 
+async def test_a_reader_that_stops_reading_gets_everything_once_it_reads_again(engine_server, uid):
+    """A subscriber that stops reading for a while (a phone in a tunnel) fills the socket
+    buffers; the server then holds its publications (flow control: uvicorn pauses writing,
+    the engine queues) and, once the subscriber reads again, sends every one of them, in
+    order, on the same connection."""
+    engine, url = engine_server
+    engine.config.send_queue_max_bytes = 64 * 2**20  # this test is not about the bound
+    channel = f"nohist:{uid}"
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+    sock.connect(("127.0.0.1", int(url.split(":")[2].split("/")[0])))
+    sock.setblocking(False)
+    raw = await RawClient.open(url, max_queue=1, sock=sock)  # reads only when asked to
+    await raw.command("connect")
+    assert "subscribe" in await raw.command("subscribe", {"channel": channel})
+    (client,) = engine.clients
+    blob = "x" * 4000
+    n = 2500  # 10 MB: more than the kernel buffers of both ends hold
+    for i in range(n):
+        await engine.publish(channel, {"i": i, "blob": blob})
+    if client.direct is not None:
+        # The transport's buffer passes its high-water mark: the engine holds the rest.
+        deadline = asyncio.get_running_loop().time() + 10
+        while client.direct.writable.is_set() or not client._queue:
+            assert asyncio.get_running_loop().time() < deadline, "the server never paused"
+            await asyncio.sleep(0.01)
+    got = []
+    while len(got) < n:
+        got += [m["push"]["pub"]["data"]["i"] for m in await raw.pushes(1, within=10)]
+    assert got == list(range(n))
+    assert client.state == 1 and not client.slow  # still connected
+    assert "ping" in await raw.command("ping")
+    await raw.close()
+
+
 async def test_fanout_order_with_bursts_joins_and_replies(engine_server, uid):
     """Publications arriving in bursts (one Redis read, one shared frame per subscriber) while
     subscribers join mid-stream and send commands: every subscriber sees its subscribe reply
