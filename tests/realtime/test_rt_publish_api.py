@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+import msgspec
 import pytest
 import redis.asyncio as aioredis
 
@@ -54,3 +55,28 @@ async def test_publish_many_in_one_round_trip_keeps_order(publisher, uid):
     assert (
         await publisher.publish(a, {"i": 7})
     ).offset == 7  # nothing of the failed batch was sent
+
+
+async def test_publish_many_of_a_large_batch_and_after_redis_forgot_its_scripts(publisher, uid):
+    """A batch of several script calls keeps every channel's order and offsets; a Redis that
+    lost its script cache (restarted, failed over) gets the script again and nothing is
+    published twice or skipped."""
+    from realtime import broker
+
+    channels = [f"ch:{uid}{c}" for c in "xyz"]
+    n = 2 * broker.BATCH_ITEMS + 10
+    items = [(channels[i % 3], {"i": i}) for i in range(n)]
+    results = await publisher.publish_many(items)
+    for c, channel in enumerate(channels):
+        offsets = [r.offset for (ch, _), r in zip(items, results, strict=True) if ch == channel]
+        assert offsets == list(range(1, len(offsets) + 1))
+        entries = await publisher.redis.xrange(publisher.keys.stream(channel))
+        assert [msgspec.json.decode(f[b"d"])["i"] for _, f in entries][-3:] == [
+            i for i in range(n) if i % 3 == c
+        ][-3:]
+    for batch in ([(channels[0], {"i": "small"})], items[:30] * 40):
+        await publisher.redis.script_flush()
+        before = await publisher.redis.hget(publisher.keys.meta(channels[0]), "s")
+        again = await publisher.publish_many(batch)
+        mine = [r.offset for (ch, _), r in zip(batch, again, strict=True) if ch == channels[0]]
+        assert mine == list(range(int(before) + 1, int(before) + 1 + len(mine)))
