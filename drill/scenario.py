@@ -23,6 +23,8 @@ from typing import Any
 import httpx
 from centrifuge import (
     Client,
+    ClientEventHandler,
+    ConnectingContext,
     PublicationContext,
     StreamPosition,
     SubscribedContext,
@@ -59,6 +61,10 @@ class Row:
     conn_errors: int = 0
     ready_again: float | None = None
     worker_alive: bool = True
+    #: Why SDK clients had to reconnect (close codes; 3001 = the server said "shutdown").
+    reconnect_codes: Counter[int] = field(default_factory=Counter)
+    #: What went wrong, in words (written to the drill's folder as details.txt).
+    details: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -158,6 +164,7 @@ class RunWatch(SubscriptionEventHandler):
         self.terminal_pubs = 0
         self.terminal_from_rest = False
         self.changed = asyncio.Event()
+        self.events: list[str] = []
 
     async def get_state(self, channel: str) -> StreamPosition:
         """GET /runs/{id}: the output and the stream position it was saved with."""
@@ -193,6 +200,9 @@ class RunWatch(SubscriptionEventHandler):
             seq = int(data["seq"])
             if self.last_seq is not None and seq != self.last_seq + 1:
                 self.gaps += 1
+                self.events.append(
+                    f"gap: seq {seq} after {self.last_seq} (offset {ctx.pub.offset})"
+                )
             if self.last_seq is None or seq > self.last_seq:
                 self.text += data["text"]
                 self.deltas += 1
@@ -200,11 +210,29 @@ class RunWatch(SubscriptionEventHandler):
         self.changed.set()
 
     async def on_subscribed(self, ctx: SubscribedContext) -> None:
+        pos = ctx.stream_position
+        self.events.append(
+            f"subscribed recovered={ctx.recovered} at {pos.epoch if pos else ''}:"
+            f"{pos.offset if pos else ''}"
+        )
         self.changed.set()
 
     @property
     def terminals(self) -> int:
         return self.terminal_pubs or (1 if self.terminal_from_rest else 0)
+
+
+class ReconnectWatch(ClientEventHandler):
+    """Counts why a client went back to connecting (after its first connect)."""
+
+    def __init__(self, codes: Counter[int]) -> None:
+        self.codes = codes
+        self.connects = 0
+
+    async def on_connecting(self, ctx: ConnectingContext) -> None:
+        self.connects += 1
+        if self.connects > 1:
+            self.codes[ctx.code] += 1
 
 
 class ChatWatch(SubscriptionEventHandler):
@@ -273,8 +301,16 @@ async def _inject(
 
 
 async def drill(
-    name: str, base: str, sup: Any, pg: PostgresServer, redis: RedisServer, workdir: Path
+    name: str,
+    base: str,
+    sup: Any,
+    pg: PostgresServer,
+    redis: RedisServer,
+    workdir: Path,
+    inject: Any = None,
 ) -> Row:
+    """One drill against the stack at `base`; `inject()` (default: `_inject` by name) is
+    the fault, returning as `_inject` does."""
     row = Row(name)
     ws = base.replace("http://", "ws://") + "/connection/websocket"
     api = Api(base)
@@ -298,7 +334,14 @@ async def drill(
         # Subscribers: one SDK client per buyer (its runs), one for the room.
         sdk: dict[str, Client] = {}
         for user in [creator, *buyers]:
-            client = Client(ws, token=user.token, timeout=5.0, proxy=None, max_reconnect_delay=2.0)
+            client = Client(
+                ws,
+                token=user.token,
+                timeout=5.0,
+                proxy=None,
+                max_reconnect_delay=2.0,
+                events=ReconnectWatch(row.reconnect_codes),
+            )
             await client.connect()
             sdk[user.id] = client
             clients.append(client)
@@ -354,7 +397,10 @@ async def drill(
         background = [asyncio.create_task(chatter()), asyncio.create_task(prober())]
         await asyncio.sleep(1.0)
 
-        successor = await _inject(name, sup, pg, redis, workdir)
+        if inject is not None:
+            successor = await inject()
+        else:
+            successor = await _inject(name, sup, pg, redis, workdir)
         row.ready_again = await wait_ready(base, READY_DEADLINE)
         if name == "worker-kill":
             row.ready_again = successor
@@ -394,6 +440,12 @@ async def drill(
             1 for w in watches if w.run_id in finals and w.text != finals[w.run_id]["output"]
         )
         row.reloads = sum(max(0, w.loads - 1) for w in watches)
+        for w in watches:
+            if w.gaps or (w.run_id in finals and w.terminals != 1):
+                row.details.append(
+                    f"run {w.run_id}: terminals {w.terminals}, loads {w.loads}: "
+                    + "; ".join(w.events[-12:])
+                )
 
         # Chat: every accepted message is saved, and its subscriber got it (live or history).
         saved: set[str] = set()
@@ -412,7 +464,12 @@ async def drill(
                 p.data["id"] for p in history.publications if p.data.get("type") == "room.message"
             }
         row.chat_sent = len(sent)
-        row.chat_lost = len([m for m in sent if m not in saved or m not in chat.ids])
+        lost = [m for m in sent if m not in saved or m not in chat.ids]
+        row.chat_lost = len(lost)
+        for m in lost:
+            row.details.append(
+                f"chat {m}: saved {m in saved}, received or in history {m in chat.ids}"
+            )
     except Exception as exc:  # noqa: BLE001 - a drill that could not finish says why
         row.invariants = f"drill error: {type(exc).__name__}: {exc}"[:120]
         row.stuck = row.stuck or RUNS

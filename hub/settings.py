@@ -21,7 +21,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     host: str = "127.0.0.1"
     port: int = 8000
     database_url: str = ""
+    # The realtime engine's Redis (channels, history, presence): a plain Redis, or with
+    # HUB_REDIS_CLUSTER any node of a Redis Cluster 7+ (sharded pub/sub).
     redis_url: str = ""
+    redis_cluster: bool = False
+    # Everything else (the arq queue, rate limits, token revocation, caches, heartbeats): a
+    # plain Redis; default REDIS_URL. Required with HUB_REDIS_CLUSTER (arq needs one node).
+    queue_redis_url: str = ""
     jwt_secret: str = DEV_JWT_SECRET
     access_ttl_seconds: int = 900
     refresh_ttl_seconds: int = 30 * 24 * 3600
@@ -167,6 +173,16 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     def is_production(self) -> bool:
         return self.env == "production"
 
+    @property
+    def queue_redis(self) -> str:
+        """The plain Redis of the queue, rate limits, revocation and caches."""
+        return self.queue_redis_url or self.redis_url
+
+    @property
+    def realtime_redis_separate(self) -> bool:
+        """The realtime engine's Redis is not the queue's (a cluster, or another server)."""
+        return self.redis_cluster or self.queue_redis != self.redis_url
+
     def redacted(self) -> dict[str, Any]:
         """Settings safe to log: secrets and credentials in URLs replaced."""
         out = msgspec.structs.asdict(self)
@@ -181,7 +197,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         ):
             if out.get(key):
                 out[key] = "***"
-        for key in ("database_url", "redis_url", "smtp_url"):
+        for key in ("database_url", "redis_url", "queue_redis_url", "smtp_url"):
             out[key] = _redact_url(out[key])
         return out
 
@@ -273,6 +289,11 @@ def validate(settings: Settings) -> None:
         )
     if not 0 <= settings.platform_fee_bps <= 10000:
         raise SettingsError("HUB_PLATFORM_FEE_BPS must be between 0 and 10000")
+    if settings.redis_cluster and not settings.queue_redis_url:
+        raise SettingsError(
+            "HUB_REDIS_CLUSTER=true needs HUB_QUEUE_REDIS_URL: the job queue, rate limits and "
+            "token revocation use a plain (non-cluster) Redis"
+        )
 
 
 @lru_cache(maxsize=1)

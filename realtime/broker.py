@@ -18,6 +18,14 @@ processes and publishers:
   as the stream entry's field `i` and published as `q<offset>:<epoch>:<len(info)>:<info><json>`,
   so every node and every recovery shows who said it. Server publications have none (`p`).
 
+On a Redis Cluster (`connect_redis(url, cluster=True)`) the same scripts run on the slot of
+the channel's hash tag, and fan-out uses sharded pub/sub: the script SPUBLISHes, so a
+publication travels only within the shard that owns the channel. Replication in a cluster is
+asynchronous, so a replica promoted by a failover may lack the last publications of its
+master: the meta key remembers which node (`CLUSTER MYID`) wrote its epoch, and a different
+node starts a new epoch before it publishes or answers a history read. Subscribers then get
+`recovered: false` (and reload) instead of offsets that would silently mean other data.
+
 `Publisher` is the publish half alone, for arq workers and other processes without an Engine.
 """
 
@@ -34,6 +42,7 @@ import msgspec
 from redis.asyncio import Redis
 from redis.exceptions import NoScriptError
 
+from realtime.cluster import ShardedRedis
 from realtime.config import NamespaceOptions
 from realtime.errors import UnknownChannel
 from realtime.keys import Keys
@@ -160,6 +169,67 @@ return 1
 """
 
 
+_EPOCH = {
+    "ARGV[5]": "local epoch = redis.call('hget', KEYS[1], 'e')\nif not epoch then\n"
+    "  epoch = ARGV[5]\n  redis.call('hset', KEYS[1], 'e', epoch)\n",
+    "ARGV[1]": "local epoch = redis.call('hget', KEYS[1], 'e')\nif not epoch then\n"
+    "  epoch = ARGV[1]\n  redis.call('hset', KEYS[1], 'e', epoch)\n",
+}
+
+
+def _for_cluster(script: str, epoch_arg: str) -> str:
+    """The Redis Cluster variant of a script: the epoch also ends when another node than the
+    one that wrote it holds the channel (a promoted replica), and publications go out with
+    SPUBLISH on the channel's shard (the sharded channel is KEYS[4], same hash tag)."""
+    plain = _EPOCH[epoch_arg]
+    assert plain in script
+    cluster = (
+        "local epoch = redis.call('hget', KEYS[1], 'e')\n"
+        "local owner = redis.call('cluster', 'myid')\n"
+        "if epoch and redis.call('hget', KEYS[1], 'n') ~= owner then epoch = false end\n"
+        f"if not epoch then\n  epoch = {epoch_arg}\n"
+        "  redis.call('hset', KEYS[1], 'e', epoch, 'n', owner)\n"
+    )
+    return script.replace(plain, cluster).replace(
+        "redis.call('publish', ARGV[6],", "redis.call('spublish', KEYS[4],"
+    )
+
+
+_PUBLISH_CLUSTER = _for_cluster(_PUBLISH, "ARGV[5]")
+_HISTORY_CLUSTER = _for_cluster(_HISTORY, "ARGV[1]")
+
+_PRESENCE_REMOVE = """
+redis.call('hdel', KEYS[1], ARGV[1])
+redis.call('zrem', KEYS[2], ARGV[1])
+return 1
+"""
+
+
+def connect_redis(url: str, cluster: bool = False, **kwargs: Any) -> Any:
+    """The engine's Redis client: plain Redis, or with `cluster` a Redis Cluster discovered
+    from the node `url` names (realtime.cluster.ShardedRedis: every command on its slot's
+    master, sent at most once, one failing shard disturbing no other)."""
+    if not cluster:
+        return Redis.from_url(url, **kwargs)
+    return ShardedRedis(url, **kwargs)
+
+
+def is_cluster(redis: Any) -> bool:
+    return isinstance(redis, ShardedRedis)
+
+
+class PartialPublishError(Exception):
+    """`publish_many` on a cluster where some shards took their publications and others
+    failed (a master down mid-failover). `results` has, in item order, each item's
+    PublishResult or its exception, so a caller re-sends only what did not go out (the
+    others must not be published twice). Raised from the first error (`__cause__`)."""
+
+    def __init__(self, results: list[Any]) -> None:
+        self.results = results
+        failed = [r for r in results if isinstance(r, BaseException)]
+        super().__init__(f"{len(failed)} of {len(results)} publications failed: {failed[0]!r}")
+
+
 def new_epoch() -> str:
     return secrets.token_hex(4)
 
@@ -234,8 +304,10 @@ class Publisher:
         self.keys = Keys(prefix)
         self._options = _options_lookup(options)
         self._meta_ttl = history_meta_ttl_seconds
-        self._script = redis.register_script(_PUBLISH)
-        self._script_many = redis.register_script(_PUBLISH_MANY)
+        self.cluster = is_cluster(redis)
+        self._script = redis.register_script(_PUBLISH_CLUSTER if self.cluster else _PUBLISH)
+        # One call for a whole batch touches many channels' slots: plain Redis only.
+        self._script_many = None if self.cluster else redis.register_script(_PUBLISH_MANY)
 
     async def publish(
         self, channel: str, data: Any, idempotency_key: str | None = None
@@ -264,29 +336,40 @@ class Publisher:
         """Run the publish script (queued on `client` when it is a pipeline).
 
         `info` is the publishing client's info JSON (client publications only)."""
+        script_keys, args = self._publish_args(channel, payload, opts, idempotency_key, info)
+        reply = await self._script(keys=script_keys, args=args, client=client)
+        return reply if client is not None else _result(reply)
+
+    def _publish_args(
+        self,
+        channel: str,
+        payload: bytes,
+        opts: NamespaceOptions,
+        idempotency_key: str | None,
+        info: bytes = b"",
+    ) -> tuple[list[Any], list[Any]]:
+        """The publish script's keys and arguments."""
         keys = self.keys
         size = opts.history_size if opts.recoverable else 0
         idem_ttl = max(IDEMPOTENCY_TTL_SECONDS, opts.history_ttl_seconds) if idempotency_key else 0
-        call = self._script(
-            keys=[
-                keys.meta(channel),
-                keys.stream(channel),
-                keys.idempotency(channel, idempotency_key or "-"),
-            ],
-            args=[
-                payload,
-                size,
-                opts.history_ttl_seconds if size else 0,
-                max(self._meta_ttl, opts.history_ttl_seconds),
-                new_epoch(),
-                keys.pubsub(channel),
-                idem_ttl or "",
-                info,
-            ],
-            client=client,
-        )
-        reply = await call
-        return reply if client is not None else _result(reply)
+        script_keys: list[Any] = [
+            keys.meta(channel),
+            keys.stream(channel),
+            keys.idempotency(channel, idempotency_key or "-"),
+        ]
+        if self.cluster:
+            script_keys.append(keys.pubsub(channel))
+        args = [
+            payload,
+            size,
+            opts.history_ttl_seconds if size else 0,
+            max(self._meta_ttl, opts.history_ttl_seconds),
+            new_epoch(),
+            keys.pubsub(channel),
+            idem_ttl or "",
+            info,
+        ]
+        return script_keys, args
 
     async def publish_many(self, items: list[PublishItem]) -> list[PublishResult]:
         """Publish several publications in one Redis round trip and one script call (each
@@ -297,6 +380,8 @@ class Publisher:
         `BATCH_ITEMS` go as several script calls in one pipeline, so that Redis serves other
         clients between them.
         """
+        if self.cluster:
+            return await self._publish_many_cluster(self._prepare(items))
         keys_of = self.keys
         keys: list[Any] = []
         args: list[Any] = []
@@ -327,6 +412,7 @@ class Publisher:
         if not items:
             return []
         n = len(items)
+        assert self._script_many is not None
         if n <= BATCH_ITEMS:
             flat = await self._script_many(keys=keys, args=args)
         else:
@@ -339,6 +425,7 @@ class Publisher:
         on every execute). Calls Redis did not know the script for did not run: they are sent
         again, in order, once it is loaded."""
         script = self._script_many
+        assert script is not None
         calls = []
         for start in range(0, n, BATCH_ITEMS):
             stop = min(n, start + BATCH_ITEMS)
@@ -363,6 +450,36 @@ class Publisher:
                 raise reply
             flat += reply
         return flat
+
+    def _prepare(self, items: list[PublishItem]) -> list[Any]:
+        prepared = []
+        for item in items:
+            channel, data = item[0], item[1]
+            key = item[2] if len(item) > 2 else None
+            opts = self._options(channel)
+            if opts is None:
+                raise UnknownChannel(channel)
+            payload = data if isinstance(data, bytes | bytearray) else _encode(data)
+            prepared.append((channel, bytes(payload), opts, key))
+        return prepared
+
+    async def _publish_many_cluster(self, prepared: list[Any]) -> list[PublishResult]:
+        """publish_many on a cluster: one pipeline per shard, all sent at once, so a shard
+        that fails costs only its own publications; PartialPublishError then says which
+        publications went out (a caller must not send those again)."""
+        if not prepared:
+            return []
+        async with self.redis.pipeline() as pipe:
+            for channel, payload, opts, key in prepared:
+                await self.publish_raw(channel, payload, opts, key, client=pipe)
+            replies = await pipe.execute(raise_on_error=False)
+        results = [r if isinstance(r, BaseException) else _result(r) for r in replies]
+        errors = [r for r in results if isinstance(r, BaseException)]
+        if errors and len(errors) == len(results):
+            raise errors[0]
+        if errors:
+            raise PartialPublishError(results) from errors[0]
+        return results
 
     async def disconnect_user(
         self, user_id: str, code: int = 3503, reason: str = "force disconnect"
@@ -389,8 +506,22 @@ class Publisher:
         )
 
     async def control(self, msg: dict[str, Any]) -> None:
-        """Send a control message to every hub process (Redis pub/sub `<prefix>:control`)."""
-        await self.redis.publish(self.keys.control, _encode(msg))
+        """Send a control message to every hub process (Redis pub/sub `<prefix>:control`).
+
+        On a cluster this is classic pub/sub, which every node forwards to every other, so a
+        process hears it whichever node it listens on."""
+        payload = _encode(msg)
+        if self.cluster:
+            await self.redis.publish_anywhere(self.keys.control, payload)
+        else:
+            await self.redis.publish(self.keys.control, payload)
+
+    async def publish_to(self, rchannel: bytes, payload: bytes) -> int:
+        """Publish on a raw pub/sub channel (a process's own channel); returns how many
+        subscribers got it (sharded pub/sub on a cluster: the channel's shard)."""
+        if self.cluster:
+            return int(await self.redis.spublish(rchannel, payload))
+        return int(await self.redis.publish(rchannel, payload))
 
     async def history_remove(self, channel: str, where: Callable[[Any], bool] | None = None) -> int:
         """Remove publications from a channel's history (moderation, erasure).
@@ -427,8 +558,9 @@ class Broker(Publisher):
 
     def __init__(self, redis: Redis, options: Any, *, prefix: str = "hub", **kw: Any) -> None:
         super().__init__(redis, options, prefix=prefix, **kw)
-        self._history = redis.register_script(_HISTORY)
+        self._history = redis.register_script(_HISTORY_CLUSTER if self.cluster else _HISTORY)
         self._presence_add = redis.register_script(_PRESENCE_ADD)
+        self._presence_remove = redis.register_script(_PRESENCE_REMOVE)
         self._presence_get = redis.register_script(_PRESENCE_GET)
         self._user_connect = redis.register_script(_USER_CONNECT)
 
@@ -487,10 +619,10 @@ class Broker(Publisher):
             await pipe.execute()
 
     async def presence_remove(self, channel: str, client_id: str) -> None:
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.hdel(self.keys.presence(channel), client_id)
-            pipe.zrem(self.keys.presence_expiry(channel), client_id)
-            await pipe.execute()
+        keys = self.keys
+        await self._presence_remove(
+            keys=[keys.presence(channel), keys.presence_expiry(channel)], args=[client_id]
+        )
 
     async def presence(self, channel: str) -> dict[str, bytes]:
         keys = self.keys
@@ -500,7 +632,7 @@ class Broker(Publisher):
         return {flat[i].decode(): flat[i + 1] for i in range(0, len(flat), 2)}
 
     async def publish_join_leave(self, channel: str, kind: bytes, info: bytes) -> None:
-        await self.redis.publish(self.keys.pubsub(channel), kind + info)
+        await self.publish_to(self.keys.pubsub(channel), kind + info)
 
     # --- connections per user ------------------------------------------------------------
 

@@ -44,6 +44,11 @@ class EngineConfig:
 
     #: Redis key prefix; all keys of channel `c` are `<prefix>:{c}:...` (one cluster slot).
     prefix: str = "hub"
+    #: The Redis URL names a node of a Redis Cluster (7+): scripts run on each channel's slot
+    #: and fan-out uses sharded pub/sub (SSUBSCRIBE on the shard that owns the channel).
+    redis_cluster: bool = False
+    #: On a cluster, how often the slot map is read again when nothing suggested a change.
+    cluster_refresh_interval: float = 5.0
     #: Largest websocket frame accepted from a client; larger -> close 1009.
     max_frame_bytes: int = 64 * 1024
     #: Token bucket per connection: sustained commands/second and burst size (-> error 111).

@@ -18,16 +18,15 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import msgspec
-from redis.asyncio import Redis
 
 from realtime import errors, metrics
-from realtime.broker import Broker, PublishResult, StreamState
+from realtime.broker import Broker, PublishResult, StreamState, connect_redis
 from realtime.client import CLOSED, CONNECTED, CONNECTING, Client, frames
 from realtime.config import EngineConfig
 from realtime.errors import UnknownChannel
 from realtime.node import Node, Sub
 from realtime.policy import Authenticator, ChannelPolicy
-from realtime.pubsub import PubSubConnection, open_pubsub
+from realtime.pubsub import ClusterPubSub, PubSubConnection, open_pubsub
 from realtime.transports import WEBSOCKET
 
 log = logging.getLogger("realtime.engine")
@@ -57,14 +56,15 @@ class Engine:
         self.policy = policy
         self.authenticator = authenticator
         self.config = config or EngineConfig()
-        self.redis: Redis | None = None
+        #: redis-py's client: Redis, or a RedisCluster with `config.redis_cluster`.
+        self.redis: Any = None
         self.broker: Broker = None  # type: ignore[assignment]
         self.node: Node = None  # type: ignore[assignment]
         self.clients: set[Client] = set()
         self.users: dict[str, set[Client]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loops: list[asyncio.Task[Any]] = []
-        self._pubsub: PubSubConnection | None = None
+        self._pubsub: PubSubConnection | ClusterPubSub | None = None
         self._pubsub_ok: asyncio.Event | None = None
         self._running = False
         self._dirty: list[Client] = []
@@ -93,7 +93,7 @@ class Engine:
             return
         from realtime.keys import Keys
 
-        self.redis = Redis.from_url(self.redis_url)
+        self.redis = connect_redis(self.redis_url, cluster=self.config.redis_cluster)
         self.broker = Broker(
             self.redis,
             self.policy,
@@ -105,15 +105,17 @@ class Engine:
         self.node.node_channel = self.node.keys.node(self.node_id)
         self.node.node_handler = self._on_node_message
         self._pubsub_ok = asyncio.Event()
-        await self._connect_pubsub()
+        if self.config.redis_cluster:
+            await self._connect_cluster_pubsub()
+        else:
+            await self._connect_pubsub()
         self._running = True
         if self.config.drain_on_signals:
             self._install_drain_on_signals()
         loop = asyncio.get_running_loop()
-        self._loops = [
-            loop.create_task(self._pubsub_keeper()),
-            loop.create_task(self._housekeeping()),
-        ]
+        self._loops = [loop.create_task(self._housekeeping())]
+        if not self.config.redis_cluster:  # the cluster router keeps its own connections
+            self._loops.append(loop.create_task(self._pubsub_keeper()))
 
     def drain(self) -> None:
         """Tell every client to reconnect elsewhere (3001 "shutdown"), now, and refuse new ones
@@ -256,6 +258,14 @@ class Engine:
             }
         return out
 
+    async def check_redis(self) -> None:
+        """Readiness: pub/sub is connected and Redis answers (on a cluster: any master; a
+        failing shard alone does not make every process unready)."""
+        pubsub = self._pubsub
+        if pubsub is None or not pubsub.connected:
+            raise ConnectionError("realtime pub/sub is not connected")
+        await self.redis.ping()
+
     def node_info(self) -> dict[str, Any]:
         """This process's counts (what `nodes()` shows for it)."""
         return {
@@ -340,7 +350,7 @@ class Engine:
         waiter = asyncio.get_running_loop().create_future()
         self._acks[ack] = waiter
         try:
-            receivers = await self.broker.redis.publish(
+            receivers = await self.broker.publish_to(
                 self.node.keys.node(node_id), msgspec.json.encode(head) + b"\n" + raw
             )
             if not receivers:
@@ -373,7 +383,7 @@ class Engine:
             if client is not None:
                 await client.handle_emulated(data)
         finally:
-            await self.broker.redis.publish(
+            await self.broker.publish_to(
                 self.node.keys.node(sender), msgspec.json.encode({"ack_of": ack})
             )
 
@@ -494,13 +504,31 @@ class Engine:
         assert self._pubsub_ok is not None
         self._pubsub_ok.set()
 
+    async def _connect_cluster_pubsub(self) -> None:
+        """Sharded pub/sub on a Redis Cluster: a channel is subscribed on the master owning
+        its slot; this process's own channel is a sharded channel too, control messages
+        are classic pub/sub (a cluster broadcasts them to every node)."""
+        router = ClusterPubSub(
+            self.redis_url,
+            self.node.on_message,
+            self.node.reset_channels,
+            shard_channels=[self.node.node_channel],
+            broadcast_channels=[self.node.keys.control],
+            refresh_interval=self.config.cluster_refresh_interval,
+        )
+        await router.start()
+        self._pubsub = router
+        self.node.pubsub = router
+        assert self._pubsub_ok is not None
+        self._pubsub_ok.set()
+
     async def _pubsub_keeper(self) -> None:
         """Reconnect pub/sub when it drops; every local subscription is reset (2500) so the
         SDKs resubscribe and recover what was published meanwhile."""
         delay = 0.1
         while True:
             conn = self._pubsub
-            if conn is not None:
+            if isinstance(conn, PubSubConnection):
                 await asyncio.shield(conn.closed)
             if not self._running:
                 return

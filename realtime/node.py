@@ -29,7 +29,7 @@ from realtime.protocol import codec as wire
 
 if TYPE_CHECKING:
     from realtime.client import Client
-    from realtime.pubsub import PubSubConnection
+    from realtime.pubsub import ClusterPubSub, PubSubConnection
 
 log = logging.getLogger("realtime.node")
 
@@ -201,7 +201,8 @@ class Node:
         #: The Engine: its `private_seq`, `groups` and `schedule_flush` (direct-write fan-out).
         self.engine = engine
         self.entries: dict[bytes, ChannelEntry] = {}
-        self.pubsub: PubSubConnection | None = None
+        #: Where channels are subscribed: one connection, or a cluster's shard router.
+        self.pubsub: PubSubConnection | ClusterPubSub | None = None
         self.control_handler: Any = None
         #: This process's own pub/sub channel (commands of emulated connections living here).
         self.node_channel: bytes = b""
@@ -484,12 +485,22 @@ class Node:
 
     def reset(self) -> None:
         """The pub/sub connection was lost: every local subscription may have missed messages."""
-        entries = list(self.entries.values())
-        self.entries.clear()
-        metrics.CHANNELS.set(0)
+        self.reset_channels(list(self.entries))
+
+    def reset_channels(self, rchannels: list[bytes]) -> None:
+        """These channels' pub/sub subscriptions were lost (a connection, or on a cluster one
+        shard's): their subscribers may have missed messages. Those already answered get
+        2500 (the SDK resubscribes and recovers); those still subscribing fail (error 100,
+        the SDK retries) instead of going live on a channel nobody listens to any more."""
+        entries = [e for e in (self.entries.pop(ch, None) for ch in rchannels) if e is not None]
+        metrics.CHANNELS.set(len(self.entries))
         for entry in entries:
             clients = entry.live_clients() + list(entry.catchup)
             for client in clients:
                 sub = client.subs.get(entry.name)
-                if sub is not None and sub.state != SUBSCRIBING:
+                if sub is None or sub.entry is not entry:
+                    continue
+                if sub.state != SUBSCRIBING:
                     client.insufficient_state(sub)
+                else:
+                    sub.entry = None

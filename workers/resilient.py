@@ -57,7 +57,7 @@ class ResilientWorker(Worker):
     async def main(self) -> None:
         if self._pool is None:
             assert self.redis_settings is not None
-            client = hub_redis.connect(get_settings().redis_url or _dsn(self.redis_settings))
+            client = hub_redis.connect(get_settings().queue_redis or _dsn(self.redis_settings))
             self._pool = ArqRedis(
                 connection_pool=client.connection_pool,
                 job_serializer=self.job_serializer,

@@ -44,7 +44,7 @@ async def startup(ctx: dict[str, Any]) -> None:
     ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
     ctx["after_outage"] = heartbeat
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))
-    hub_redis.connect(settings.redis_url)
+    hub_redis.connect(settings.queue_redis)
     await start_pool(min_size=0, max_size=10)  # connects lazily: Postgres may be down now
     from workers import realtime_publisher
 
@@ -85,7 +85,7 @@ class WorkerSettings:
     ]
     on_startup = startup
     on_shutdown = shutdown
-    redis_settings = RedisSettings.from_dsn(settings.redis_url or "redis://127.0.0.1:6379/0")
+    redis_settings = RedisSettings.from_dsn(settings.queue_redis or "redis://127.0.0.1:6379/0")
     # A streaming run holds a job slot for its whole duration.
     max_jobs = 1000
     # How often the worker polls the queue: part of a run's time to first token (half of it on

@@ -31,6 +31,17 @@ async def _check_redis() -> None:
     await get_redis().ping()
 
 
+async def _check_realtime() -> None:
+    """The realtime engine's own Redis, when it is not the queue's (a cluster): its pub/sub
+    connections are up and a node answers."""
+    from hub import live
+
+    engine = live.server()
+    if engine is None or not hasattr(engine, "check_redis"):
+        raise RuntimeError("the realtime engine is not running")
+    await engine.check_redis()
+
+
 async def _check_worker() -> None:
     if not await get_redis().exists(get_settings().worker_heartbeat_key):
         raise RuntimeError("no worker heartbeat")
@@ -46,10 +57,13 @@ class OpsController(Controller):
 
     @get(
         "/readyz",
-        summary="Readiness: Postgres, Redis and a worker heartbeat; 503 names what is down",
+        summary="Readiness: Postgres, Redis (and the realtime Redis when separate) and a worker "
+        "heartbeat; 503 names what is down",
     )
     async def readyz(self) -> Response[Readiness]:
         checks = {"postgres": _check_postgres, "redis": _check_redis, "worker": _check_worker}
+        if get_settings().realtime_redis_separate:
+            checks["realtime_redis"] = _check_realtime
         results: dict[str, str] = {}
         for name, check in checks.items():
             try:

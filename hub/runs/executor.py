@@ -273,8 +273,11 @@ class _Stream:
     def landed(self, results: list[Any]) -> None:
         # Output and position change together, with no await in between: a persist that
         # runs while a delta is in flight saves the previous (consistent) pair.
+        # `results` may cover only the first pending deltas (the rest failed: see the
+        # flusher); those stay pending and are sent again.
         new_epoch = False
-        for (text, data), result in zip(self.pending, results, strict=True):
+        n = len(results)
+        for (text, data), result in zip(self.pending[:n], results, strict=True):
             if text is not None:
                 self.parts.append(text)
                 self.confirmed_seq = int(data["seq"])
@@ -282,7 +285,7 @@ class _Stream:
             if pos is not None:
                 new_epoch = new_epoch or (self.position is not None and pos[1] != self.position[1])
                 self.position = pos
-        self.pending.clear()
+        del self.pending[:n]
         self.pending_since = None
         self.inflight = False
         self.backoff = RETRY_FIRST
@@ -438,8 +441,20 @@ class _Flusher:
             if self.failing_since is None:
                 self.failing_since = time.monotonic()
                 log.warning("run.publish_failing", error=f"{type(exc).__name__}: {exc}"[:200])
-            for stream, _ in spans:
-                stream.not_landed(time.monotonic(), uncertain=False)
+            # On a Redis Cluster some shards may have taken their deltas (PartialPublishError
+            # says which): those landed and must not be sent twice; the rest are retried.
+            partial = getattr(exc, "results", None)
+            at = 0
+            for stream, count in spans:
+                got = partial[at : at + count] if partial is not None else []
+                at += count
+                ok = 0
+                while ok < len(got) and not isinstance(got[ok], BaseException):
+                    ok += 1
+                if ok:
+                    stream.landed(got[:ok])
+                if ok < count:
+                    stream.not_landed(time.monotonic(), uncertain=False)
             return
         if self.failing_since is not None:
             log.warning(

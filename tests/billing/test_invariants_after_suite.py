@@ -16,7 +16,7 @@ async def test_the_ledger_holds_after_the_whole_suite(hub_env):
 
     started = engine().pool is None
     if started:  # run on its own, without the app
-        hub_redis.connect(get_settings().redis_url)
+        hub_redis.connect(get_settings().queue_redis)
         await start_pool(min_size=1, max_size=2)
     try:
         await assert_ledger_invariants()

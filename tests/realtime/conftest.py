@@ -14,6 +14,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -136,3 +137,57 @@ async def publisher(redis: aioredis.Redis):
 @pytest.fixture
 def uid() -> str:
     return uuid.uuid4().hex[:10]
+
+
+# --- Redis Cluster: 3 masters + 3 replicas of Debian's redis-server 7, two hub processes ------
+
+
+@pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Any]:
+    """A real Redis Cluster on loopback ports, started once per session (skipped, with the
+    reason, where no redis-server 7+ is installed: `apt-get install redis-server`)."""
+    import shutil
+    import tempfile
+
+    from drill.servers import RedisClusterServers, redis7_binary
+
+    if redis7_binary() is None:
+        pytest.skip("Redis Cluster tests need redis-server 7+ (apt-get install redis-server)")
+    workdir = Path(tempfile.mkdtemp(prefix="hub-cluster-", dir=ROOT / ".testdata"))
+    cluster = RedisClusterServers(workdir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+CLUSTER_CONFIG = {**TEST_CONFIG, "redis_cluster": True, "cluster_refresh_interval": 1.0}
+
+
+@pytest.fixture(scope="session")
+def cluster_hubs(redis_cluster: Any) -> Iterator[tuple[HubServer, HubServer]]:
+    """Two hub processes on the cluster (HUB_REDIS_CLUSTER's engine setting)."""
+    a = HubServer(redis_cluster.url, CLUSTER_CONFIG)
+    b = HubServer(redis_cluster.url, CLUSTER_CONFIG)
+    try:
+        yield a, b
+    finally:
+        a.stop()
+        b.stop()
+
+
+@pytest.fixture
+async def cluster_publisher(redis_cluster: Any) -> AsyncIterator[Any]:
+    """A worker-like publisher on the cluster."""
+    from rt_policy import make_policy
+
+    from realtime import Publisher
+    from realtime.broker import connect_redis
+
+    client = connect_redis(redis_cluster.url, cluster=True)
+    try:
+        yield Publisher(client, make_policy())
+    finally:
+        await client.aclose()

@@ -22,7 +22,7 @@ async def main(action: str, args: dict[str, Any]) -> dict[str, Any]:
     from workers import realtime_publisher
 
     settings = get_settings()
-    hub_redis.connect(settings.redis_url)
+    hub_redis.connect(settings.queue_redis)
     await start_pool(min_size=0, max_size=2)
     await realtime_publisher.install(settings)  # publishes as the app would (and fails now)
     try:
