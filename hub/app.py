@@ -55,6 +55,7 @@ from hub.strict_json import check_json_body
 from hub.subscriptions.api import HANDLERS as SUBSCRIPTION_HANDLERS
 from hub.web.fragments import HANDLERS as WEB_FRAGMENTS
 from hub.web.fragments import problem_fragment
+from hub.web.manage import HANDLERS as MANAGE_FRAGMENTS
 from hub.web.market_fragments import HANDLERS as MARKET_FRAGMENTS
 from hub.web.pages import PagesController
 from hub.web.render import template_config
@@ -214,7 +215,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     web = Router(
         path="/",
-        route_handlers=[PagesController, *WEB_FRAGMENTS, *MARKET_FRAGMENTS],
+        route_handlers=[PagesController, *WEB_FRAGMENTS, *MARKET_FRAGMENTS, *MANAGE_FRAGMENTS],
         exception_handlers={Problem: problem_fragment},
         include_in_schema=False,
     )

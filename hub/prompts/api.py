@@ -20,6 +20,7 @@ from hub.prompts.schemas import (
     SampleCreate,
     SampleOut,
     SamplePage,
+    SampleRunPage,
     Sort,
     VersionPage,
 )
@@ -187,6 +188,20 @@ class PromptsController(Controller):
         data: JSONBody[SampleCreate],
     ) -> SampleOut:
         return await service.add_sample(prompt_id, request.user.id, data)
+
+    @get(
+        "/{prompt_id:uuid}/sample-runs",
+        summary="Your runs that can become samples (owner)",
+        description="Your own completed runs of this prompt that are not samples yet, newest "
+        "first, with an excerpt of each output: the `run_id`s `POST .../samples` accepts.",
+    )
+    async def sample_runs(
+        self,
+        request: Request[CurrentUser, Any, Any],
+        prompt_id: FromPath[UUID],
+        limit: Limit = 20,
+    ) -> SampleRunPage:
+        return await service.sample_runs(prompt_id, request.user.id, limit)
 
     @delete(
         "/{prompt_id:uuid}/samples/{sample_id:uuid}",

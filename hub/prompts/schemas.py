@@ -171,6 +171,20 @@ class SamplePage(msgspec.Struct):
     next_cursor: str | None
 
 
+class SampleRunOut(msgspec.Struct):
+    """One of the owner's completed runs that can become a sample (`run_id` in POST samples)."""
+
+    run_id: str
+    inputs: dict[str, str]
+    excerpt: str  # the output's start, on one line (the leak guard's markers included)
+    created_at: datetime
+    leak_guard_redactions: int
+
+
+class SampleRunPage(msgspec.Struct):
+    items: list[SampleRunOut]
+
+
 class FacetCount(msgspec.Struct):
     value: str
     count: int

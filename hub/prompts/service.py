@@ -41,6 +41,8 @@ from hub.prompts.schemas import (
     SampleCreate,
     SampleOut,
     SamplePage,
+    SampleRunOut,
+    SampleRunPage,
     VersionOut,
     VersionPage,
 )
@@ -477,6 +479,42 @@ async def _run_for_sample(run_id: uuid.UUID, prompt_id: uuid.UUID, owner: uuid.U
     if run.get("status") != "completed" or not run.get("output"):
         raise validation_error("run_id", "Only a completed run with output can become a sample.")
     return run
+
+
+async def sample_runs(prompt_id: uuid.UUID, owner_id: str, limit: int) -> SampleRunPage:
+    """The owner's own completed runs of this prompt that are not samples yet, newest first:
+    what `POST .../samples {run_id}` accepts, so a creator can pick one instead of pasting
+    text. Only the owner's runs: a buyer's output is the buyer's, never a sample."""
+    owner = uuid.UUID(owner_id)
+    row = await _load(prompt_id, owner)
+    _require_owner(row, owner, "add samples")
+    rows = await fetch(
+        "SELECT r.id, r.inputs, r.output, r.created_at, r.leak_guard_redactions FROM runs r "
+        "WHERE r.prompt_id = $1 AND r.buyer_id = $2 AND r.status = 'completed' "
+        "AND r.output <> '' AND NOT EXISTS (SELECT 1 FROM prompt_samples s "
+        "WHERE s.prompt_id = r.prompt_id AND s.run_id = r.id) "
+        "ORDER BY r.created_at DESC, r.id DESC LIMIT $3",
+        prompt_id,
+        owner,
+        limit,
+    )
+    return SampleRunPage(
+        items=[
+            SampleRunOut(
+                run_id=str(r["id"]),
+                inputs={k: str(v) for k, v in _json_obj(r["inputs"]).items()},
+                excerpt=_excerpt(r["output"]),
+                created_at=r["created_at"],
+                leak_guard_redactions=r["leak_guard_redactions"],
+            )
+            for r in rows
+        ]
+    )
+
+
+def _excerpt(text: str, limit: int = 160) -> str:
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: limit - 1].rstrip() + "…"
 
 
 async def add_sample(prompt_id: uuid.UUID, owner_id: str, body: SampleCreate) -> SampleOut:

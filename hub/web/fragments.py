@@ -8,6 +8,7 @@ every form shows the service's own actionable message.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -48,12 +49,38 @@ def problem_fragment(request: Request[Any, Any, Any], exc: Problem) -> Template:
     return fragment("problem.html", status_code=exc.status_code, problem=exc)
 
 
-def _decode(struct: type[Any], data: dict[str, Any]) -> Any:
-    """A form through the API's own msgspec schema: the same rules, the same messages."""
+_FRIENDLY = [
+    (re.compile(r"Expected `int` >= (-?\d+)"), r"must be a whole number of at least \1"),
+    (re.compile(r"Expected `int` <= (-?\d+)"), r"must be a whole number of at most \1"),
+    (re.compile(r"Expected `int( \| null)?`, got `\w+`"), "must be a whole number"),
+    (re.compile(r"Expected `str` of length >= (\d+)"), r"needs at least \1 characters"),
+    (re.compile(r"Expected `str` of length <= (\d+)"), r"may have at most \1 characters"),
+    (re.compile(r"Expected `array` of length <= (\d+)"), r"may have at most \1 entries"),
+    (re.compile(r"Expected `str` matching regex .*"), "has characters that are not allowed"),
+]
+_AT = re.compile(r" - at `\$\.([A-Za-z_]+)(\[\d+\])?`$")
+
+
+def _decode(struct: type[Any], data: dict[str, Any], labels: dict[str, str] | None = None) -> Any:
+    """A form through the API's own msgspec schema: the same rules, told in words (with the
+    form's own label for the field when the caller gives one)."""
     try:
         return msgspec.convert(data, struct, strict=False)
     except msgspec.ValidationError as exc:
-        raise bad_request(f"Check this field: {exc}") from exc
+        text = str(exc)
+        at = _AT.search(text)
+        field = at.group(1) if at else None
+        rule = _AT.sub("", text)
+        for pattern, words in _FRIENDLY:
+            if pattern.fullmatch(rule):
+                rule = pattern.sub(words, rule)
+                break
+        else:
+            rule = rule.replace("`", "")
+        if field is None:
+            raise bad_request(f"Check this form: {rule}.") from exc
+        name = (labels or {}).get(field, field.replace("_", " "))
+        raise bad_request(f"{name}: {rule}.", field) from exc
 
 
 def _uid(user: CurrentUser | None) -> str | None:

@@ -89,6 +89,9 @@
     document.querySelectorAll("[data-not-self]").forEach((el) => {
       el.hidden = !!(session && session.user && el.dataset.notSelf === session.user.id);
     });
+    document.querySelectorAll("[data-self-only]").forEach((el) => {
+      el.hidden = !(session && session.user && el.dataset.selfOnly === session.user.id);
+    });
   }
 
   window.addEventListener("storage", (ev) => {

@@ -278,3 +278,40 @@ async def test_sample_from_the_owners_own_completed_run(client, register, grant_
         f"/prompts/{p['id']}/samples", headers=owner.headers, json={"run_id": theirs["id"]}
     )
     assert_problem(r, 404)
+
+
+async def test_sample_runs_lists_the_owners_unused_completed_runs(
+    client, register, grant_completed_run
+):
+    """What a creator can pick as a sample: their own completed runs of the prompt, newest
+    first, minus the ones already used; never a buyer's run; the owner's only."""
+    owner, buyer = await register(), await register()
+    p = await create_prompt(client, owner)
+    url = f"/prompts/{p['id']}/sample-runs"
+    assert (await client.get(url, headers=owner.headers)).json() == {"items": []}
+    first = await grant_completed_run(owner.id, p["id"])
+    second = await grant_completed_run(owner.id, p["id"])
+    await grant_completed_run(buyer.id, p["id"])
+    r = await client.get(url, headers=owner.headers)
+    assert r.status_code == 200, r.text
+    items = r.json()["items"]
+    assert [i["run_id"] for i in items] == [second["id"], first["id"]]
+    assert items[0]["inputs"] == {"topic": "test", "poet": "test"}
+    assert items[0]["excerpt"] and len(items[0]["excerpt"]) <= 160
+    assert items[0]["excerpt"].rstrip("…") in " ".join(second["output"].split())
+    assert items[0]["leak_guard_redactions"] == 0
+    r = await client.post(
+        f"/prompts/{p['id']}/samples", headers=owner.headers, json={"run_id": first["id"]}
+    )
+    assert r.status_code == 201, r.text
+    items = (await client.get(url, headers=owner.headers)).json()["items"]
+    assert [i["run_id"] for i in items] == [second["id"]]
+    assert (await client.get(f"{url}?limit=1", headers=owner.headers)).json()["items"][0][
+        "run_id"
+    ] == second["id"]
+    assert_problem(await client.get(url, headers=buyer.headers), 403)
+    assert_problem(await client.get(url), 401)
+    assert_problem(await client.get(url + "?limit=0", headers=owner.headers), 400)
+    await client.delete(f"/prompts/{p['id']}", headers=owner.headers)
+    assert_problem(await client.get(url, headers=buyer.headers), 404)  # archived: not theirs
+    assert (await client.get(url, headers=owner.headers)).status_code == 200

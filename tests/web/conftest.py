@@ -18,6 +18,7 @@ import pytest
 import pytest_asyncio
 
 from tests.billing.conftest import localstripe  # noqa: F401 - the Stripe double, shared
+from tests.providers.conftest import fake_model, fake_openai  # noqa: F401 - an echoing model
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 CHROMIUM = (

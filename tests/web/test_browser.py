@@ -180,6 +180,7 @@ async def test_buyer_runs_a_private_prompt_and_its_text_is_in_no_page(
     for who, pg in (("buyer", page), ("creator", creator_ctx)):
         for path in (
             f"/prompts/{p['id']}",
+            f"/prompts/{p['id']}/manage",  # its text only when the owner asks for it
             f"/runs/{runs[0]['id']}",
             "/",
             f"/search?q={p['title'].split()[-1]}",
@@ -368,11 +369,36 @@ PAGES = {
 }
 
 
+CREATOR_PAGES = {"manage": "/prompts/{prompt}/manage", "dashboard-creator": "/dashboard"}
+
+
+async def assert_fits_and_labelled(page: Any, url: str, width: int) -> None:
+    """Nothing left loading, live, no sideways scroll, every visible control labelled."""
+    from playwright.async_api import expect
+
+    await expect(page.locator("[aria-busy=true]")).to_have_count(0)
+    await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
+    width_now = await page.evaluate("document.documentElement.scrollWidth")
+    wide = await page.evaluate(
+        """[...document.querySelectorAll('body *')]
+           .filter((el) => el.getBoundingClientRect().right > innerWidth + 1)
+           .map((el) => `${el.tagName}.${el.className}`).slice(0, 8)"""
+    )
+    assert width_now <= width, (url, width_now, wide)
+    unlabelled = await page.evaluate(
+        """[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
+           .filter((el) => el.offsetParent !== null)
+           .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
+                           && !(el.tagName === 'BUTTON' && el.textContent.trim()))
+           .map((el) => el.outerHTML.slice(0, 80))"""
+    )
+    assert unlabelled == [], (url, unlabelled)
+
+
 @pytest.mark.parametrize("width", [375, 1280])
 async def test_every_page_renders_labelled_and_fits(pages, client, register, new_prompt, width):
     """Every page at phone and desktop width: no horizontal scroll, every control labelled,
     no loading spinner left behind, a screenshot of each."""
-    from playwright.async_api import expect
 
     creator, buyer = await register(), await register()
     p = await new_prompt(creator, private_mode=False)
@@ -382,19 +408,18 @@ async def test_every_page_renders_labelled_and_fits(pages, client, register, new
     for name, path in PAGES.items():
         url = path.format(prompt=p["id"], run=run["id"], creator=creator.handle)
         await page.goto(url)
-        await expect(page.locator("[aria-busy=true]")).to_have_count(0)
-        await expect(page.locator("#conn")).to_have_attribute("data-state", "live")
-        width_now = await page.evaluate("document.documentElement.scrollWidth")
-        assert width_now <= width, (url, width_now)
-        unlabelled = await page.evaluate(
-            """[...document.querySelectorAll('input:not([type=hidden]), select, textarea, button')]
-               .filter((el) => el.offsetParent !== null)
-               .filter((el) => !(el.labels && el.labels.length) && !el.getAttribute('aria-label')
-                               && !(el.tagName === 'BUTTON' && el.textContent.trim()))
-               .map((el) => el.outerHTML.slice(0, 80))"""
-        )
-        assert unlabelled == [], (url, unlabelled)
+        await assert_fits_and_labelled(page, url, width)
         await shot(page, f"{name}-{width}", docs=(width == 375 and name in ("home", "prompt")))
+    # The creator's own pages, with something in each section.
+    await client.post(
+        f"/prompts/{p['id']}/samples", headers=creator.headers, json={"output": "A haiku."}
+    )
+    mine = await pages.open("/", account=creator, width=width, height=800)
+    for name, path in CREATOR_PAGES.items():
+        url = path.format(prompt=p["id"])
+        await mine.goto(url)
+        await assert_fits_and_labelled(mine, url, width)
+        await shot(mine, f"{name}-{width}")
     if width == 375:
         # A real phone layout: the main navigation is a bottom tab bar.
         box = await page.locator("nav.tabs").bounding_box()
