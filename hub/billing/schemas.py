@@ -71,6 +71,10 @@ class EarningsOut(msgspec.Struct):
     currency: str = "USD"
     promo_pending_cents: int = 0  # the promo-funded part of pending_cents
     withheld_cents: int = 0  # promo-funded earnings beyond the monthly cap: never paid out
+    # The monthly cap (HUB_PROMO_EARNINGS_CAP_CENTS) and how much of it this calendar month
+    # (UTC) has used: promo-funded earnings past it are withheld.
+    promo_cap_cents: int = 0
+    promo_month_cents: int = 0
 
 
 class Settlement(msgspec.Struct):

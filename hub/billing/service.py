@@ -703,6 +703,11 @@ async def creator_earnings(creator_id: str) -> EarningsOut:
         """,
         _uid(creator_id),
     )
+    month = await fetchrow(
+        "SELECT payable_cents FROM promo_earnings_months WHERE creator_id = $1 "
+        "AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
+        _uid(creator_id),
+    )
     assert row is not None and flows is not None
     return EarningsOut(
         pending_cents=int(row["pending"]),
@@ -713,6 +718,8 @@ async def creator_earnings(creator_id: str) -> EarningsOut:
         debt_cents=int(row["debt"]),
         promo_pending_cents=int(row["promo"]),
         withheld_cents=int(row["withheld"]),
+        promo_cap_cents=get_settings().promo_earnings_cap_cents,
+        promo_month_cents=int(month["payable_cents"]) if month else 0,
     )
 
 

@@ -230,7 +230,7 @@ class ManageFragments(Controller):
 
     # --- samples ------------------------------------------------------------------------
 
-    @post("/samples", status_code=200)
+    @post("/manage/samples", status_code=200)
     async def add_sample(
         self, request: Request[CurrentUser, Any, Any], prompt_id: FromPath[uuid.UUID], data: Form
     ) -> Template:
@@ -251,7 +251,7 @@ class ManageFragments(Controller):
             prompt_id, uid, f"Sample added{': ' + sample.title if sample.title else ''}."
         )
 
-    @delete("/samples/{sample_id:uuid}", status_code=200)
+    @delete("/manage/samples/{sample_id:uuid}", status_code=200)
     async def delete_sample(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -262,7 +262,11 @@ class ManageFragments(Controller):
         await prompts.delete_sample(prompt_id, sample_id, uid)
         return await self._samples(prompt_id, uid, "Sample removed, with its images.")
 
-    @post("/samples/{sample_id:uuid}/media", status_code=200, request_max_body_size=_MEDIA_CEILING)
+    @post(
+        "/manage/samples/{sample_id:uuid}/media",
+        status_code=200,
+        request_max_body_size=_MEDIA_CEILING,
+    )
     async def add_image(
         self,
         request: Request[CurrentUser, Any, Any],
@@ -277,7 +281,7 @@ class ManageFragments(Controller):
         await media.add_media(prompt_id, sample_id, uid, content, (data.alt or "").strip())
         return await self._samples(prompt_id, uid, "Image added.")
 
-    @delete("/samples/{sample_id:uuid}/media/{media_id:uuid}", status_code=200)
+    @delete("/manage/samples/{sample_id:uuid}/media/{media_id:uuid}", status_code=200)
     async def delete_image(
         self,
         request: Request[CurrentUser, Any, Any],

@@ -46,6 +46,10 @@ async def test_throwaway_accounts_cannot_turn_starter_credits_into_payouts(clien
     e = await _earnings(client, creator)
     assert (e["pending_cents"], e["promo_pending_cents"], e["withheld_cents"]) == (1000, 1000, 197)
     assert e["lifetime_cents"] == 1000
+    # The month's cap is used up (checked when no month turned since the runs began).
+    assert e["promo_cap_cents"] == 1000
+    if min(d["created_at"] for d in done)[:7] == datetime.now(UTC).strftime("%Y-%m"):
+        assert e["promo_month_cents"] == 1000
 
     sales = (await client.get("/creator/sales", headers=creator.headers)).json()["items"]
     assert len(sales) == 3 and all(s["promotional"] for s in sales)
