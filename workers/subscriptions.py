@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import structlog
-from arq import cron
+from arq import Retry, cron
 
-from hub.subscriptions import webhooks
+from hub.subscriptions import service, webhooks
 
 log = structlog.get_logger("workers.subscriptions")
 
@@ -20,5 +20,19 @@ async def mature_subscription_earnings(ctx: dict[str, Any]) -> int:
     return moved
 
 
-FUNCTIONS: list[Any] = [mature_subscription_earnings]
+async def cancel_subscription_now(ctx: dict[str, Any], subscription_id: str) -> bool:
+    """Account erasure ends the account's subscriptions at Stripe. A Stripe error fails the
+    try; arq tries again (with its backoff) until Stripe answers."""
+    try:
+        return await service.cancel_now(subscription_id)
+    except Exception as exc:
+        log.warning(
+            "job.cancel_subscription_failed",
+            subscription_id=subscription_id,
+            error=type(exc).__name__,
+        )
+        raise Retry(defer=min(300, 5 * ctx.get("job_try", 1) ** 2)) from exc
+
+
+FUNCTIONS: list[Any] = [mature_subscription_earnings, cancel_subscription_now]
 CRON_JOBS: list[Any] = [cron(mature_subscription_earnings, minute={7, 37}, second={15})]

@@ -13,6 +13,7 @@ from typing import Any
 
 import structlog
 
+from hub import outbox
 from hub.db import fetch, fetchrow
 from hub.errors import Problem, conflict, not_found, validation_error
 from hub.subscriptions import coverage, stripe_billing
@@ -289,10 +290,51 @@ def msgspec_to_builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
+async def end_for_erased_user(user_id: str) -> None:
+    """Account erasure (inside its transaction): nobody pays for anything more through this
+    account. The user's own subscriptions and the subscriptions to their plan are cancelled at
+    Stripe right away by a job written to the outbox with the erasure (retried until Stripe
+    answers), and their plan is no longer offered."""
+    uid = uuid.UUID(user_id)
+    await fetch(
+        "UPDATE subscription_plans SET active = false, updated_at = now() WHERE creator_id = $1",
+        uid,
+    )
+    rows = await fetch(
+        "SELECT id FROM subscriptions "
+        "WHERE (subscriber_id = $1 OR creator_id = $1) AND status <> 'canceled'",
+        uid,
+    )
+    for row in rows:
+        await outbox.enqueue(
+            "cancel_subscription_now", str(row["id"]), job_id=f"subscription-end:{row['id']}"
+        )
+
+
+async def cancel_now(subscription_id: str) -> bool:
+    """Cancel one subscription at Stripe and record it ended (the job behind
+    `end_for_erased_user`). Idempotent: an ended subscription is left as it is."""
+    row = await fetchrow(
+        "SELECT id, stripe_subscription_id, status FROM subscriptions WHERE id = $1",
+        uuid.UUID(subscription_id),
+    )
+    if row is None or row["status"] == "canceled":
+        return False
+    await stripe_billing.cancel_now(row["stripe_subscription_id"])
+    ended = await fetchrow(
+        "UPDATE subscriptions SET status = 'canceled', canceled_at = now(), updated_at = now() "
+        "WHERE id = $1 AND status <> 'canceled' RETURNING id",
+        row["id"],
+    )
+    log.info("subscriptions.ended_for_erasure", subscription_id=subscription_id)
+    return ended is not None
+
+
 def _register_export() -> None:
     from hub.accounts import hooks
 
     hooks.exporters["subscriptions"] = export_user
+    hooks.add(hooks.on_user_erased, end_for_erased_user)
 
 
 _register_export()

@@ -100,3 +100,15 @@ async def cancel_at_period_end(subscription_id: str) -> dict[str, Any]:
     except stripe.StripeError as exc:
         raise _failed("cancel this subscription", exc) from exc
     return sub.to_dict()
+
+
+async def cancel_now(subscription_id: str) -> None:
+    """End a subscription at Stripe at once (no further invoices). One Stripe does not know,
+    or has ended already, counts as ended."""
+    client = _client()
+    try:
+        await client.v1.subscriptions.cancel_async(subscription_id)
+    except stripe.InvalidRequestError as exc:
+        if getattr(exc, "http_status", None) == 404:
+            return
+        raise

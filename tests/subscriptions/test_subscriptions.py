@@ -272,3 +272,46 @@ async def test_without_stripe_keys_plans_answer_503(client, register):
         "/creator/plan", json={"price_cents": 500, "runs_included": 2}, headers=creator.headers
     )
     assert_problem(r, 503)
+
+
+async def wait_until_canceled(subscription_id: str, within: float = 15.0) -> None:
+    """The erasure's outbox job runs on the worker: wait for it to have ended the
+    subscription."""
+    deadline = asyncio.get_running_loop().time() + within
+    while True:
+        rows = await fetch("SELECT status FROM subscriptions WHERE id = $1::uuid", subscription_id)
+        if rows[0]["status"] == "canceled":
+            return
+        assert asyncio.get_running_loop().time() < deadline, rows[0]["status"]
+        await asyncio.sleep(0.05)
+
+
+async def test_erasing_an_account_ends_its_subscriptions_at_stripe(client, register, billing):
+    """An erased subscriber is never charged again, and an erased creator's subscribers are not
+    charged for a creator who is gone: each subscription is cancelled at Stripe at once."""
+    creator, buyer, fan = await register(), await register(), await register()
+    await offer_plan(client, creator)
+    mine = await subscribe(client, buyer, creator)
+    theirs = await subscribe(client, fan, creator)
+    for started in (mine, theirs):
+        await send(client, billing.pay(await stripe_sub(started["subscription"]["id"])))
+
+    r = await client.delete("/me", headers=buyer.headers)
+    assert r.status_code == 204, r.text
+    await wait_until_canceled(mine["subscription"]["id"])
+    stripe_id = await stripe_sub(mine["subscription"]["id"])
+    assert ("DELETE", f"/v1/subscriptions/{stripe_id}") in billing.calls
+    assert billing.objects[stripe_id]["status"] == "canceled"
+    # Stripe's own confirmation then changes nothing.
+    assert await send(client, billing.end(stripe_id)) == [False]
+    assert (await my_subscription(client, fan))["status"] == "active"
+
+    r = await client.delete("/me", headers=creator.headers)
+    assert r.status_code == 204, r.text
+    await wait_until_canceled(theirs["subscription"]["id"])
+    assert (await my_subscription(client, fan))["status"] == "canceled"
+    rows = await fetch(
+        "SELECT active FROM subscription_plans WHERE creator_id = $1::uuid", creator.id
+    )
+    assert rows[0]["active"] is False
+    await assert_ledger_invariants()
