@@ -132,10 +132,10 @@ async def run_deltas(runs: int) -> tuple[Tally, Tally]:
         stream = executor._Stream(row, "bench", first)
         streams.append(stream)
         executor._flusher.streams.add(stream)
+        executor._flusher.ready(stream)
     await executor._flusher._publish_due()  # run.started of each, and the script's first use
     for stream in streams:
         stream.add(TokenDelta(" word"))
-        stream.flush_at = 0.0
     publish, whole = Tally(), Tally()
     PUBLISH.append(publish)
     with counting(whole):

@@ -98,23 +98,20 @@ def pct(values: list[float], p: float) -> float:
 
 
 def worker_main() -> None:
-    from arq import run_worker
+    """The production worker (`python -m workers`: workers.resilient on uvloop), with
+    `max_jobs` raised to hold every run of the bench at once."""
+    from workers.resilient import create
+    from workers.settings import WorkerSettings
 
-    from workers.settings import WorkerSettings as Base
-
-    settings = type(
-        "BenchWorkerSettings",
-        (),
-        {
-            **{k: v for k, v in vars(Base).items() if not k.startswith("__")},
-            "max_jobs": int(os.environ.get("BENCH_MAX_JOBS", "1000")),
-            "poll_delay": float(os.environ.get("BENCH_POLL_DELAY", str(Base.poll_delay))),
-        },
-    )
     if os.environ.get("BENCH_WORKER_UVLOOP", "1") == "1":
         import uvloop
 
         asyncio.set_event_loop(uvloop.new_event_loop())
+    worker = create(
+        WorkerSettings,
+        max_jobs=int(os.environ.get("BENCH_MAX_JOBS", "1000")),
+        poll_delay=float(os.environ.get("BENCH_POLL_DELAY", str(WorkerSettings.poll_delay))),
+    )
     profile_to = os.environ.get("BENCH_PROFILE_WORKER")
     if profile_to:
         import cProfile
@@ -122,63 +119,138 @@ def worker_main() -> None:
         profiler = cProfile.Profile()
         profiler.enable()
         try:
-            run_worker(settings)
+            worker.run()
         finally:
             profiler.disable()
             profiler.dump_stats(profile_to)
     else:
-        run_worker(settings)
+        worker.run()
 
 
 # --- the load client ------------------------------------------------------------------------
 
 
-class Watcher:
-    """One websocket per buyer (raw Centrifuge JSON), subscribing to that buyer's runs."""
+class Watcher(asyncio.Protocol):
+    """One websocket per buyer (raw Centrifuge JSON over a minimal websocket client: the load
+    client shares the machine, so it parses frames itself and decodes with msgspec),
+    subscribing to that buyer's runs. `now` is taken when a frame's bytes arrive."""
 
     def __init__(self, stats: Stats) -> None:
         self.stats = stats
-        self.ws: Any = None
+        self.transport: Any = None
+        self.buf = bytearray()
+        self.upgraded = False
         self.next_id = 1
-        self.reader: asyncio.Task[None] | None = None
+        self.token = ""
+        self.host = ""
+        self.connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
     async def open(self, url: str, token: str) -> None:
-        from websockets.asyncio.client import connect
+        from urllib.parse import urlparse
 
-        self.ws = await connect(url, max_size=None, compression=None, proxy=None)
-        await self.ws.send(json.dumps({"id": self.next_id, "connect": {"token": token}}))
-        reply = json.loads(await self.ws.recv())
-        if "error" in reply:
-            raise RuntimeError(f"connect refused: {reply}")
-        self.reader = asyncio.create_task(self.read())
+        parsed = urlparse(url)
+        self.token, self.host, self.path = token, f"{parsed.hostname}:{parsed.port}", parsed.path
+        await asyncio.get_running_loop().create_connection(
+            lambda: self, parsed.hostname, parsed.port
+        )
+        await asyncio.wait_for(self.connected, 30)
+
+    def connection_made(self, transport: Any) -> None:
+        import base64
+
+        self.transport = transport
+        key = base64.b64encode(os.urandom(16)).decode()
+        transport.write(
+            (
+                f"GET {self.path} HTTP/1.1\r\nHost: {self.host}\r\n"
+                "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n\r\n"
+            ).encode()
+        )
+
+    def send(self, payload: bytes, opcode: int = 1) -> None:
+        n = len(payload)
+        if n < 126:
+            head = bytes([0x80 | opcode, 0x80 | n])
+        elif n < 65536:
+            head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+        else:
+            head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+        self.transport.write(head + b"\x00\x00\x00\x00" + payload)  # zero mask key
 
     async def subscribe(self, channel: str) -> None:
         self.next_id += 1
-        await self.ws.send(json.dumps({"id": self.next_id, "subscribe": {"channel": channel}}))
+        self.send(json.dumps({"id": self.next_id, "subscribe": {"channel": channel}}).encode())
 
-    async def read(self) -> None:
+    def data_received(self, data: bytes) -> None:
+        now = time.time()
+        buf = self.buf
+        buf += data
+        if not self.upgraded:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            if not buf.startswith(b"HTTP/1.1 101"):
+                self.connected.set_exception(RuntimeError(bytes(buf[:200])))
+                return
+            del buf[: end + 4]
+            self.upgraded = True
+            self.send(json.dumps({"id": 1, "connect": {"token": self.token}}).encode())
+        while len(buf) >= 2:
+            n = buf[1] & 0x7F
+            pos = 2
+            if n == 126:
+                if len(buf) < 4:
+                    return
+                n, pos = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    return
+                n, pos = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < pos + n:
+                return
+            opcode = buf[0] & 0x0F
+            payload = bytes(buf[pos : pos + n])
+            del buf[: pos + n]
+            if opcode == 1:
+                self.on_text(payload, now)
+            elif opcode == 9:
+                self.send(payload, 10)
+
+    def on_text(self, payload: bytes, now: float) -> None:
         stats = self.stats
-        async for frame in self.ws:
-            now = time.time()
-            for line in frame.split("\n"):
-                if line == "{}":
-                    await self.ws.send("{}")
-                    continue
-                msg = json.loads(line)
-                push = msg.get("push")
-                if push is None:
-                    if "error" in msg:
-                        stats.errors.append(msg)
-                    continue
-                pub = push.get("pub")
-                if pub is not None:
-                    stats.on_pub(push["channel"], pub["data"], now)
+        for line in payload.split(b"\n"):
+            if line == b"{}":
+                self.send(b"{}")
+                continue
+            msg = _decode(line)
+            push = msg.get("push")
+            if push is None:
+                if "error" in msg:
+                    stats.errors.append(msg)
+                    if not self.connected.done():
+                        self.connected.set_exception(RuntimeError(f"connect refused: {msg}"))
+                elif "connect" in msg and not self.connected.done():
+                    self.connected.set_result(None)
+                continue
+            pub = push.get("pub")
+            # Server-side subscriptions (the buyer's notifications) push here too.
+            if pub is not None and push["channel"].startswith("runs:"):
+                stats.on_pub(push["channel"], pub["data"], now)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if not self.connected.done():
+            self.connected.set_exception(ConnectionError("closed before connect"))
 
     async def close(self) -> None:
-        if self.reader:
-            self.reader.cancel()
-        if self.ws is not None:
-            await self.ws.close()
+        if self.transport is not None:
+            self.transport.close()
+
+
+def _decode(line: bytes) -> Any:
+    import msgspec
+
+    return msgspec.json.decode(line)
 
 
 class Stats:
@@ -188,6 +260,8 @@ class Stats:
         self.deltas = 0
         self.gaps = 0
         self.last_seq: dict[str, int] = {}
+        self.attempts: dict[str, int] = {}
+        self.restarts = 0
         self.started: set[str] = set()
         self.ended: dict[str, str] = {}
         self.errors: list[Any] = []
@@ -202,6 +276,12 @@ class Stats:
             self.deltas += 1
             self.emit_ms.append((now - data["emitted_at"]) * 1000)
             self.pipe_ms.append((now - data["published_at"]) * 1000)
+            attempt = data.get("attempt", 1)
+            if self.attempts.setdefault(run_id, attempt) != attempt:
+                # The reaper restarted the run (its worker looked lost): seq counts afresh.
+                self.attempts[run_id] = attempt
+                self.restarts += 1
+                self.last_seq.pop(run_id, None)
             last = self.last_seq.get(run_id)
             if last is not None and data["seq"] != last + 1:
                 self.gaps += 1
@@ -376,6 +456,7 @@ async def phase(
         "deltas_per_s": round(stats.deltas / stream_secs, 1),
         "peak_streaming_runs": stats.peak_streaming,
         "seq_gaps": stats.gaps,
+        "restarts_seen": stats.restarts,
         "terminal_events": len(stats.ended),
         "elapsed_s": round(elapsed, 1),
         "cpu_s": cpu,

@@ -102,8 +102,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     leak_guard_words: int = 6
     # Runs: streaming, persistence, liveness (see hub/runs)
     run_default_max_tokens: int = 200
-    run_coalesce_ms: float = 50.0  # a run.delta at least this often while tokens flow...
-    run_coalesce_tokens: int = 32  # ...or as soon as this many tokens are buffered
+    run_coalesce_ms: float = 50.0  # a quiet run's text goes out at once; then ~1 delta per...
+    run_coalesce_tokens: int = 32  # ...this window, or as soon as this many tokens wait
     run_persist_seconds: float = 1.0  # output + stream position + heartbeat written this often
     run_publish_stall_seconds: float = 60.0  # deltas Redis did not take for this long: run fails
     run_stale_seconds: float = 15.0  # no heartbeat for this long: the reaper takes over

@@ -385,6 +385,9 @@ class Publisher:
         keys_of = self.keys
         keys: list[Any] = []
         args: list[Any] = []
+        # The epoch a channel starts with if it has none: one candidate serves the batch
+        # (epochs are compared per channel only).
+        epoch = new_epoch()
         for item in items:
             channel, data = item[0], item[1]
             key = item[2] if len(item) > 2 else None
@@ -404,7 +407,7 @@ class Publisher:
                 size,
                 opts.history_ttl_seconds if size else 0,
                 max(self._meta_ttl, opts.history_ttl_seconds),
-                new_epoch(),
+                epoch,
                 keys_of.pubsub(channel),
                 idem_ttl or "",
                 b"",

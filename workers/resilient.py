@@ -113,7 +113,15 @@ class ResilientWorker(Worker):
 
     async def start_jobs(self, job_ids: list[bytes]) -> None:
         """One job at a time, so a Redis error between "slot taken" and "task started" gives
-        the slot back (arq's version leaks it)."""
+        the slot back (arq's version leaks it).
+
+        A job stays in the queue until it finishes, so every poll lists the jobs running now
+        as well (a streaming run holds its job for its whole length): arq checks each one
+        with WATCH, EXISTS and ZSCORE, three round trips per running job, four times a
+        second. Jobs running in this process are skipped, and those running elsewhere are
+        found with one pipelined EXISTS of their in-progress keys; arq still checks the
+        remaining candidates under WATCH before it takes one."""
+        job_ids = await self._not_running(job_ids)
         for job_id in job_ids:
             counter, tasks = self.job_counter, len(self.tasks)
             try:
@@ -123,6 +131,21 @@ class ResilientWorker(Worker):
                     self.job_counter -= 1
                     self.sem.release()
                 raise
+
+    async def _not_running(self, job_ids: list[bytes]) -> list[bytes]:
+        tasks = self.tasks
+        fresh = []
+        for job_id in job_ids:
+            task = tasks.get(job_id.decode())
+            if task is None or task.done():
+                fresh.append(job_id)
+        if len(fresh) < 2:
+            return fresh
+        async with self.pool.pipeline(transaction=False) as pipe:
+            for job_id in fresh:
+                pipe.exists(in_progress_key_prefix + job_id.decode())
+            running = await pipe.execute()
+        return [job_id for job_id, busy in zip(fresh, running, strict=True) if not busy]
 
     async def run_job(self, job_id: str, score: int) -> None:
         try:

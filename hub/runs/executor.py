@@ -2,8 +2,12 @@
 
 - **Claim.** `queued -> running` for this attempt and this worker, or nothing: a duplicated
   or stale job does no work and publishes nothing.
-- **Stream.** The provider runs in its own task and feeds a queue; this task coalesces
-  tokens into `run.delta` publications (every `run_coalesce_ms` or `run_coalesce_tokens`).
+- **Stream.** The provider runs in its own task; its tokens go straight into the stream's
+  buffer and one flusher task per worker publishes every stream's buffer as a `run.delta`:
+  at once when the stream has been quiet (leading edge), else paced to one delta per
+  `run_coalesce_ms` on average (a bucket of two), or as soon as `run_coalesce_tokens` are
+  buffered. Deltas of all runs due together leave in one Redis call, and tokens arriving
+  while it is on its way form the next batch: batching grows with load, not with idle time.
 - **Persist.** Every `run_persist_seconds` the output so far, the seq and the channel
   position of the last delta it includes are written together, with the heartbeat. The
   write is fenced by (attempt, worker): a worker that lost the run stops.
@@ -159,6 +163,8 @@ async def _produce(
 
 RETRY_FIRST = 0.1
 RETRY_MAX = 2.0
+#: Deltas a quiet stream may send at once before pacing to one per coalescing window.
+BURST = 2.0
 
 
 class _Stream:
@@ -195,6 +201,10 @@ class _Stream:
         self.buffer_tokens = 0
         self.flush_at = 0.0
         self.first_at = 0.0
+        # Pacing: deltas may leave at once while `allowance` >= 1; it refills by one per
+        # coalescing window, up to BURST, and each delta takes one.
+        self.allowance = BURST
+        self.allowance_at = time.monotonic()
         self.position: tuple[int, str] | None = None
         self.guard: leak_guard.LeakGuard | None = None
         self.incidents_recorded = False
@@ -223,34 +233,51 @@ class _Stream:
             self._buffer(text, delta.tokens, self.guard.released_at)
 
     def _buffer(self, text: str, tokens: int, emitted_at: float) -> None:
-        """Queue released text for the next delta. The coalescing window counts from when the
-        provider sent it, so text the guard held back is not delayed a second time."""
+        """Queue released text for the next delta: due at once when the stream has been quiet
+        (its allowance holds a delta), else when the allowance refills; text joining a
+        waiting buffer leaves with it (or at once, once `run_coalesce_tokens` are waiting)."""
         if not text or self.drop:
             return
-        if not self.buffer:
-            wait = self.coalesce - max(0.0, time.time() - emitted_at)
-            self.flush_at = time.monotonic() + max(0.0, wait)
+        buffer = self.buffer
+        if not buffer:
+            now = time.monotonic()
+            allowance = self._allowance(now)
+            self.flush_at = now if allowance >= 1.0 else now + (1.0 - allowance) * self.coalesce
             self.first_at = emitted_at
-        self.buffer.append(text)
+            buffer.append(text)
+            self.buffer_tokens = tokens
+            _flusher.ready(self)
+            return
+        buffer.append(text)
         self.buffer_tokens += tokens
         if self.buffer_tokens >= self.coalesce_tokens:
-            _flusher.wake()
+            self.flush_at = 0.0
+            _flusher.ready(self)
 
-    def due(self, now: float) -> bool:
+    def _allowance(self, now: float) -> float:
+        if self.coalesce <= 0:
+            return BURST
+        return min(BURST, self.allowance + (now - self.allowance_at) / self.coalesce)
+
+    def next_at(self) -> float | None:
+        """When this stream has something to publish (now or later), or None: nothing."""
         if self.inflight or self.done.is_set():
-            return False
+            return None
         if self.pending:
-            return now >= self.retry_at
-        return bool(self.buffer) and (
-            self.final or now >= self.flush_at or self.buffer_tokens >= self.coalesce_tokens
-        )
+            return self.retry_at
+        if not self.buffer:
+            return None
+        return 0.0 if self.final else self.flush_at
 
     def take(self) -> list[dict[str, Any]]:
         """What to publish now, in order: the pending publications, or the buffer as the next
         delta. The flusher reports back with `landed` or `not_landed`."""
         if not self.pending:
+            now = time.monotonic()
+            self.allowance = self._allowance(now) - 1.0
+            self.allowance_at = now
             self.pending.append(self.prepare())
-            self.pending_since = time.monotonic()
+            self.pending_since = now
         self.inflight = True
         return [data for _, data in self.pending]
 
@@ -289,6 +316,8 @@ class _Stream:
         self.pending_since = None
         self.inflight = False
         self.backoff = RETRY_FIRST
+        if self.buffer:  # text that arrived while this batch was on its way
+            _flusher.ready(self)
         if new_epoch and self.wake is not None:
             # Redis lost the channel's history: save the new position at once, so that
             # clients reloading GET /runs/{id} resume from the new epoch.
@@ -306,6 +335,7 @@ class _Stream:
             return
         self.retry_at = now + self.backoff
         self.backoff = min(self.backoff * 2, RETRY_MAX)
+        _flusher.ready(self)
         self._settle()
 
     def _settle(self) -> None:
@@ -330,7 +360,7 @@ class _Stream:
             else:
                 self.drop = True
             self._settle()
-            _flusher.wake()
+            _flusher.ready(self)
             while not self.done.is_set():
                 try:
                     async with asyncio.timeout(self.persist_every):
@@ -377,17 +407,25 @@ class _Stream:
 
 
 class _Flusher:
-    """One task per worker process publishes every streaming run's coalesced delta when its
-    window closes (or its buffer is full), so a token costs a list append, not a wake-up of
-    its run's task. Deltas that Redis did not take are retried (same seq, same text) with a
-    backoff; one log line per outage, not per delta."""
+    """One task per worker process publishes the deltas of every streaming run, so a token
+    costs a list append, not a wake-up of its run's task.
 
-    TICK = 0.01
+    Streams with something to publish are *ready* (they register themselves when their
+    buffer fills, a retry is due or they close); the task sleeps until the earliest of them
+    is due, publishes everything due in one Redis call, and goes again at once if more
+    became due meanwhile. Deltas that Redis did not take are retried (same seq, same text)
+    with a backoff; one log line per outage, not per delta."""
+
+    #: The longest the task sleeps with streams ready (a safety net: every state change
+    #: that makes a stream due registers it).
+    MAX_SLEEP = 0.25
 
     def __init__(self) -> None:
         self.streams: set[_Stream] = set()
+        self.pending: set[_Stream] = set()  # ready: something to publish now or later
         self.task: asyncio.Task[None] | None = None
         self.event: asyncio.Event | None = None
+        self.wake_at = float("inf")  # when the task wakes up by itself
         self.failing_since: float | None = None
 
     def add(self, stream: _Stream) -> None:
@@ -395,23 +433,41 @@ class _Flusher:
         loop = asyncio.get_running_loop()
         if self.task is None or self.task.done() or self.task.get_loop() is not loop:
             self.event = asyncio.Event()
+            self.wake_at = float("inf")
             self.task = loop.create_task(self._run())
-        self.wake()
+        self.ready(stream)
 
     def remove(self, stream: _Stream) -> None:
         self.streams.discard(stream)
+        self.pending.discard(stream)
+
+    def ready(self, stream: _Stream) -> None:
+        """`stream` has something to publish (at its `next_at`): wake the task if it would
+        otherwise sleep past that."""
+        if stream not in self.streams:
+            return
+        self.pending.add(stream)
+        at = stream.next_at()
+        if at is not None and at < self.wake_at and self.event is not None:
+            self.wake_at = at
+            self.event.set()
 
     def wake(self) -> None:
         if self.event is not None:
             self.event.set()
 
     async def _run(self) -> None:
-        assert self.event is not None
+        event = self.event
+        assert event is not None
         while True:
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(self.TICK):
-                    await self.event.wait()
-            self.event.clear()
+            if not event.is_set():
+                sleep = min(self.wake_at, time.monotonic() + self.MAX_SLEEP) - time.monotonic()
+                if sleep > 0:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(sleep):
+                            await event.wait()
+            event.clear()
+            self.wake_at = float("inf")
             try:
                 await self._publish_due()
             except Exception:  # noqa: BLE001 - never let the flusher die
@@ -419,7 +475,19 @@ class _Flusher:
 
     async def _publish_due(self) -> None:
         now = time.monotonic()
-        batch = [s for s in self.streams if s.due(now)]
+        batch: list[_Stream] = []
+        later = float("inf")
+        for stream in list(self.pending):
+            at = stream.next_at()
+            if at is None:
+                if not stream.inflight:  # nothing left to publish
+                    self.pending.discard(stream)
+            elif at <= now:
+                batch.append(stream)
+            elif at < later:
+                later = at
+        if later < self.wake_at:
+            self.wake_at = later
         if not batch:
             return
         spans: list[tuple[_Stream, int]] = []
@@ -427,7 +495,8 @@ class _Flusher:
         for stream in batch:
             datas = stream.take()
             spans.append((stream, len(datas)))
-            items += [(service.channel(stream.run_id), data) for data in datas]
+            channel = service.channel(stream.run_id)
+            items += [(channel, data) for data in datas]
         stall = get_settings().run_publish_stall_seconds
         try:
             async with asyncio.timeout(stall):
