@@ -102,7 +102,7 @@ def sql_migration(migration_id: str, app_name: str, description: str, sql: str) 
     return manager
 
 
-def _storable(value: Any) -> bool:
+def storable(value: Any) -> bool:
     """PostgreSQL text holds neither NUL characters nor unpaired UTF-16 surrogates."""
     if isinstance(value, str):
         if "\x00" in value:
@@ -113,7 +113,7 @@ def _storable(value: Any) -> bool:
             return False
         return True
     if isinstance(value, list | tuple):
-        return all(_storable(v) for v in value)
+        return all(storable(v) for v in value)
     return True
 
 
@@ -124,7 +124,7 @@ async def fetch(sql: str, *args: Any) -> list[dict[str, Any]]:
     (the app answers it with a 400), so such input is a clear client error in every domain
     instead of a server error.
     """
-    if not all(_storable(a) for a in args):
+    if not all(storable(a) for a in args):
         raise UnstorableText(
             "Text must not contain NUL characters or invalid Unicode (unpaired surrogates)."
         )
