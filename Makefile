@@ -67,7 +67,8 @@ bench-cluster: $(STAMP)
 	$(VENV)/bin/python bench/realtime_fanout.py --cluster
 
 bench-runs: $(STAMP)
-	$(VENV)/bin/python bench/runs_bench.py
+	$(VENV)/bin/python bench/runs_bench.py --runs 100 500 --tokens 400 --arrival 50
+	$(VENV)/bin/python bench/redis_roundtrips.py
 
 bench-auth: $(STAMP)
 	$(VENV)/bin/python bench/auth_bench.py

@@ -20,8 +20,9 @@ through `hub.runs.leak_guard`, cut into tokens the way an OpenAI-style tokenizer
 1. CPU: the time of each `feed()` call (perf_counter_ns), p50/p99/max per delta, against a
    baseline of the executor's own per-token work without a guard (a list append).
 2. Latency: each run is replayed on a simulated clock at `--rate` tokens/s through the
-   executor's coalescing rule (a delta when the window of 50 ms since the provider sent its
-   first character closes, or at 32 tokens), once with and once without the guard; for every
+   executor's pacing rule (text for a quiet stream goes out at once; after that about one
+   delta per 50 ms window, a bucket of two; at once at 32 tokens), once with and once
+   without the guard; for every
    token, the time from the provider sending it to the delta that carries it (or its marker)
    being published. The difference is what the guard adds. It also reports the hold itself
    in tokens.
@@ -50,6 +51,7 @@ from tests.providers.leaks import garble, leaked_runs  # noqa: E402
 
 COALESCE_S = 0.050
 COALESCE_TOKENS = 32
+BURST = 2.0  # hub.runs.executor.BURST
 TEMPLATE_CHARS = 20_000
 
 _VOCAB = """
@@ -185,11 +187,20 @@ def replay(pieces: list[str], rate: float, guard: LeakGuard | None) -> tuple[lis
     decided: list[tuple[int, float]] = []  # (stream offset released or hidden, publish time)
     released_by: list[tuple[int, int]] = []  # (stream offset released or hidden, token index)
     pending: list[int] = []
-    state = {"tokens": 0, "flush_at": None}
+    state: dict[str, float | None] = {
+        "tokens": 0,
+        "flush_at": None,
+        "allowance": BURST,
+        "allowance_at": 0.0,
+    }
+
+    def allowance(at: float) -> float:
+        return min(BURST, state["allowance"] + (at - state["allowance_at"]) / COALESCE_S)  # type: ignore[operator]
 
     def publish(at: float) -> None:
         decided.extend((offset, at) for offset in pending)
         pending.clear()
+        state["allowance"], state["allowance_at"] = allowance(at) - 1.0, at
         state["tokens"], state["flush_at"] = 0, None
 
     consumed = 0
@@ -206,11 +217,17 @@ def replay(pieces: list[str], rate: float, guard: LeakGuard | None) -> tuple[lis
         if not text:
             decided.append((consumed, now))  # held (offset unchanged) or hidden under a marker
             continue
+        del emitted  # the pacing counts from the stream's last delta, not from the token
         if state["flush_at"] is None:
-            state["flush_at"] = now + max(0.0, COALESCE_S - (now - emitted))
+            have = allowance(now)
+            state["flush_at"] = now if have >= 1.0 else now + (1.0 - have) * COALESCE_S
+            if state["flush_at"] <= now:
+                pending.append(consumed)
+                publish(now)
+                continue
         pending.append(consumed)
-        state["tokens"] += 1
-        if state["tokens"] >= COALESCE_TOKENS:
+        state["tokens"] += 1  # type: ignore[operator]
+        if state["tokens"] >= COALESCE_TOKENS:  # type: ignore[operator]
             publish(now)
     end = len(pieces) / rate  # the provider's end: the executor flushes at once
     if guard is not None:
@@ -309,7 +326,7 @@ def main() -> int:
     print()
     print(
         f"Latency at {args.rate:g} tokens/s (provider sends a token -> its delta is published; "
-        f"50 ms / 32-token coalescing):"
+        f"50 ms / 32-token pacing):"
     )
     print()
     print(

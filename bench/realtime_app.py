@@ -210,9 +210,10 @@ litestar_app = Litestar(
     ],
     lifespan=[lifespan],
 )
-# BENCH_MOUNT=front: the websocket endpoint served in front of Litestar (RealtimeASGI)
+# The websocket endpoint served in front of Litestar (RealtimeASGI), as asgi.py serves the
+# hub; BENCH_MOUNT=route: as a Litestar route instead.
 app = (
     RealtimeASGI(litestar_app, engine)
-    if os.environ.get("BENCH_MOUNT", "route") == "front"
+    if os.environ.get("BENCH_MOUNT", "front") == "front"
     else litestar_app
 )
