@@ -120,17 +120,21 @@ def ensure_cancel_listener() -> None:
 
 
 async def shutdown() -> None:
-    """Stop this process's cancel listener and delta flusher (worker shutdown). Runs still
-    executing are left to the reaper, which restarts them elsewhere."""
+    """Stop this process's cancel listener, delta flusher and persister (worker shutdown).
+    Runs still executing are left to the reaper, which restarts them elsewhere."""
     global _listener
     loop = asyncio.get_running_loop()
-    for task in (_listener, _flusher.task):
+    for task in (_listener, _flusher.task, _persister.task):
         if task is not None and not task.done() and task.get_loop() is loop:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
     _listener = None
     _flusher.task = None
+    _persister.task = None
+    for future in _persister.waiting.values():  # nobody will write them now
+        future.cancel()
+    _persister.waiting = {}
 
 
 async def _claim(run_id: str, attempt: int, worker_id: str) -> dict[str, Any] | None:
