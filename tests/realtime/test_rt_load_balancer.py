@@ -178,9 +178,29 @@ async def test_sigterm_drains_with_3001_first_and_clients_recover_elsewhere(
 
 
 def test_the_compose_balancer_config_is_valid_nginx(tmp_path):
-    """The exact file docker compose mounts passes `nginx -t` (with loopback upstreams)."""
-    from drill.servers import NginxServer, nginx_binary
+    """The exact file docker compose mounts passes `nginx -t` (with loopback upstreams), and
+    compose's balancer sends traffic to every app process of the scale profile."""
+    import yaml
 
+    from drill.servers import NGINX_CONF, NginxServer, nginx_binary
+
+    compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
+    services = compose["services"]
+    apps = sorted(n for n, s in services.items() if "build" in s and "command" not in s)
+    assert apps == ["app", "app2", "app3"]
+    upstreams = (NGINX_CONF.parent / "hub-upstreams.conf").read_text()
+    assert (
+        sorted(
+            line.split()[1].split(":")[0]
+            for line in upstreams.splitlines()
+            if line.startswith("server")
+        )
+        == apps
+    )
+    mounts = {v.split(":")[1] for v in services["lb"]["volumes"]}
+    assert mounts == {
+        f"/etc/nginx/{f}" for f in ("nginx.conf", "hub-upstreams.conf", "hub-listen.conf")
+    }
     if nginx_binary() is None:
         pytest.skip("needs nginx (apt-get install nginx)")
     assert "test is successful" in NginxServer(tmp_path, [8001, 8002, 8003]).check()
