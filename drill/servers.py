@@ -75,9 +75,10 @@ def pg_bin_dir() -> Path:
 class RedisServer:
     """A redis-server of our own on 127.0.0.1:<port>, with no persistence: a restart is empty."""
 
-    def __init__(self, workdir: Path, port: int | None = None) -> None:
+    def __init__(self, workdir: Path, port: int | None = None, binary: str | None = None) -> None:
         self.workdir = workdir
         self.port = port or free_port()
+        self.binary = binary
         self.proc: subprocess.Popen[bytes] | None = None
         workdir.mkdir(parents=True, exist_ok=True)
 
@@ -89,7 +90,7 @@ class RedisServer:
         log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - owned by the process
         self.proc = subprocess.Popen(
             [
-                redis_binary(),
+                self.binary or redis_binary(),
                 "--port",
                 str(self.port),
                 "--bind",
