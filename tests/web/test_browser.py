@@ -601,6 +601,7 @@ async def test_a_card_top_up_through_stripe_js_credits_the_wallet_live(
     )
     assert r.status_code == 200 and r.json()["applied"] is True
     await expect(page.locator("[data-balance]")).to_have_text("$15.00")
+    await expect(page.locator("[data-promo-balance]")).to_have_text("$5.00")  # paid money apart
     await expect(page.locator("#wallet-chip")).to_have_text("$15.00")
     await expect(status).to_have_text("Credited. Thank you!")
     await expect(page.locator("table.ledger tbody tr").first).to_contain_text("Card top-up")
