@@ -53,6 +53,7 @@ from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
 from hub.settings import Settings, get_settings
 from hub.strict_json import check_json_body
 from hub.subscriptions.api import HANDLERS as SUBSCRIPTION_HANDLERS
+from hub.web.account_pages import HANDLERS as ACCOUNT_PAGES
 from hub.web.fragments import HANDLERS as WEB_FRAGMENTS
 from hub.web.fragments import problem_fragment
 from hub.web.manage import HANDLERS as MANAGE_FRAGMENTS
@@ -215,7 +216,13 @@ def create_app(settings: Settings | None = None) -> Litestar:
     )
     web = Router(
         path="/",
-        route_handlers=[PagesController, *WEB_FRAGMENTS, *MARKET_FRAGMENTS, *MANAGE_FRAGMENTS],
+        route_handlers=[
+            PagesController,
+            *WEB_FRAGMENTS,
+            *MARKET_FRAGMENTS,
+            *MANAGE_FRAGMENTS,
+            *ACCOUNT_PAGES,
+        ],
         exception_handlers={Problem: problem_fragment},
         include_in_schema=False,
     )

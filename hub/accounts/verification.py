@@ -197,7 +197,7 @@ async def request_password_reset(email: str) -> None:
     settings = get_settings()
     async with engine().transaction():
         token = await _new_token(row["id"], RESET, address, settings.password_reset_ttl_seconds)
-        link = f"{settings.public_url.rstrip('/')}/#reset-password={token}"
+        link = f"{settings.public_url.rstrip('/')}/reset-password#reset-password={token}"
         minutes = settings.password_reset_ttl_seconds // 60
         text = (
             f"Hi {row['handle']},\n\n"

@@ -130,8 +130,10 @@
   }
   window.bp.flash = flash;
   // Navigate (as a boosted link would), then say what happened on the new page.
-  function go(url, message) {
-    return htmx.ajax("GET", url, { target: "body", pushUrl: true }).then(() => { if (message) flash(message); });
+  // The address bar follows (`push`, or `replace` when the page left is not worth going back to).
+  function go(url, message, replace = false) {
+    const history = replace ? { replace: url } : { push: url };
+    return htmx.ajax("GET", url, { target: "body", ...history }).then(() => { if (message) flash(message); });
   }
   window.bp.announce = announce;
 
@@ -311,6 +313,7 @@
     within(root, "[data-chat-room]").forEach(bindChat);
     within(root, "time[datetime]").forEach(localTime);
     within(root, "form[data-topup]").forEach(bindTopup);
+    within(root, "form[data-reset-form]").forEach(bindReset);
   }
 
   // Any element: data-live-channel="sales#{user}" data-live-event="bp:sale" refreshes the
@@ -760,15 +763,77 @@
         flash("Email confirmed: your starter credits are in your wallet.");
         refreshChrome();
       } else {
-        const password = window.prompt("Choose a new password (at least 8 characters)");
-        if (!password) return;
-        await api("/auth/password-reset/confirm", { method: "POST", body: { token, password } });
-        save(null);
-        connectRealtime();
-        applySession();
-        flash("Password changed and every session signed out: sign in with the new password.");
+        // The form page asks for the new password; the token waits in this tab only.
+        sessionStorage.setItem(RESET_KEY, token);
+        if (location.pathname !== "/reset-password") go("/reset-password", null, true);
+        else document.querySelectorAll("form[data-reset-form]").forEach(bindReset);
       }
     } catch (e) { flash(e.message, true); }
+  }
+
+  // The new-password form: the rules beside the field, each problem under its field (the
+  // API's own words), and the whole answer in one place a screen reader is moved to.
+  const RESET_KEY = "bp.reset-token";
+  function bindReset(form) {
+    const box = form.closest("[data-reset-page]");
+    const missing = box.querySelector("[data-reset-missing]");
+    const done = box.querySelector("[data-reset-done]");
+    const hasToken = !!sessionStorage.getItem(RESET_KEY);
+    missing.hidden = hasToken || !done.hidden;
+    form.hidden = !hasToken;
+    if (form.dataset.bound) return;
+    form.dataset.bound = "1";
+    const fieldError = (name, text) => {
+      const input = form.elements[name];
+      const el = form.querySelector(`[data-field-error="${name}"]`);
+      el.textContent = text || "";
+      el.hidden = !text;
+      if (text) input.setAttribute("aria-invalid", "true"); else input.removeAttribute("aria-invalid");
+    };
+    const formError = form.querySelector("[data-form-error]");
+    form.addEventListener("submit", async (ev) => {
+      ev.preventDefault();
+      const password = form.elements.password.value;
+      const confirmed = form.elements.confirm.value;
+      fieldError("password", ""); fieldError("confirm", ""); formError.hidden = true;
+      if (password.length < 8 || password.length > 128) {
+        fieldError("password", "Use 8 to 128 characters.");
+        form.elements.password.focus();
+        return;
+      }
+      if (confirmed !== password) {
+        fieldError("confirm", "The two passwords are not the same.");
+        form.elements.confirm.focus();
+        return;
+      }
+      const token = sessionStorage.getItem(RESET_KEY);
+      const button = form.querySelector("button[type=submit]");
+      button.disabled = true;
+      try {
+        const r = await fetch(`${API}/auth/password-reset/confirm`, {
+          method: "POST", headers: { "content-type": "application/json" },
+          body: JSON.stringify({ token, password }),
+        });
+        if (!r.ok) {
+          const p = await r.json().catch(() => ({}));
+          const fields = (p.invalid_params || []).map((i) => i.name).concat((p.extra || []).map((e) => e.key));
+          if (fields.includes("password")) { fieldError("password", problemText(p)); form.elements.password.focus(); return; }
+          if (r.status === 400 && String(p.type || "").endsWith("/invalid-token")) {
+            sessionStorage.removeItem(RESET_KEY);
+            formError.textContent = "This link was already used or has expired. Ask for a new one from the sign-in page.";
+          } else formError.textContent = problemText(p);
+          formError.hidden = false; formError.focus();
+          return;
+        }
+        sessionStorage.removeItem(RESET_KEY);
+        save(null);
+        connectRealtime();
+        form.hidden = true; missing.hidden = true; done.hidden = false;
+        done.focus();
+      } catch (e) {
+        formError.textContent = "Network error; please try again."; formError.hidden = false;
+      } finally { button.disabled = false; }
+    });
   }
 
   document.addEventListener("click", async (ev) => {

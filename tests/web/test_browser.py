@@ -490,7 +490,9 @@ async def test_the_run_form_states_the_cancel_rule_and_pins_the_price(
     assert (wallet["balance_cents"], wallet["held_cents"]) == (500, 0)
 
 
-async def test_forgot_password_mails_a_link_that_sets_a_new_one(pages, client, register, mailbox):
+async def test_forgot_password_mails_a_link_to_a_form_that_sets_a_new_one(
+    pages, client, register, mailbox
+):
     from playwright.async_api import expect
 
     acct = await register()
@@ -499,14 +501,36 @@ async def test_forgot_password_mails_a_link_that_sets_a_new_one(pages, client, r
     await page.get_by_role("link", name="Forgot your password?").click()
     await expect(page.locator("#flash")).to_contain_text("If an account uses this address")
     mail = await mailbox.wait_for(acct["email"], "Reset your BetterPrompt Hub password")
-    page.context.once(
-        "page",
-        lambda p: p.once("dialog", lambda d: asyncio.ensure_future(d.accept("a new passphrase 9"))),
+    token = mail.token("reset-password")
+    assert f"/reset-password#reset-password={token}" in mail.text
+    link = await pages.open(f"/reset-password#reset-password={token}", context=page.context)
+    await expect(link.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+    assert "reset-password=" not in link.url  # the token leaves the address bar at once
+    password = link.get_by_label("New password", exact=True)
+    await expect(link.get_by_text("8 to 128 characters.")).to_be_visible()
+    # Each problem is told under its own field, and focus goes there.
+    await password.fill("short")
+    await link.get_by_label("The new password again").fill("short")
+    await link.get_by_role("button", name="Set the new password").click()
+    await expect(link.locator("[data-field-error=password]")).to_have_text(
+        "Use 8 to 128 characters."
     )
-    link = await pages.open(
-        "/#reset-password=" + mail.token("reset-password"), context=page.context
+    await expect(password).to_have_attribute("aria-invalid", "true")
+    await expect(password).to_be_focused()
+    await password.fill("a new passphrase 9")
+    await link.get_by_label("The new password again").fill("a new passphrase 8")
+    await link.get_by_role("button", name="Set the new password").click()
+    await expect(link.locator("[data-field-error=confirm]")).to_have_text(
+        "The two passwords are not the same."
     )
-    await expect(link.locator("#flash")).to_contain_text("Password changed")
+    await expect(link.locator("[data-field-error=password]")).to_be_hidden()
+    await link.get_by_label("The new password again").fill("a new passphrase 9")
+    await link.get_by_role("button", name="Set the new password").click()
+    done = link.locator("[data-reset-done]")
+    await expect(done).to_contain_text("Password changed.")
+    await expect(done).to_be_focused()
+    await expect(link.locator("form[data-reset-form]")).to_be_hidden()
+    await shot(link, "reset-password")
     old = await client.post(
         "/auth/login", json={"email": acct["email"], "password": acct["password"]}
     )
@@ -516,6 +540,17 @@ async def test_forgot_password_mails_a_link_that_sets_a_new_one(pages, client, r
     )
     assert new.status_code == 200, new.text
     assert (await client.get("/me", headers=acct.headers)).status_code == 401
+    # A used link (here in the older /#reset-password= form) is explained, with the way on.
+    again = await pages.open(f"/#reset-password={token}", context=page.context)
+    await expect(again.get_by_role("heading", level=1)).to_have_text("Choose a new password")
+    await again.get_by_label("New password", exact=True).fill("another passphrase 1")
+    await again.get_by_label("The new password again").fill("another passphrase 1")
+    await again.get_by_role("button", name="Set the new password").click()
+    await expect(again.locator("[data-form-error]")).to_contain_text("already used or has expired")
+    assert again.url.endswith("/reset-password")  # the address bar follows the page
+    await again.reload()
+    await expect(again.locator("[data-reset-missing]")).to_contain_text("Ask for a new link")
+    await expect(again.locator("form[data-reset-form]")).to_be_hidden()
 
 
 async def test_an_unverified_account_asks_for_a_new_link(pages, client, register, mailbox):
