@@ -58,6 +58,7 @@ from hub.web.fragments import HANDLERS as WEB_FRAGMENTS
 from hub.web.fragments import problem_fragment
 from hub.web.manage import HANDLERS as MANAGE_FRAGMENTS
 from hub.web.market_fragments import HANDLERS as MARKET_FRAGMENTS
+from hub.web.moderation_pages import HANDLERS as MODERATION_PAGES
 from hub.web.pages import PagesController
 from hub.web.render import template_config
 
@@ -222,6 +223,7 @@ def create_app(settings: Settings | None = None) -> Litestar:
             *MARKET_FRAGMENTS,
             *MANAGE_FRAGMENTS,
             *ACCOUNT_PAGES,
+            *MODERATION_PAGES,
         ],
         exception_handlers={Problem: problem_fragment},
         include_in_schema=False,

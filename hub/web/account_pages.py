@@ -20,12 +20,6 @@ from hub.community.schemas import NotificationSettingsPatch, TypeSettingPatch
 from hub.web.fragments import Form, PageCursor
 from hub.web.render import fragment, page
 
-ACCOUNT_TABS = [
-    ("/account", "Profile and security"),
-    ("/account/notifications", "Notifications"),
-    ("/account/blocked", "Blocked people"),
-]
-
 
 class AccountPages(Controller):
     include_in_schema = False
@@ -42,7 +36,6 @@ class AccountPages(Controller):
             "account_section.html",
             active="/account",
             tab="/account/notifications",
-            tabs=ACCOUNT_TABS,
             title="Notification settings",
             fragment_url="/web/notification-settings",
             intro="Choose what reaches you in the app and what goes into the email digest.",
@@ -55,7 +48,6 @@ class AccountPages(Controller):
             "account_section.html",
             active="/account",
             tab="/account/blocked",
-            tabs=ACCOUNT_TABS,
             title="Blocked people",
             fragment_url="/web/blocks",
             intro="People you block cannot follow you, mention you or send you messages, "

@@ -80,18 +80,27 @@
   }
   window.bp = { api, freshAccess, get session() { return session; } };
 
+  function within(root, selector) {
+    const found = [...root.querySelectorAll(selector)];
+    return root.matches && root.matches(selector) ? [root, ...found] : found;
+  }
+
   function applySession() {
     const root = document.documentElement;
     root.dataset.auth = session ? "in" : "out";
-    root.dataset.admin = session && session.user && (session.user.roles || []).includes("admin") ? "yes" : "no";
+    const roles = (session && session.user && session.user.roles) || [];
+    root.dataset.admin = roles.includes("admin") ? "yes" : "no";
+    root.dataset.moderator = roles.includes("admin") || roles.includes("moderator") ? "yes" : "no";
     const me = document.getElementById("me-link");
     if (me && session && session.user) me.textContent = `@${session.user.handle}`;
-    document.querySelectorAll("[data-not-self]").forEach((el) => {
-      el.hidden = !!(session && session.user && el.dataset.notSelf === session.user.id);
-    });
-    document.querySelectorAll("[data-self-only]").forEach((el) => {
-      el.hidden = !(session && session.user && el.dataset.selfOnly === session.user.id);
-    });
+    applySelf(document);
+  }
+
+  // Parts for (or not for) the signed-in person, in the page or in a fragment just loaded.
+  function applySelf(root) {
+    const me = session && session.user ? session.user.id : null;
+    within(root, "[data-not-self]").forEach((el) => { el.hidden = !!(me && el.dataset.notSelf === me); });
+    within(root, "[data-self-only]").forEach((el) => { el.hidden = !(me && el.dataset.selfOnly === me); });
   }
 
   window.addEventListener("storage", (ev) => {
@@ -273,6 +282,7 @@
       const d = ctx.data;
       if (d.type === "wallet.updated") { setWallet(d.balance_cents); document.body.dispatchEvent(new CustomEvent("bp:wallet")); return; }
       if (d.type === "room.unread" || d.type === "room.read") { document.body.dispatchEvent(new CustomEvent("bp:rooms")); return; }
+      if (d.type === "notification_settings.updated") { document.body.dispatchEvent(new CustomEvent("bp:notification-settings")); return; }
       if ((d.type === "notification.created" || d.type === "notifications.read") && typeof d.unread_count === "number") setUnread(d.unread_count);
       if (d.type === "notification.created" && d.notification) {
         announce(`New notification: ${d.notification.text || d.notification.type}`);
@@ -301,11 +311,6 @@
     return session && session.user ? name.replace("{user}", session.user.id) : null;
   }
 
-  function within(root, selector) {
-    const found = [...root.querySelectorAll(selector)];
-    return root.matches && root.matches(selector) ? [root, ...found] : found;
-  }
-
   function scanLive(root) {
     if (!centrifuge || !root) return;
     within(root, "[data-live-channel]").forEach(bindChannel);
@@ -313,6 +318,7 @@
     within(root, "[data-chat-room]").forEach(bindChat);
     within(root, "time[datetime]").forEach(localTime);
     within(root, "form[data-topup]").forEach(bindTopup);
+    within(root, "[data-mod-queue]").forEach(bindQueue);
     within(root, "form[data-reset-form]").forEach(bindReset);
   }
 
@@ -428,6 +434,7 @@
       node.querySelectorAll("[data-own]").forEach((b) => { b.hidden = !mine; });
       node.querySelectorAll("[data-mod]").forEach((b) => { b.hidden = !(mine || canModerate()); });
       node.querySelectorAll("[data-ban]").forEach((b) => { b.hidden = mine || !canModerate() || !node.dataset.authorId; });
+      node.querySelectorAll("[data-report]").forEach((b) => { b.hidden = !me || mine || !node.dataset.authorId; });
     };
     const s = sub(`rooms:${slug}`, { joinLeave: true }, pageSubs);
 
@@ -442,6 +449,8 @@
       const t = node.querySelector("time");
       t.setAttribute("datetime", m.created_at); t.dataset.format = "time"; localTime(t);
       node.dataset.authorId = (m.author && m.author.id) || "";
+      const report = node.querySelector("[data-report]");
+      if (report) { report.dataset.reportId = m.id; report.dataset.reportLabel = `A message by @${(m.author && m.author.handle) || "a deleted user"}: “${m.text.slice(0, 80)}”`; }
       applyRights(node);
       if (m.edited_at) node.querySelector("[data-edited]").hidden = false;
       return node;
@@ -750,6 +759,109 @@
     } catch (e) { flash(e.message, true); }
   });
 
+  // ------------------------------------------------------------------ reports and the queue
+  // One dialog for every "Report" button (messages, prompts, reviews, profiles): a reason,
+  // then the API's answer in the dialog; focus goes back to the button when it closes.
+  let reportOpener = null;
+  document.addEventListener("click", (ev) => {
+    const button = ev.target.closest("[data-report]");
+    if (!button) return;
+    ev.preventDefault();
+    if (!session) { flash("Sign in to report something.", true); return; }
+    const dialog = document.getElementById("report-dialog");
+    if (!dialog) return;
+    reportOpener = button;
+    dialog.dataset.type = button.dataset.report;
+    dialog.dataset.id = button.dataset.reportId;
+    dialog.querySelector("[data-report-what]").textContent = button.dataset.reportLabel || "";
+    const form = dialog.querySelector("form");
+    form.reset();
+    form.querySelector("[data-form-error]").hidden = true;
+    form.querySelector("[data-report-done]").hidden = true;
+    form.querySelector("[data-report-fields]").hidden = false;
+    form.querySelector("[data-report-send]").hidden = false;
+    form.querySelector("[data-report-close]").textContent = "Cancel";
+    dialog.showModal();
+    form.elements.reason.focus();
+  });
+  document.addEventListener("close", (ev) => {
+    if (ev.target.id === "report-dialog" && reportOpener && document.contains(reportOpener)) reportOpener.focus();
+  }, true);
+  document.addEventListener("click", (ev) => {
+    if (ev.target.closest("[data-report-close]")) document.getElementById("report-dialog").close();
+  });
+  document.addEventListener("submit", async (ev) => {
+    const form = ev.target;
+    if (!form.matches("form[data-report-form]")) return;
+    ev.preventDefault();
+    const dialog = form.closest("dialog");
+    const error = form.querySelector("[data-form-error]");
+    const done = form.querySelector("[data-report-done]");
+    const send = form.querySelector("[data-report-send]");
+    error.hidden = true;
+    const reason = form.elements.reason.value.trim();
+    if (!reason) { error.textContent = "Say what is wrong, in a few words."; error.hidden = false; form.elements.reason.focus(); return; }
+    send.disabled = true;
+    try {
+      const r = await fetch(`${API}/reports`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${await freshAccess()}` },
+        body: JSON.stringify({ subject_type: dialog.dataset.type, subject_id: dialog.dataset.id, reason }),
+      });
+      const out = await r.json().catch(() => ({}));
+      if (!r.ok) { error.textContent = problemText(out); error.hidden = false; error.focus(); return; }
+      done.textContent = r.status === 201
+        ? "Thank you. Moderators will look at it; you will be told what came of it."
+        : "You already reported this. It is in the moderators' queue; you will be told what came of it.";
+      form.querySelector("[data-report-fields]").hidden = true;
+      send.hidden = true;
+      done.hidden = false;
+      const close = form.querySelector("[data-report-close]");
+      close.textContent = "Close";
+      close.focus();
+    } catch (e) {
+      error.textContent = "Network error; please try again."; error.hidden = false;
+    } finally { send.disabled = false; }
+  });
+
+  // The moderation queue is not re-rendered under a moderator's hands: a change (a new report,
+  // another report of an item, another moderator's decision) shows a notice with "Refresh".
+  // The page listens first and loads the queue once subscribed, so no report falls between
+  // the two (anyone else is refused the channel and gets the fragment's answer).
+  function bindQueue(el) {
+    if (el.dataset.liveBound) return;
+    el.dataset.liveBound = "1";
+    const news = el.querySelector("[data-queue-news]");
+    const list = el.querySelector("[data-fragment]");
+    let loaded = false;
+    const load = () => { if (!loaded) { loaded = true; htmx.trigger(list, "bp:queue-ready"); } };
+    const s = sub("moderation:reports", {}, pageSubs);
+    s.on("subscribed", () => { el.dataset.liveReady = "1"; load(); });
+    s.on("error", load);
+    s.on("unsubscribed", load);
+    setTimeout(load, 4000);  // realtime unreachable: show the queue anyway
+    s.on("publication", (ctx) => {
+      const d = ctx.data || {};
+      const shown = d.case && list.querySelector(`[data-case="${d.case.id}"]`);
+      if (shown) {  // already on screen as it stands (loaded after the event, or our decision)
+        if (d.type === "report.opened") return;
+        if (d.type === "report.updated" && Number(shown.dataset.count) >= d.case.report_count) return;
+        if (d.type === "report.resolved" && (shown.dataset.status === "resolved" || shown.querySelector(".htmx-request"))) return;
+      }
+      const text = d.type === "report.opened" ? "A new report arrived."
+        : d.type === "report.updated" ? "Someone else reported an item in the queue."
+        : "Another moderator resolved a report.";
+      news.querySelector("[data-queue-news-text]").textContent = text;
+      news.hidden = false;
+      if (d.type === "report.opened") announce(text);
+    });
+    s.subscribe();
+    news.querySelector("[data-queue-refresh]").addEventListener("click", () => {
+      news.hidden = true;
+      htmx.trigger(list, "bp:retry");
+    });
+  }
+
   // ------------------------------------------------------------------ links from our mail
   // Mailed links carry their single-use token in the fragment, which no server ever sees or logs.
   async function followMailedLink() {
@@ -864,6 +976,7 @@
     followMailedLink();
     htmx.onLoad((el) => {
       if (el === document.body || el.contains(document.getElementById("me-link"))) { applySession(); setConn(...connNow); refreshChrome(); }
+      applySelf(el);
       scanLive(el);
     });
     connectRealtime();

@@ -364,6 +364,9 @@ PAGES = {
     "dashboard": "/dashboard",
     "publish": "/publish",
     "account": "/account",
+    "notification-settings": "/account/notifications",
+    "blocked": "/account/blocked",
+    "reset-password": "/reset-password",
     "signin": "/signin",
     "signup": "/signup",
 }
