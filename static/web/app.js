@@ -776,7 +776,7 @@
     dialog.querySelector("[data-report-what]").textContent = button.dataset.reportLabel || "";
     const form = dialog.querySelector("form");
     form.reset();
-    form.querySelector("[data-form-error]").hidden = true;
+    form.querySelector("[data-report-error]").hidden = true;
     form.querySelector("[data-report-done]").hidden = true;
     form.querySelector("[data-report-fields]").hidden = false;
     form.querySelector("[data-report-send]").hidden = false;
@@ -795,7 +795,7 @@
     if (!form.matches("form[data-report-form]")) return;
     ev.preventDefault();
     const dialog = form.closest("dialog");
-    const error = form.querySelector("[data-form-error]");
+    const error = form.querySelector("[data-report-error]");
     const done = form.querySelector("[data-report-done]");
     const send = form.querySelector("[data-report-send]");
     error.hidden = true;

@@ -55,7 +55,7 @@ async def test_a_reported_message_reaches_the_queue_live_and_a_ban_is_audited(
     await expect(dialog).to_be_visible()
     await expect(dialog).to_contain_text(f"A message by @{ann.handle}")
     await dialog.get_by_role("button", name="Send the report").click()
-    await expect(dialog.locator("[data-form-error]")).to_have_text(
+    await expect(dialog.locator("[data-report-error]")).to_have_text(
         "Say what is wrong, in a few words."
     )
     await dialog.get_by_label("What is wrong with it?").fill("Spam link")
