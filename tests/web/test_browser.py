@@ -109,10 +109,12 @@ async def test_two_people_chat_with_names_presence_and_edits(pages, client, regi
     await expect(
         b.locator(".message", has_text="Hi Ben, edited").locator(".edited")
     ).to_be_visible()
-    # Ben cannot edit or delete Ann's message; Ann, the room's owner, may delete Ben's.
-    await expect(
-        b.locator(".message", has_text="Hi Ben, edited").get_by_role("button")
-    ).to_have_count(0)
+    # Ben cannot edit or delete Ann's message (he may only report it); Ann, the room's
+    # owner, may delete Ben's.
+    anns = b.locator(".message", has_text="Hi Ben, edited")
+    await expect(anns.get_by_role("button", name="Report")).to_have_count(1)
+    await expect(anns.get_by_role("button", name="Edit")).to_have_count(0)
+    await expect(anns.get_by_role("button", name="Delete")).to_have_count(0)
     a.once("dialog", lambda d: asyncio.ensure_future(d.accept()))
     await a.locator(".message", has_text=reply).get_by_role("button", name="Delete").click()
     await expect(b.locator(".message", has_text=reply)).to_have_count(0)
