@@ -67,6 +67,29 @@ def services() -> Iterator[EmbeddedServices]:
 
 
 @pytest.fixture(scope="session")
+def redis_cluster() -> Iterator[Any]:
+    """A real Redis Cluster (3 masters + 3 replicas) on loopback ports, started once per
+    session on first use (skipped, with the reason, where no redis-server 7+ is installed:
+    `apt-get install redis-server`)."""
+    import shutil
+    import tempfile
+
+    from drill.servers import RedisClusterServers, redis7_binary
+
+    if redis7_binary() is None:
+        pytest.skip("Redis Cluster tests need redis-server 7+ (apt-get install redis-server)")
+    TESTDATA.mkdir(exist_ok=True)
+    workdir = Path(tempfile.mkdtemp(prefix="hub-cluster-", dir=TESTDATA))
+    cluster = RedisClusterServers(workdir)
+    try:
+        cluster.start()
+        yield cluster
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
 def redis_url(services: EmbeddedServices) -> str:
     return services.redis_url
 

@@ -44,3 +44,14 @@ def test_trusted_proxies_are_validated():
     )
     with pytest.raises(SettingsError, match="HUB_TRUSTED_PROXIES"):
         load_settings({"HUB_TRUSTED_PROXIES": "not-a-network"})
+
+
+def test_a_redis_cluster_needs_a_plain_redis_for_the_queue():
+    cluster = {"HUB_REDIS_CLUSTER": "true", "REDIS_URL": "redis://node-1:6379"}
+    with pytest.raises(SettingsError, match="HUB_QUEUE_REDIS_URL"):
+        load_settings(cluster)
+    settings = load_settings({**cluster, "HUB_QUEUE_REDIS_URL": "redis://queue:6379/0"})
+    assert settings.queue_redis == "redis://queue:6379/0"
+    assert settings.realtime_redis_separate
+    plain = load_settings({"REDIS_URL": "redis://one:6379/0"})
+    assert plain.queue_redis == "redis://one:6379/0" and not plain.realtime_redis_separate

@@ -142,27 +142,6 @@ def uid() -> str:
 # --- Redis Cluster: 3 masters + 3 replicas of Debian's redis-server 7, two hub processes ------
 
 
-@pytest.fixture(scope="session")
-def redis_cluster() -> Iterator[Any]:
-    """A real Redis Cluster on loopback ports, started once per session (skipped, with the
-    reason, where no redis-server 7+ is installed: `apt-get install redis-server`)."""
-    import shutil
-    import tempfile
-
-    from drill.servers import RedisClusterServers, redis7_binary
-
-    if redis7_binary() is None:
-        pytest.skip("Redis Cluster tests need redis-server 7+ (apt-get install redis-server)")
-    workdir = Path(tempfile.mkdtemp(prefix="hub-cluster-", dir=ROOT / ".testdata"))
-    cluster = RedisClusterServers(workdir)
-    try:
-        cluster.start()
-        yield cluster
-    finally:
-        cluster.stop()
-        shutil.rmtree(workdir, ignore_errors=True)
-
-
 CLUSTER_CONFIG = {**TEST_CONFIG, "redis_cluster": True, "cluster_refresh_interval": 1.0}
 
 
