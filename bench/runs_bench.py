@@ -107,6 +107,32 @@ def worker_main() -> None:
         import uvloop
 
         asyncio.set_event_loop(uvloop.new_event_loop())
+    if os.environ.get("BENCH_GC_LOG"):
+        import atexit
+        import gc
+
+        pauses: list[tuple[int, float]] = []
+        started = [0.0]
+
+        def on_gc(phase: str, info: dict[str, Any]) -> None:
+            if phase == "start":
+                started[0] = time.perf_counter()
+            else:
+                pauses.append((info["generation"], (time.perf_counter() - started[0]) * 1000))
+
+        gc.callbacks.append(on_gc)
+
+        def report() -> None:
+            for gen in (0, 1, 2):
+                ms = sorted(p for g, p in pauses if g == gen)
+                if ms:
+                    print(
+                        f"worker gc gen{gen}: {len(ms)} pauses, p50 {ms[len(ms) // 2]:.1f} ms, "
+                        f"max {ms[-1]:.1f} ms, total {sum(ms):.0f} ms",
+                        flush=True,
+                    )
+
+        atexit.register(report)
     worker = create(
         WorkerSettings,
         max_jobs=int(os.environ.get("BENCH_MAX_JOBS", "1000")),
