@@ -1,0 +1,1 @@
+"""What every domain uses: settings, database, Redis, auth, errors, middleware, logging, pagination, outage handling, migrations."""
