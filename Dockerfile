@@ -10,4 +10,4 @@ COPY asgi.py piccolo_conf.py ./
 COPY static ./static
 EXPOSE 8000
 # The app by default; the worker service overrides the command.
-CMD ["sh", "-c", "python -m hub.migrate && uvicorn asgi:app --host 0.0.0.0 --port 8000 --ws-per-message-deflate false --no-proxy-headers"]
+CMD ["sh", "-c", "python -m hub.platform.migrate && uvicorn asgi:app --host 0.0.0.0 --port 8000 --ws-per-message-deflate false --no-proxy-headers"]

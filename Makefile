@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed
 .PHONY: run test test-repeat install lint drill drill-scale scale-servers bench bench-cluster bench-realtime bench-runs bench-auth bench-marketplace bench-leak-guard clean
 
 run: $(STAMP)
-	$(VENV)/bin/python -m hub.devserver
+	$(VENV)/bin/python -m hub.dev.server
 
 test: $(STAMP)
 	$(VENV)/bin/python -m pytest

@@ -3,7 +3,7 @@
 from piccolo.conf.apps import AppRegistry
 from piccolo.engine.postgres import PostgresEngine
 
-from hub.settings import get_settings
+from hub.platform.settings import get_settings
 
 _url = get_settings().database_url
 if not _url:

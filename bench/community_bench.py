@@ -29,7 +29,7 @@ from bench.stack import Stack, pct  # noqa: E402
 
 
 async def _users(n: int) -> list[uuid.UUID]:
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     rows = await fetch(
         "INSERT INTO users (email, handle, display_name, password_hash) "
@@ -42,7 +42,7 @@ async def _users(n: int) -> list[uuid.UUID]:
 
 
 async def bench_fanout(followers: int) -> dict[str, float]:
-    from hub.db import fetch, fetchrow
+    from hub.platform.db import fetch, fetchrow
     from hub.rooms import reads
 
     users = await _users(followers + 1)
@@ -83,7 +83,7 @@ async def bench_fanout(followers: int) -> dict[str, float]:
 
 async def bench_notifications() -> dict[str, float]:
     from hub.community import notifications
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     [me] = await _users(1)
     fans = await _users(500)
@@ -129,9 +129,9 @@ async def bench_notifications() -> dict[str, float]:
 
 async def main(followers: list[int]) -> None:
     async with Stack("bench_community"):
-        from hub import redis as hub_redis
-        from hub.db import close_pool, start_pool
-        from hub.settings import get_settings
+        from hub.platform import redis as hub_redis
+        from hub.platform.db import close_pool, start_pool
+        from hub.platform.settings import get_settings
         from workers import realtime_publisher
 
         hub_redis.connect(get_settings().redis_url)

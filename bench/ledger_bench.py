@@ -37,7 +37,7 @@ BUYERS = 512
 async def setup() -> tuple[Any, list[tuple[int, int]], int, dict[str, int]]:
     """Migrated database, BUYERS buyers with wallet + hold accounts, one creator."""
     from hub.billing import ledger
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     users = await fetch(
         "INSERT INTO users (email, handle, password_hash) "
@@ -53,7 +53,7 @@ async def setup() -> tuple[Any, list[tuple[int, int]], int, dict[str, int]]:
     creator = (await ledger.user_accounts(ids[BUYERS], ("earnings_pending",)))["earnings_pending"]
     platform = await ledger.platform_accounts()
     # Fund every wallet once (a top-up from the platform's clearing account).
-    from hub.db import engine
+    from hub.platform.db import engine
 
     db = engine()
     async with db.transaction():
@@ -117,7 +117,7 @@ async def measure(
 
 async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
     from bench.stack import free_port  # noqa: F401 - same helpers as the other benches
-    from hub.embedded import start_postgres
+    from hub.dev.embedded import start_postgres
 
     pg = None
     name = "bench_ledger"
@@ -130,11 +130,11 @@ async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
         pg.psql(f'CREATE DATABASE "{name}";')
         url = f"postgresql://postgres@/{name}?host={data_dir}"
     os.environ.update({"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0"})
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     get_settings.cache_clear()
-    from hub.db import close_pool, fetch, start_pool
-    from hub.migrate import migrate
+    from hub.platform.db import close_pool, fetch, start_pool
+    from hub.platform.migrate import migrate
 
     await migrate()
     await start_pool(min_size=0, max_size=max(args.sessions) + 4)

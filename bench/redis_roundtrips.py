@@ -108,7 +108,7 @@ def wrap_live(publish_tally: list[Tally]) -> None:
 
 
 async def _user(handle: str) -> uuid.UUID:
-    from hub.db import fetchrow
+    from hub.platform.db import fetchrow
 
     row = await fetchrow(
         "INSERT INTO users (email, handle, display_name, password_hash, email_verified_at) "
@@ -148,7 +148,7 @@ async def run_deltas(runs: int) -> tuple[Tally, Tally]:
 
 
 async def chat_message() -> tuple[Tally, Tally]:
-    from hub.auth import CurrentUser
+    from hub.platform.auth import CurrentUser
     from hub.rooms import service
 
     author = CurrentUser(id=str(await _user(f"rt{uuid.uuid4().hex[:8]}")))
@@ -193,9 +193,9 @@ async def main(runs: int) -> None:
     install_counters()
     wrap_live(PUBLISH)
     async with Stack("bench_roundtrips"):
-        from hub import redis as hub_redis
-        from hub.db import close_pool, start_pool
-        from hub.settings import get_settings
+        from hub.platform import redis as hub_redis
+        from hub.platform.db import close_pool, start_pool
+        from hub.platform.settings import get_settings
         from workers import realtime_publisher
 
         hub_redis.connect(get_settings().redis_url)

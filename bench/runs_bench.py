@@ -364,7 +364,7 @@ async def phase(
     buyers: list[dict[str, Any]],
     pids: dict[str, int],
 ) -> dict[str, Any]:
-    from hub.db import fetch
+    from hub.platform.db import fetch
     from hub.providers.demo import demo_output
     from tests.billing.invariants import assert_ledger_invariants
 
@@ -531,7 +531,7 @@ async def main(args: argparse.Namespace) -> None:
         base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
         db_url = f"{base}/{database}"
     else:
-        from hub.embedded import start_postgres
+        from hub.dev.embedded import start_postgres
 
         data_dir = Path("/tmp/bench-runs/pg")
         _, pg = start_postgres(data_dir, "postgres")
@@ -551,12 +551,12 @@ async def main(args: argparse.Namespace) -> None:
         "PYTHONPATH": str(ROOT),
     }
     os.environ.update(env)
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     get_settings.cache_clear()
-    from hub import redis as hub_redis
-    from hub.db import close_pool, start_pool
-    from hub.migrate import migrate
+    from hub.platform import redis as hub_redis
+    from hub.platform.db import close_pool, start_pool
+    from hub.platform.migrate import migrate
 
     await migrate()
     child_env = dict(os.environ)

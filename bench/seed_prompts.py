@@ -40,7 +40,7 @@ def _database_url() -> tuple[str, Any]:
         asyncio.run(recreate())
         base, _, query = url.partition("?")
         return base.rsplit("/", 1)[0] + f"/{DATABASE}" + (f"?{query}" if query else ""), None
-    from hub.embedded import start_postgres
+    from hub.dev.embedded import start_postgres
 
     return start_postgres(Path("/tmp/bench-marketplace-pg"), DATABASE)
 
@@ -181,7 +181,7 @@ DEPTH_SQL = [
 
 
 async def seed_depth() -> None:
-    from hub.db import fetch, fetchrow
+    from hub.platform.db import fetch, fetchrow
 
     for sql in DEPTH_SQL:
         table = sql.split("INSERT INTO ", 1)[1].split()[0]
@@ -195,7 +195,7 @@ async def seed_depth() -> None:
 
 
 async def seed(n_prompts: int, n_users: int) -> None:
-    from hub.db import fetch, fetchrow
+    from hub.platform.db import fetch, fetchrow
 
     have = await fetchrow("SELECT count(*) AS n FROM prompts")
     if have and have["n"] >= n_prompts:
@@ -213,7 +213,7 @@ async def seed(n_prompts: int, n_users: int) -> None:
 
 
 async def _explain(title: str, sql: str, args: list[Any]) -> tuple[str, str, bool, float]:
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     await fetch(sql, *args)  # warm: report the steady state, not the first touch of a page
     rows = await fetch("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) " + sql, *args)
@@ -224,7 +224,7 @@ async def _explain(title: str, sql: str, args: list[Any]) -> tuple[str, str, boo
 
 
 async def explain_all() -> list[tuple[str, str, bool, float]]:
-    from hub.db import fetchrow
+    from hub.platform.db import fetchrow
     from hub.prompts.service import ListQuery, build_list_query, list_prompts
 
     creator = await fetchrow("SELECT handle, id FROM users WHERE handle = 'bench_7'")
@@ -359,8 +359,8 @@ JOB_PLANS: list[tuple[str, str, bool, float]] = []
 
 async def main(n_prompts: int, markdown: bool) -> int:
     os.environ.setdefault("PICCOLO_CONF", "piccolo_conf")
-    from hub.db import close_pool, fetchrow, start_pool
-    from hub.migrate import migrate
+    from hub.platform.db import close_pool, fetchrow, start_pool
+    from hub.platform.migrate import migrate
 
     await migrate()
     await start_pool(1, 4)

@@ -114,7 +114,7 @@ class Stack:
         if os.environ.get("DATABASE_URL"):
             db_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{self.name}"
         else:
-            from hub.embedded import start_postgres
+            from hub.dev.embedded import start_postgres
 
             data_dir = Path(f"/tmp/{self.name}/pg")
             _, self.pg = start_postgres(data_dir, "postgres")
@@ -131,10 +131,10 @@ class Stack:
             **self.extra_env,
         }
         os.environ.update(env)
-        from hub.settings import get_settings
+        from hub.platform.settings import get_settings
 
         get_settings.cache_clear()
-        from hub.migrate import migrate
+        from hub.platform.migrate import migrate
 
         await migrate()
         child_env = dict(os.environ)

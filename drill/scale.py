@@ -58,7 +58,7 @@ class Fleet:
     exits, like the devserver's Supervisor, which runs one app."""
 
     def __init__(self, env: dict[str, str], ports: list[int], log_dir: Path) -> None:
-        from hub.devserver import Child, app_argv, worker_argv
+        from hub.dev.server import Child, app_argv, worker_argv
 
         self.ports = ports
         self.children = [
@@ -146,13 +146,13 @@ async def run(names: list[str], workdir: Path) -> list[Any]:
         os.environ.update(
             {k: v for k, v in env.items() if k.startswith(("HUB_", "DATABASE", "REDIS"))}
         )
-        from hub.db import close_pool, start_pool
-        from hub.settings import get_settings
+        from hub.platform.db import close_pool, start_pool
+        from hub.platform.settings import get_settings
 
         get_settings.cache_clear()
         await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "hub.migrate"],
+            [sys.executable, "-m", "hub.platform.migrate"],
             cwd=ROOT,
             env=env,
             check=True,

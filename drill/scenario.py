@@ -483,7 +483,7 @@ async def drill(
         row.http_503 = api.statuses.get(503, 0)
         row.conn_errors = api.conn_errors
         await api.aclose()
-    from hub.outages import outage_of
+    from hub.platform.outages import outage_of
     from tests.billing.invariants import assert_ledger_invariants
 
     for attempt in range(10):
@@ -510,12 +510,12 @@ async def run_drills(
     port: int,
     workdir: Path,
 ) -> list[Row]:
-    from hub.db import close_pool, start_pool
-    from hub.devserver import Supervisor
+    from hub.dev.server import Supervisor
+    from hub.platform.db import close_pool, start_pool
 
     await asyncio.to_thread(
         subprocess.run,
-        [sys.executable, "-m", "hub.migrate"],
+        [sys.executable, "-m", "hub.platform.migrate"],
         cwd=ROOT,
         env=env,
         check=True,

@@ -258,7 +258,7 @@ def hub_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
 
 
 def app_process(env: dict[str, str], port: int, log_dir: Path, name: str = "app") -> HubProcess:
-    from hub.devserver import app_argv
+    from hub.dev.server import app_argv
 
     return HubProcess(name, app_argv("127.0.0.1", port), env, log_dir)
 

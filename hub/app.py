@@ -21,10 +21,7 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from hub import outages, realtime_setup
-from hub import redis as hub_redis
 from hub.accounts.api import AuthController, MeController, RealtimeTokenController
-from hub.auth import build_jwt_auth
 from hub.billing.api import (
     CreatorMoneyController,
     StripeWebhookController,
@@ -32,26 +29,30 @@ from hub.billing.api import (
     WalletController,
 )
 from hub.billing.receipts_api import HANDLERS as RECEIPT_HANDLERS
-from hub.client_ip import trusted_proxies_middleware_factory
 from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
-from hub.db import UnstorableText, close_pool, start_pool
-from hub.errors import Problem, bad_request
-from hub.logging import configure_logging
+from hub.live import setup as realtime_setup
+from hub.live.admin_api import RealtimeAdminController
 from hub.media.api import SampleMediaController, serve_media
 from hub.media.storage import close_stores
-from hub.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.moderation.api import HANDLERS as MODERATION_HANDLERS
 from hub.oauth.api import HANDLERS as OAUTH_HANDLERS
 from hub.ops.api import OpsController
+from hub.platform import outages
+from hub.platform import redis as hub_redis
+from hub.platform.auth import build_jwt_auth
+from hub.platform.client_ip import trusted_proxies_middleware_factory
+from hub.platform.db import UnstorableText, close_pool, start_pool
+from hub.platform.errors import Problem, bad_request
+from hub.platform.logging import configure_logging
+from hub.platform.middleware import request_context_middleware, security_headers_middleware_factory
+from hub.platform.rate_limit import FailOpenRedisStore
+from hub.platform.settings import Settings, get_settings
+from hub.platform.strict_json import check_json_body
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
-from hub.rate_limit import FailOpenRedisStore
-from hub.realtime_admin import RealtimeAdminController
 from hub.recommendations.api import HANDLERS as RECOMMENDATION_HANDLERS
 from hub.rooms.api import MyRoomsController, RoomsController
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
-from hub.settings import Settings, get_settings
-from hub.strict_json import check_json_body
 from hub.subscriptions.api import HANDLERS as SUBSCRIPTION_HANDLERS
 from hub.web.account_pages import HANDLERS as ACCOUNT_PAGES
 from hub.web.fragments import HANDLERS as WEB_FRAGMENTS

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hub.embedded import EmbeddedServices, start_postgres, start_redis
+from hub.dev.embedded import EmbeddedServices, start_postgres, start_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / ".testdata"
@@ -109,7 +109,7 @@ from typing import Any  # noqa: E402
 import httpx  # noqa: E402
 import pytest_asyncio  # noqa: E402
 
-from hub.embedded import free_port  # noqa: E402
+from hub.dev.embedded import free_port  # noqa: E402
 
 TEST_ENV = {
     "HUB_ENV": "test",
@@ -143,7 +143,7 @@ def mailbox() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def hub_env(services: EmbeddedServices, mailbox: Any) -> Iterator[dict[str, str]]:
     """Point the hub's settings at the session's servers and migrate the test database."""
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     env = {
         "DATABASE_URL": services.database_url,
@@ -155,7 +155,7 @@ def hub_env(services: EmbeddedServices, mailbox: Any) -> Iterator[dict[str, str]
     os.environ.update(env)
     get_settings.cache_clear()
 
-    from hub.migrate import migrate
+    from hub.platform.migrate import migrate
 
     asyncio.run(migrate())
     yield env
@@ -212,7 +212,7 @@ async def hub_server(hub_env: dict[str, str], worker: Any) -> AsyncIterator[str]
         log_level="warning",
         lifespan="on",
         ws_per_message_deflate=False,
-        proxy_headers=False,  # as the hub is served: client IPs are hub/client_ip.py's job
+        proxy_headers=False,  # as the hub is served: client IPs are hub/platform/client_ip.py's job
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())

@@ -19,7 +19,7 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 
 
 def _norm(address: str) -> str:

@@ -31,7 +31,7 @@ async def test_three_processes_migrating_an_empty_database_at_once_all_succeed(d
             await asyncio.create_subprocess_exec(
                 sys.executable,
                 "-m",
-                "hub.migrate",
+                "hub.platform.migrate",
                 cwd=ROOT,
                 env=env,
                 stdout=subprocess.DEVNULL,

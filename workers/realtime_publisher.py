@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from hub import live
-from hub.channels import HubPolicy
-from hub.redis import get_redis, realtime_client
-from hub.settings import Settings
+from hub.live.channels import HubPolicy
+from hub.platform.redis import get_redis, realtime_client
+from hub.platform.settings import Settings
 from realtime import Publisher
 
 _installed_here = False

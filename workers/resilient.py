@@ -34,9 +34,9 @@ from arq.constants import in_progress_key_prefix
 from arq.utils import poll
 from arq.worker import Worker, get_kwargs
 
-from hub import outages
-from hub import redis as hub_redis
-from hub.settings import get_settings
+from hub.platform import outages
+from hub.platform import redis as hub_redis
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger("workers")
 

@@ -17,7 +17,7 @@ import structlog
 from arq import Retry
 from arq.worker import func
 
-from hub import outages
+from hub.platform import outages
 from hub.runs import executor
 
 log = structlog.get_logger("workers.runs")

@@ -19,10 +19,10 @@ import structlog
 from arq import cron
 from arq.connections import RedisSettings
 
-from hub import redis as hub_redis
-from hub.db import close_pool, start_pool
-from hub.logging import configure_logging
-from hub.settings import get_settings
+from hub.platform import redis as hub_redis
+from hub.platform.db import close_pool, start_pool
+from hub.platform.logging import configure_logging
+from hub.platform.settings import get_settings
 from workers import jobs
 
 log = structlog.get_logger("workers")

@@ -32,9 +32,9 @@ from hub.accounts.schemas import (
     UserOut,
     VerifyEmailRequest,
 )
-from hub.auth import CurrentUser, optional_user
-from hub.errors import unauthorized
 from hub.mail import outbox
+from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.errors import unauthorized
 
 hooks.exporters["mail"] = outbox.export_user
 hooks.add(hooks.on_user_erased, outbox.erase_user)
@@ -206,7 +206,7 @@ class RealtimeTokenController(Controller):
     ) -> RealtimeToken:
         user = await optional_user(request)
         if user is not None:
-            from hub.auth import issue_realtime_token
+            from hub.platform.auth import issue_realtime_token
 
             token, ttl = issue_realtime_token(user.id, user.family)
         elif data is not None and data.refresh_token:

@@ -24,7 +24,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
-from hub.settings import get_settings
+from hub.platform.settings import get_settings
 
 
 @lru_cache(maxsize=1)

@@ -13,15 +13,16 @@ import asyncpg
 import msgspec
 import structlog
 
-from hub import auth, mail
+from hub import mail
 from hub.accounts import hooks, verification
 from hub.accounts.emails import email_digest, looks_like_email, normalise_email
 from hub.accounts.passwords import hash_password, needs_rehash, verify_password
 from hub.accounts.schemas import PasswordChange, ProfilePatch, RegisterRequest, UserOut
-from hub.db import engine, fetch, fetchrow, is_unique_violation
-from hub.errors import Problem, conflict, not_found, too_many, unauthorized
-from hub.redis import get_redis
-from hub.settings import get_settings
+from hub.platform import auth
+from hub.platform.db import engine, fetch, fetchrow, is_unique_violation
+from hub.platform.errors import Problem, conflict, not_found, too_many, unauthorized
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -26,14 +26,15 @@ from typing import Any
 
 import structlog
 
-from hub import auth, mail, outbox
+from hub import mail, outbox
 from hub.accounts import hooks
 from hub.accounts.emails import email_digest, normalise_email
 from hub.accounts.passwords import hash_password
-from hub.db import engine, fetch, fetchrow
-from hub.errors import Problem, conflict, not_found, too_many
-from hub.redis import get_redis
-from hub.settings import get_settings
+from hub.platform import auth
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.errors import Problem, conflict, not_found, too_many
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

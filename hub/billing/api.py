@@ -10,9 +10,9 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.accounts import hooks
-from hub.auth import CurrentUser
 from hub.billing import payouts, service, topups
 from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, SalesTotals, WalletOut
+from hub.platform.auth import CurrentUser
 
 hooks.add(hooks.on_user_registered, service.on_user_registered)
 hooks.add(hooks.on_email_verified, service.on_email_verified)

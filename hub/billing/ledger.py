@@ -15,7 +15,7 @@ from collections.abc import Iterable, Sequence
 
 import asyncpg
 
-from hub.db import engine, fetch
+from hub.platform.db import engine, fetch
 
 PLATFORM_KINDS = ("platform_fees", "usage_revenue", "stripe_clearing", "promotions")
 # Paid money and promotional credits are kept apart, so a hold knows which funded it.

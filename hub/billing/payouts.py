@@ -29,10 +29,10 @@ import structlog
 from hub import outbox
 from hub.billing import ledger, stripe_api
 from hub.billing.service import publish_earnings
-from hub.db import fetch, fetchrow
-from hub.errors import Problem
-from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
-from hub.settings import get_settings
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import Problem
+from hub.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

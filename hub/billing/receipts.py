@@ -28,9 +28,9 @@ from hub.billing.receipt_schemas import (
     ReceiptPrompt,
     ReceiptSummary,
 )
-from hub.db import fetch, fetchrow
-from hub.errors import not_found
-from hub.pagination import decode_cursor, encode_cursor
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import not_found
+from hub.platform.pagination import decode_cursor, encode_cursor
 
 # Transaction kinds that have receipts (payouts: the one that opens the payout).
 RECEIPT_KINDS = (

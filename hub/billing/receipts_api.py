@@ -7,9 +7,9 @@ from typing import Annotated, Any
 from litestar import Controller, Request, get
 from litestar.params import FromPath, Parameter
 
-from hub.auth import CurrentUser
 from hub.billing import receipts
 from hub.billing.receipt_schemas import ReceiptOut, ReceiptPage
+from hub.platform.auth import CurrentUser
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (default 20, at most 100).")]
 Cursor = Annotated[str | None, Parameter(max_length=512, description="`next_cursor`, unchanged.")]

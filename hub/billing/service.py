@@ -32,9 +32,9 @@ from hub.billing.schemas import (
     WalletOut,
 )
 from hub.community import notifications
-from hub.db import fetch, fetchrow
-from hub.pagination import decode_cursor, encode_cursor
-from hub.settings import get_settings
+from hub.platform.db import fetch, fetchrow
+from hub.platform.pagination import decode_cursor, encode_cursor
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -6,8 +6,8 @@ from typing import Any
 
 import stripe
 
-from hub.errors import Problem
-from hub.settings import Settings
+from hub.platform.errors import Problem
+from hub.platform.settings import Settings
 
 
 def not_configured(what: str) -> Problem:

@@ -21,9 +21,9 @@ import structlog
 from hub import outbox
 from hub.billing import ledger, stripe_api
 from hub.billing.service import publish_wallet
-from hub.db import fetchrow
-from hub.errors import Problem, bad_request, validation_error
-from hub.settings import get_settings
+from hub.platform.db import fetchrow
+from hub.platform.errors import Problem, bad_request, validation_error
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

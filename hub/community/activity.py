@@ -14,7 +14,7 @@ import time
 import structlog
 
 from hub.accounts import hooks
-from hub.redis import get_redis
+from hub.platform.redis import get_redis
 
 log = structlog.get_logger(__name__)
 

@@ -11,7 +11,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from hub.auth import CurrentUser, optional_user
 from hub.community import blocks, digests, feed, notifications, preferences, reviews, service
 from hub.community import gdpr as _gdpr  # noqa: F401 - registers the GDPR export/erasure hooks
 from hub.community.schemas import (
@@ -34,7 +33,8 @@ from hub.community.schemas import (
     UnsubscribeIn,
     UnsubscribeOut,
 )
-from hub.errors import bad_request
+from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.errors import bad_request
 from hub.prompts.api import Cursor, Limit
 
 Handle = FromPath[Annotated[str, Parameter(max_length=30, pattern=r"^[A-Za-z0-9_]+$")]]

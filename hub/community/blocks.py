@@ -13,9 +13,9 @@ from datetime import datetime
 import structlog
 
 from hub.community.schemas import BlockedOut, BlockedPage, BlockState
-from hub.db import engine, fetch, fetchrow
-from hub.errors import not_found, validation_error
-from hub.pagination import decode_cursor, page
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.errors import not_found, validation_error
+from hub.platform.pagination import decode_cursor, page
 
 log = structlog.get_logger(__name__)
 

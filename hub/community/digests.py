@@ -25,10 +25,10 @@ import jwt
 import structlog
 
 from hub import mail
-from hub.auth import ALGORITHM, ISSUER
 from hub.community import activity, notifications, preferences
-from hub.db import engine, fetch, fetchrow
-from hub.settings import Settings, get_settings
+from hub.platform.auth import ALGORITHM, ISSUER
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 

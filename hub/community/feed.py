@@ -27,8 +27,8 @@ from hub import outbox
 from hub.community import notifications
 from hub.community.fanout import enqueue_prompt_fanout
 from hub.community.schemas import FeedItemOut, FeedPage, PromptRef, UserRef
-from hub.db import fetch, fetchrow
-from hub.pagination import decode_cursor, page
+from hub.platform.db import fetch, fetchrow
+from hub.platform.pagination import decode_cursor, page
 
 log = structlog.get_logger(__name__)
 

@@ -15,7 +15,7 @@ import uuid
 from typing import Any
 
 from hub.community import notifications
-from hub.db import fetch
+from hub.platform.db import fetch
 
 MAX_MENTIONS = 10
 EXCERPT_CHARS = 140

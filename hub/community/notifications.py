@@ -39,10 +39,10 @@ from hub.community.schemas import (
     Subject,
     UserRef,
 )
-from hub.db import fetch, fetchrow
-from hub.errors import bad_request
-from hub.pagination import decode_cursor, page
-from hub.settings import get_settings
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import bad_request
+from hub.platform.pagination import decode_cursor, page
+from hub.platform.settings import get_settings
 
 _SELECT = (
     "SELECT n.id, n.user_id, n.kind, n.review_id, n.read_at, n.created_at, n.data, "

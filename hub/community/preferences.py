@@ -22,7 +22,7 @@ from hub.community.schemas import (
     NotificationSettingsPatch,
     TypeSetting,
 )
-from hub.db import fetch, fetchrow
+from hub.platform.db import fetch, fetchrow
 
 #: Every kind of notification, with the words a settings page shows for it.
 KINDS: dict[str, str] = {

@@ -18,10 +18,10 @@ import structlog
 from hub import outbox
 from hub.community import mentions, notifications
 from hub.community.schemas import MentionOut, ReplyIn, ReviewIn, ReviewOut, ReviewPage, UserRef
-from hub.db import fetch, fetchrow
-from hub.errors import conflict, forbidden, not_found, validation_error
 from hub.moderation import suspensions
-from hub.pagination import decode_cursor, page
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import conflict, forbidden, not_found, validation_error
+from hub.platform.pagination import decode_cursor, page
 from hub.prompts.rules import has_completed_run
 from hub.prompts.service import visible_prompt_row
 

@@ -16,9 +16,9 @@ import structlog
 from hub import outbox
 from hub.community import blocks, notifications
 from hub.community.schemas import CreatorOut, FollowingOut, FollowingPage, FollowState
-from hub.db import engine, fetch, fetchrow
-from hub.errors import forbidden, not_found, validation_error
-from hub.pagination import decode_cursor, page
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.errors import forbidden, not_found, validation_error
+from hub.platform.pagination import decode_cursor, page
 from hub.prompts import service as prompts
 
 log = structlog.get_logger(__name__)

@@ -93,7 +93,7 @@ def app_argv(host: str, port: int) -> list[str]:
         "--ws-per-message-deflate",
         "false",
         # Client IPs: the app trusts X-Forwarded-For only from HUB_TRUSTED_PROXIES
-        # (hub/client_ip.py); uvicorn must not rewrite them before it.
+        # (hub/platform/client_ip.py); uvicorn must not rewrite them before it.
         "--no-proxy-headers",
     ]
 
@@ -134,7 +134,7 @@ class Supervisor:
 
 
 def main() -> int:
-    from hub.embedded import ensure_services
+    from hub.dev.embedded import ensure_services
 
     os.chdir(ROOT)
     started = time.monotonic()
@@ -147,7 +147,7 @@ def main() -> int:
     os.environ["REDIS_URL"] = services.redis_url
     if cluster and not os.environ.get("HUB_QUEUE_REDIS_URL"):
         # The realtime engine is on the cluster; the queue and the rest need a plain Redis.
-        from hub.embedded import start_redis
+        from hub.dev.embedded import start_redis
 
         queue_url, services._redis = start_redis(DEVDATA / "redis")
         os.environ["HUB_QUEUE_REDIS_URL"] = queue_url
@@ -166,7 +166,7 @@ def main() -> int:
         f"redis: {redis_said}"
     )
 
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -186,8 +186,8 @@ def main() -> int:
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     try:
-        from hub.migrate import migrate
-        from hub.seed import seed_all
+        from hub.dev.demo import seed_all
+        from hub.platform.migrate import migrate
 
         async def prepare() -> None:
             await migrate()

@@ -117,7 +117,7 @@ def server() -> Any:
 async def unsubscribe(user_id: str, channel: str, code_reason: tuple[int, str]) -> None:
     """End the user's live subscriptions to `channel` on every hub process, now.
 
-    `code_reason` is one of the codes documented in hub.channels (2100-2499: the SDK stays
+    `code_reason` is one of the codes documented in hub.live.channels (2100-2499: the SDK stays
     unsubscribed). Used when a permission is withdrawn: removal from a private room, a ban.
     """
     if _server is None:

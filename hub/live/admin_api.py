@@ -15,9 +15,9 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
-from hub.auth import CurrentUser
-from hub.db import fetchrow
-from hub.errors import bad_request, forbidden
+from hub.platform.auth import CurrentUser
+from hub.platform.db import fetchrow
+from hub.platform.errors import bad_request, forbidden
 from realtime import Engine
 
 ChannelName = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]

@@ -13,9 +13,9 @@ from typing import Any
 import msgspec
 import structlog
 
-from hub import auth
-from hub.auth import CurrentUser
-from hub.db import fetchrow
+from hub.platform import auth
+from hub.platform.auth import CurrentUser
+from hub.platform.db import fetchrow
 from realtime import (
     ANONYMOUS,
     Credentials,

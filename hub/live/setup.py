@@ -8,9 +8,9 @@ from litestar import Litestar
 
 from hub import live
 from hub.accounts import hooks as account_hooks
-from hub.channels import HubAuthenticator, HubPolicy
-from hub.redis import with_timeouts
-from hub.settings import Settings
+from hub.live.channels import HubAuthenticator, HubPolicy
+from hub.platform.redis import with_timeouts
+from hub.platform.settings import Settings
 from realtime import Engine, EngineConfig, http_routes, websocket_route
 
 

@@ -18,8 +18,8 @@ from typing import Any
 
 import structlog
 
-from hub.db import fetch, fetchrow
 from hub.mail.sender import Mail, send
+from hub.platform.db import fetch, fetchrow
 
 log = structlog.get_logger(__name__)
 

@@ -21,7 +21,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 import aiosmtplib
 import structlog
 
-from hub.settings import Settings, get_settings
+from hub.platform.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 

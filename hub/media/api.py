@@ -14,12 +14,12 @@ from litestar.params import Body, FromPath
 from litestar.response import File, Redirect, Response
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.auth import CurrentUser
-from hub.errors import validation_error
 from hub.media import service
 from hub.media.schemas import MediaOut
 from hub.media.storage import CACHE_CONTROL, get_store, safe_key
-from hub.settings import get_settings
+from hub.platform.auth import CurrentUser
+from hub.platform.errors import validation_error
+from hub.platform.settings import get_settings
 
 # The framework reads at most this much of a request; the service applies HUB_MEDIA_MAX_BYTES
 # (413 with a clear message) below it.

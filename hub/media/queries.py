@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from hub.db import fetch
 from hub.media.schemas import MediaOut
+from hub.platform.db import fetch
 
 MEDIA_COLUMNS = (
     "id, sample_id, key, thumbnail_key, content_type, width, height, bytes, "

@@ -18,13 +18,13 @@ import uuid
 
 import structlog
 
-from hub.db import engine, fetchrow
-from hub.errors import Problem, forbidden, not_found, validation_error
 from hub.media import images
 from hub.media.queries import MEDIA_COLUMNS, media_out
 from hub.media.schemas import MediaOut
 from hub.media.storage import get_store
-from hub.settings import get_settings
+from hub.platform.db import engine, fetchrow
+from hub.platform.errors import Problem, forbidden, not_found, validation_error
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import structlog
 
-from hub.settings import Settings, get_settings
+from hub.platform.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 

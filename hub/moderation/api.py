@@ -10,11 +10,11 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from hub.auth import CurrentUser
-from hub.errors import forbidden
 from hub.moderation import audit, service
 from hub.moderation import gdpr as _gdpr  # noqa: F401 - registers the GDPR hooks
 from hub.moderation.schemas import AuditPage, CaseOut, CasePage, ReportIn, ReportOut, ResolveIn
+from hub.platform.auth import CurrentUser
+from hub.platform.errors import forbidden
 from hub.prompts.api import Cursor, Limit
 
 

@@ -12,9 +12,9 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from hub.db import fetch, fetchrow
 from hub.moderation.schemas import AuditEntryOut, AuditPage, UserBrief
-from hub.pagination import decode_cursor, page
+from hub.platform.db import fetch, fetchrow
+from hub.platform.pagination import decode_cursor, page
 
 
 async def record(

@@ -11,7 +11,7 @@ import uuid
 from typing import Any
 
 from hub.accounts import hooks
-from hub.db import fetch
+from hub.platform.db import fetch
 
 
 async def export_for_user(user_id: str) -> dict[str, Any]:

@@ -18,19 +18,8 @@ from typing import Any
 import msgspec
 import structlog
 
-from hub import outages, outbox
-from hub.auth import CurrentUser
+from hub import outbox
 from hub.community import notifications
-from hub.db import fetch, fetchrow
-from hub.errors import (
-    Problem,
-    bad_request,
-    conflict,
-    forbidden,
-    not_found,
-    too_many,
-    validation_error,
-)
 from hub.moderation import audit
 from hub.moderation.schemas import (
     CaseOut,
@@ -43,8 +32,20 @@ from hub.moderation.schemas import (
     SubjectOut,
     UserBrief,
 )
-from hub.pagination import decode_cursor, page
-from hub.redis import get_redis
+from hub.platform import outages
+from hub.platform.auth import CurrentUser
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import (
+    Problem,
+    bad_request,
+    conflict,
+    forbidden,
+    not_found,
+    too_many,
+    validation_error,
+)
+from hub.platform.pagination import decode_cursor, page
+from hub.platform.redis import get_redis
 
 log = structlog.get_logger(__name__)
 

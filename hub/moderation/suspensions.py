@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 
 
 async def suspended_until(user_id: str | uuid.UUID) -> datetime | None:

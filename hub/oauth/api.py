@@ -8,8 +8,6 @@ from litestar import Controller, Request, Response, delete, get, post
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED, HTTP_204_NO_CONTENT
 
-from hub.auth import CurrentUser, optional_user
-from hub.errors import unauthorized
 from hub.oauth import providers, service
 from hub.oauth.schemas import (
     CallbackRequest,
@@ -23,6 +21,8 @@ from hub.oauth.schemas import (
     StartOut,
     StartRequest,
 )
+from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.errors import unauthorized
 
 
 def _result(data: dict[str, Any]) -> Response[OAuthResult]:

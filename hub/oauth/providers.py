@@ -23,7 +23,7 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
-from hub.settings import Settings, get_settings
+from hub.platform.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 

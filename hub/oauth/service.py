@@ -31,16 +31,17 @@ from typing import Any
 import asyncpg
 import structlog
 
-from hub import auth, mail, outbox
+from hub import mail, outbox
 from hub.accounts import hooks
 from hub.accounts import service as accounts
 from hub.accounts.emails import normalise_email
-from hub.db import engine, fetch, fetchrow, is_unique_violation
-from hub.errors import Problem, conflict, not_found, validation_error
 from hub.oauth import providers
 from hub.oauth.providers import Identity, ProviderError
-from hub.redis import get_redis
-from hub.settings import get_settings
+from hub.platform import auth
+from hub.platform.db import engine, fetch, fetchrow, is_unique_violation
+from hub.platform.errors import Problem, conflict, not_found, validation_error
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -8,9 +8,9 @@ import msgspec
 from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
-from hub.db import fetch
-from hub.redis import get_redis
-from hub.settings import get_settings
+from hub.platform.db import fetch
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 
 
 class Health(msgspec.Struct):

@@ -46,9 +46,10 @@ from arq.constants import default_queue_name
 from arq.jobs import Job, JobStatus
 from prometheus_client import Counter, Gauge
 
-from hub import live, outages
-from hub.db import engine, fetch, fetchrow
-from hub.redis import get_redis
+from hub import live
+from hub.platform import outages
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.redis import get_redis
 
 log = structlog.get_logger(__name__)
 

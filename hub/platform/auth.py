@@ -24,8 +24,8 @@ from litestar.connection import ASGIConnection
 from litestar.security.jwt import JWTAuth, Token
 
 from hub.community import activity
-from hub.redis import get_redis
-from hub.settings import Settings, get_settings
+from hub.platform.redis import get_redis
+from hub.platform.settings import Settings, get_settings
 
 ALGORITHM = "HS256"
 ISSUER = "betterprompt-hub"
@@ -295,13 +295,13 @@ async def optional_user(request: Any) -> CurrentUser | None:
         return None
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value:
-        from hub.errors import unauthorized
+        from hub.platform.errors import unauthorized
 
         raise unauthorized("Authorization header must be 'Bearer <access token>'.")
     try:
         return await verify_access_token(value.strip())
     except TokenRejected as exc:
-        from hub.errors import unauthorized
+        from hub.platform.errors import unauthorized
 
         raise unauthorized(
             "Your access token has expired; refresh it."

@@ -8,7 +8,7 @@ import asyncpg
 from piccolo.engine import engine_finder
 from piccolo.engine.postgres import PostgresEngine
 
-from hub.settings import get_settings
+from hub.platform.settings import get_settings
 
 _pool_users = 0
 

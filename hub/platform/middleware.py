@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 import structlog
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
-from hub.settings import get_settings
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger("hub.access")
 

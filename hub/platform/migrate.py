@@ -1,4 +1,4 @@
-"""Apply every app's migrations (`python -m hub.migrate`); safe to run on every start, also by
+"""Apply every app's migrations (`python -m hub.platform.migrate`); safe to run on every start, also by
 several processes at once (N app replicas starting together): a Postgres advisory lock lets
 one migrate while the others wait, then find nothing left to do."""
 
@@ -20,7 +20,7 @@ async def migrate(quiet: bool = True) -> None:
     import asyncpg
     from piccolo.apps.migrations.commands.forwards import run_forwards
 
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     lock = await asyncpg.connect(get_settings().database_url)
     try:

@@ -19,7 +19,7 @@ import asyncpg
 import structlog
 from redis import exceptions as redis_errors
 
-from hub.errors import Problem
+from hub.platform.errors import Problem
 
 log = structlog.get_logger(__name__)
 
@@ -120,7 +120,7 @@ def _raised_in_db_driver(exc: BaseException) -> bool:
     tb = exc.__traceback__
     while tb is not None:
         module = str(tb.tb_frame.f_globals.get("__name__", ""))
-        if module.startswith(("asyncpg", "piccolo", "hub.db")):
+        if module.startswith(("asyncpg", "piccolo", "hub.platform.db")):
             return True
         tb = tb.tb_next
     return False

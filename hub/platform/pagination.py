@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from hub.errors import bad_request
+from hub.platform.errors import bad_request
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100

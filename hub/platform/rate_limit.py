@@ -15,8 +15,8 @@ import structlog
 from litestar.stores.base import Store
 from litestar.stores.redis import RedisStore
 
-from hub import outages
-from hub.redis import get_redis
+from hub.platform import outages
+from hub.platform.redis import get_redis
 
 log = structlog.get_logger(__name__)
 

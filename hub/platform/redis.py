@@ -1,7 +1,7 @@
 """The process-wide async Redis client (one pool per process, shared by app and worker in tests).
 
 Every connection of the pool has socket timeouts (`HUB_REDIS_TIMEOUT_SECONDS`), so a paused
-or unreachable Redis cannot hang a request or a worker, and reports to `hub.outages.redis`:
+or unreachable Redis cannot hang a request or a worker, and reports to `hub.platform.outages.redis`:
 after a failure, calls fail at once for a short cool-off instead of each waiting for its
 own timeout (then one call tries again). redis-py retries nothing (`retry` is off), so a
 command that timed out is never silently sent twice.
@@ -23,7 +23,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import DataError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from hub import outages
+from hub.platform import outages
 
 _client: Redis | None = None
 _users = 0
@@ -99,7 +99,7 @@ class GuardedUnixConnection(_Guarded, UnixDomainSocketConnection):
 
 def client_for(url: str, *, timeout: float | None, **kwargs: Any) -> Redis:
     """A Redis client on `url` whose connections time out after `timeout` seconds and report
-    to `hub.outages.redis` (None: no read timeout, for connections that wait on purpose)."""
+    to `hub.platform.outages.redis` (None: no read timeout, for connections that wait on purpose)."""
     pool = ConnectionPool.from_url(
         url,
         socket_timeout=timeout,
@@ -145,7 +145,7 @@ def realtime_client(settings: Any, *, timeout: float | None) -> Any:
 
 def connect(url: str) -> Redis:
     global _client, _users
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     _users += 1
     if _client is None:
@@ -155,7 +155,7 @@ def connect(url: str) -> Redis:
 
 def get_redis() -> Redis:
     if _client is None:
-        raise RuntimeError("Redis is not connected yet (hub.redis.connect was not called)")
+        raise RuntimeError("Redis is not connected yet (hub.platform.redis.connect was not called)")
     return _client
 
 

@@ -18,7 +18,7 @@ import structlog
 from litestar import Request
 from litestar.enums import RequestEncodingType
 
-from hub.errors import Problem
+from hub.platform.errors import Problem
 
 log = structlog.get_logger(__name__)
 

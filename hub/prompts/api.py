@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser, optional_user
 from hub.prompts import service
 from hub.prompts.schemas import (
     Facets,

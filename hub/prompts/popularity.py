@@ -7,7 +7,7 @@ indexes. Only rows whose count changed are written.
 
 from __future__ import annotations
 
-from hub.db import engine, fetch
+from hub.platform.db import engine, fetch
 
 
 async def refresh_runs_7d() -> int:

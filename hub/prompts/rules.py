@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 
 
 async def has_completed_run(user_id: str, prompt_id: str) -> bool:

@@ -22,13 +22,15 @@ from typing import Any
 import msgspec
 import structlog
 
-from hub import outages, outbox
+from hub import outbox
 from hub.community.fanout import enqueue_prompt_fanout
-from hub.db import engine, fetch, fetchrow
-from hub.errors import conflict, forbidden, not_found, too_many, validation_error
 from hub.media import queries as media_queries
 from hub.moderation import audit, suspensions
-from hub.pagination import decode_cursor, page
+from hub.platform import outages
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.errors import conflict, forbidden, not_found, too_many, validation_error
+from hub.platform.pagination import decode_cursor, page
+from hub.platform.redis import get_redis
 from hub.prompts import events
 from hub.prompts.schemas import (
     FacetCount,
@@ -53,7 +55,6 @@ from hub.prompts.templating import (
     render_template,
 )
 from hub.providers.models import get_model
-from hub.redis import get_redis
 
 __all__ = [
     "MissingVariables",
@@ -118,7 +119,7 @@ async def get_prompt_for_run(prompt_id: str) -> PromptForRun | None:
     """The prompt's current version for a run, or None when no such prompt exists.
 
     Archived prompts are returned too (status "archived"); callers refuse new runs on them.
-    Works inside the caller's transaction (hub.db.fetchrow honours it).
+    Works inside the caller's transaction (hub.platform.db.fetchrow honours it).
     """
     pid = parse_uuid(prompt_id)
     if pid is None:

@@ -18,9 +18,9 @@ import random
 import time
 from collections.abc import AsyncIterator
 
+from hub.platform.settings import get_settings
 from hub.providers.base import CompletionRequest, TokenDelta, Usage
 from hub.providers.models import count_tokens
-from hub.settings import get_settings
 
 _WORDS = (
     "the a an of to and in on for with from into over under across light river stone wind "

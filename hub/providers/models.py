@@ -18,7 +18,7 @@ from decimal import Decimal
 
 import msgspec
 
-from hub.settings import get_settings
+from hub.platform.settings import get_settings
 
 
 class ModelSpec(msgspec.Struct, frozen=True):

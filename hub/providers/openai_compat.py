@@ -23,10 +23,10 @@ import httpx
 import structlog
 from httpx_sse import SSEError, aconnect_sse
 
+from hub.platform.settings import get_settings
 from hub.providers.base import CompletionRequest, ProviderError, TokenDelta, Usage
 from hub.providers.breaker import CircuitBreaker, breaker_for
 from hub.providers.models import ModelSpec, count_tokens
-from hub.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, get
 from litestar.params import FromPath, Parameter
 
-from hub.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser, optional_user
 from hub.recommendations import service
 from hub.recommendations.schemas import ForYouPage, SimilarPage
 

@@ -29,8 +29,8 @@ from typing import Any
 
 import structlog
 
-from hub.db import engine, fetch
-from hub.settings import get_settings
+from hub.platform.db import engine, fetch
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from hub.db import fetch, fetchrow
+from hub.platform.db import fetch, fetchrow
 from hub.prompts import service as prompts
 from hub.recommendations.schemas import (
     Because,

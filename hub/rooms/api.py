@@ -8,7 +8,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser, optional_user
 from hub.rooms import dms, reads, service
 from hub.rooms.schemas import (
     BanCreate,

@@ -19,10 +19,10 @@ from typing import Any
 import structlog
 
 from hub import outbox
-from hub.auth import CurrentUser
 from hub.community import blocks, notifications
-from hub.db import engine, fetch, fetchrow
-from hub.errors import forbidden, not_found, validation_error
+from hub.platform.auth import CurrentUser
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.errors import forbidden, not_found, validation_error
 from hub.rooms import service
 from hub.rooms.schemas import Author, DirectMessageOut, Mention, MessageOut
 

@@ -23,9 +23,9 @@ import msgspec
 import structlog
 
 from hub import live, outbox
-from hub.db import fetch, fetchrow
-from hub.errors import not_found
-from hub.pagination import decode_cursor, page
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import not_found
+from hub.platform.pagination import decode_cursor, page
 from hub.rooms.schemas import ReadState
 
 log = structlog.get_logger(__name__)

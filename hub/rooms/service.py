@@ -17,19 +17,20 @@ from typing import Any
 import asyncpg
 import structlog
 
-from hub import live, outages, outbox
+from hub import live, outbox
 from hub.accounts import hooks as account_hooks
-from hub.auth import CurrentUser
-from hub.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
 from hub.community import mentions
-from hub.db import engine, fetch, fetchrow
-from hub.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
+from hub.live.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
 from hub.moderation import audit, suspensions
-from hub.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
-from hub.redis import get_redis
+from hub.platform import outages
+from hub.platform.auth import CurrentUser
+from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
+from hub.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 from hub.rooms import reads
 from hub.rooms.schemas import Author, Mention, MessageOut, RoomOut
-from hub.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

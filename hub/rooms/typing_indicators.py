@@ -14,10 +14,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from hub.auth import CurrentUser
-from hub.redis import get_redis
+from hub.platform.auth import CurrentUser
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 from hub.rooms import service as rooms
-from hub.settings import get_settings
 from realtime import PublishRejected
 
 

@@ -10,9 +10,9 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from hub.accounts import hooks
-from hub.auth import CurrentUser, optional_user
 from hub.billing import service as billing
-from hub.errors import forbidden
+from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.errors import forbidden
 from hub.runs import service
 from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
 

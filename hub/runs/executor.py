@@ -34,16 +34,17 @@ from typing import Any
 import httpx
 import structlog
 
-from hub import live, outages
-from hub.db import UnstorableText, fetch, fetchrow, storable
+from hub import live
+from hub.platform import outages
+from hub.platform.db import UnstorableText, fetch, fetchrow, storable
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 from hub.prompts.service import render_template
 from hub.providers import provider_for
 from hub.providers.base import CompletionRequest, ProviderError, TokenDelta, Usage
 from hub.providers.models import get_model
-from hub.redis import get_redis
 from hub.runs import incidents, leak_guard, service
 from hub.runs.schemas import event
-from hub.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -16,9 +16,9 @@ from typing import Any
 import msgspec
 import structlog
 
-from hub.db import fetch, fetchrow
-from hub.errors import forbidden, not_found
-from hub.pagination import decode_cursor, page
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import forbidden, not_found
+from hub.platform.pagination import decode_cursor, page
 from hub.runs.leak_guard import LeakGuard
 
 log = structlog.get_logger(__name__)

@@ -8,8 +8,8 @@ from uuid import UUID
 from litestar import Controller, Request, get
 from litestar.params import FromPath, Parameter
 
-from hub.auth import CurrentUser
-from hub.errors import forbidden
+from hub.platform.auth import CurrentUser
+from hub.platform.errors import forbidden
 from hub.runs import incidents
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]

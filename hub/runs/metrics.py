@@ -13,7 +13,7 @@ import contextlib
 import structlog
 from prometheus_client import Gauge
 
-from hub.db import fetch
+from hub.platform.db import fetch
 
 log = structlog.get_logger(__name__)
 

@@ -20,10 +20,10 @@ from typing import Any
 import structlog
 
 from hub import outbox
-from hub.db import fetch, fetchrow
+from hub.platform.db import fetch, fetchrow
+from hub.platform.settings import get_settings
 from hub.runs import service
 from hub.runs.schemas import event
-from hub.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

@@ -26,12 +26,13 @@ from arq.connections import ArqRedis
 from hub import live, outbox
 from hub.billing import ledger
 from hub.billing import service as billing
-from hub.db import fetch, fetchrow
-from hub.errors import Problem, bad_request, conflict, not_found, validation_error
-from hub.pagination import decode_cursor, page
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import Problem, bad_request, conflict, not_found, validation_error
+from hub.platform.pagination import decode_cursor, page
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 from hub.prompts.service import MissingVariables, PromptForRun, get_prompt_for_run, render_template
 from hub.providers.models import ModelSpec, count_tokens, get_model, usage_cents
-from hub.redis import get_redis
 from hub.runs.schemas import (
     CancelOut,
     Estimate,
@@ -43,7 +44,6 @@ from hub.runs.schemas import (
     StreamPosition,
     event,
 )
-from hub.settings import get_settings
 from hub.subscriptions import coverage as subscription_coverage
 
 log = structlog.get_logger(__name__)

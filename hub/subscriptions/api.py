@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, post, put
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.auth import CurrentUser
+from hub.platform.auth import CurrentUser
 from hub.subscriptions import service
 from hub.subscriptions.schemas import (
     PlanIn,

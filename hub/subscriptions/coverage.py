@@ -16,8 +16,8 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from hub.db import fetch, fetchrow
-from hub.settings import get_settings
+from hub.platform.db import fetch, fetchrow
+from hub.platform.settings import get_settings
 
 _LIVE_SQL = (
     "SELECT * FROM subscriptions WHERE subscriber_id = $1 AND creator_id = $2 "

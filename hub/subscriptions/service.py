@@ -14,8 +14,8 @@ from typing import Any
 import structlog
 
 from hub import outbox
-from hub.db import fetch, fetchrow
-from hub.errors import Problem, conflict, not_found, validation_error
+from hub.platform.db import fetch, fetchrow
+from hub.platform.errors import Problem, conflict, not_found, validation_error
 from hub.subscriptions import coverage, stripe_billing
 from hub.subscriptions.schemas import PlanOut, SubscribeOut, SubscriptionOut
 

@@ -8,8 +8,8 @@ import stripe
 import structlog
 
 from hub.billing import stripe_api
-from hub.errors import Problem
-from hub.settings import get_settings
+from hub.platform.errors import Problem
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

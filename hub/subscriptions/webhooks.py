@@ -24,8 +24,8 @@ import structlog
 from hub import outbox
 from hub.billing import ledger
 from hub.billing.service import publish_earnings, split_price
-from hub.db import fetch, fetchrow
-from hub.settings import get_settings
+from hub.platform.db import fetch, fetchrow
+from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
 

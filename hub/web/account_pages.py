@@ -14,9 +14,9 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath
 from litestar.response import Template
 
-from hub.auth import CurrentUser
 from hub.community import blocks, preferences
 from hub.community.schemas import NotificationSettingsPatch, TypeSettingPatch
+from hub.platform.auth import CurrentUser
 from hub.web.fragments import Form, PageCursor
 from hub.web.render import fragment, page
 

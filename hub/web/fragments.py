@@ -21,7 +21,6 @@ from litestar.response import Template
 
 from hub.accounts import service as accounts
 from hub.accounts.schemas import ProfilePatch
-from hub.auth import CurrentUser, optional_user
 from hub.billing import payouts
 from hub.billing import service as billing
 from hub.community import feed as community_feed
@@ -29,8 +28,9 @@ from hub.community import notifications as community_notifications
 from hub.community import reviews as community_reviews
 from hub.community import service as community
 from hub.community.schemas import MarkRead, ReviewIn
-from hub.db import fetch
-from hub.errors import Problem, bad_request, forbidden, not_found
+from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.db import fetch
+from hub.platform.errors import Problem, bad_request, forbidden, not_found
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptCreate
 from hub.rooms import dms

@@ -23,14 +23,14 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath
 from litestar.response import Template
 
-from hub.auth import CurrentUser
-from hub.errors import forbidden, validation_error
 from hub.media import service as media
+from hub.platform.auth import CurrentUser
+from hub.platform.errors import forbidden, validation_error
+from hub.platform.settings import get_settings
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptOut, PromptPatch, SampleCreate
 from hub.providers.models import list_models
 from hub.runs import incidents
-from hub.settings import get_settings
 from hub.web.fragments import Form, PageCursor, _decode
 from hub.web.render import fragment, page
 

@@ -12,16 +12,16 @@ from litestar.enums import RequestEncodingType
 from litestar.params import Body
 from litestar.response import Template
 
-from hub.auth import CurrentUser
 from hub.billing import receipts
-from hub.errors import Problem, not_found
 from hub.media import api as media_api
 from hub.media import service as media_service
 from hub.oauth import providers as oauth_providers
 from hub.oauth import service as oauth
+from hub.platform.auth import CurrentUser
+from hub.platform.errors import Problem, not_found
+from hub.platform.settings import get_settings
 from hub.prompts import service as prompts
 from hub.recommendations import service as recommendations
-from hub.settings import get_settings
 from hub.subscriptions import service as subscriptions
 from hub.subscriptions.schemas import PlanIn
 from hub.web.fragments import Form, _decode
@@ -201,7 +201,7 @@ async def _sample_images(prompt_id: uuid.UUID, user_id: str, notice: str = "") -
 
 
 async def _is_handle(user_id: str, handle: str) -> bool:
-    from hub.db import fetchrow
+    from hub.platform.db import fetchrow
 
     row = await fetchrow(
         "SELECT 1 FROM users WHERE id = $1 AND lower(handle) = lower($2)",
@@ -212,7 +212,7 @@ async def _is_handle(user_id: str, handle: str) -> bool:
 
 
 async def _my_plan(user_id: str) -> Template:
-    from hub.db import fetchrow
+    from hub.platform.db import fetchrow
 
     me = await fetchrow("SELECT handle FROM users WHERE id = $1", uuid.UUID(user_id))
     try:

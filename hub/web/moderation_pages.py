@@ -17,11 +17,11 @@ from litestar.datastructures import CacheControlHeader
 from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
-from hub.auth import CurrentUser
-from hub.errors import forbidden
 from hub.moderation import audit
 from hub.moderation import service as moderation
 from hub.moderation.schemas import ResolveIn
+from hub.platform.auth import CurrentUser
+from hub.platform.errors import forbidden
 from hub.web.fragments import Form, PageCursor, _decode
 from hub.web.render import fragment, page
 

@@ -12,7 +12,7 @@ from litestar.response import Template
 
 from hub.community import reviews as community_reviews
 from hub.community import service as community
-from hub.errors import Problem
+from hub.platform.errors import Problem
 from hub.prompts import service as prompts
 from hub.rooms import service as rooms
 from hub.runs import service as runs

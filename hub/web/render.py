@@ -13,7 +13,7 @@ from litestar.response import Template
 from litestar.template.config import TemplateConfig
 from markupsafe import Markup, escape
 
-from hub.settings import get_settings
+from hub.platform.settings import get_settings
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 

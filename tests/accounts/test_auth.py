@@ -138,7 +138,7 @@ async def test_login_throttled_per_account_with_clear_429(client, register):
 
 async def test_login_throttled_per_ip(client, register, monkeypatch):
     from hub.accounts import service
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     strict = msgspec.structs.replace(get_settings(), login_max_failures_per_ip=3)
     monkeypatch.setattr(service, "get_settings", lambda: strict)
@@ -169,7 +169,7 @@ async def test_me_requires_valid_token(client, register):
 async def test_forged_and_expired_tokens_are_rejected(client, register):
     from datetime import UTC, datetime, timedelta
 
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     acct = await register()
     claims = Token.decode(acct.token, secret=get_settings().jwt_secret, algorithm="HS256")

@@ -13,8 +13,8 @@ import pytest
 import pytest_asyncio
 
 from hub.accounts import service as accounts
-from hub.client_ip import client_from, parse_networks
-from hub.settings import get_settings
+from hub.platform.client_ip import client_from, parse_networks
+from hub.platform.settings import get_settings
 from tests.problems import assert_problem
 
 PER_IP = 3
@@ -93,7 +93,7 @@ def test_the_rightmost_untrusted_hop_is_the_client():
 async def test_loopback_is_not_trusted_unless_configured(client, low_ip_limit):
     """The test session trusts only 127.0.0.2: a client on 127.0.0.1 cannot pick its IP (uvicorn
     itself would have believed 127.0.0.1 by default)."""
-    from hub.redis import get_redis
+    from hub.platform.redis import get_redis
 
     await get_redis().delete("hub:login:fail:ip:127.0.0.1")
     for i in range(PER_IP):

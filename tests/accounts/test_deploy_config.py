@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from hub.settings import DEV_JWT_SECRET, SettingsError, load_settings
+from hub.platform.settings import DEV_JWT_SECRET, SettingsError, load_settings
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -16,8 +16,8 @@ async def test_healthz_readyz_metrics(hub_server):
 
 
 async def test_readyz_names_what_is_down(hub_server):
-    from hub.redis import get_redis
-    from hub.settings import get_settings
+    from hub.platform.redis import get_redis
+    from hub.platform.settings import get_settings
 
     key = get_settings().worker_heartbeat_key
     redis = get_redis()
@@ -75,7 +75,7 @@ async def test_openapi_documents_every_route(hub_server):
 
 
 async def test_prune_refresh_tokens_job(client, register, worker):
-    from hub.db import fetch
+    from hub.platform.db import fetch
     from workers.jobs import prune_refresh_tokens
 
     acct = await register()

@@ -7,8 +7,8 @@ import uuid
 from argon2 import PasswordHasher
 
 from hub.accounts import passwords
-from hub.db import fetchrow
-from hub.settings import get_settings
+from hub.platform.db import fetchrow
+from hub.platform.settings import get_settings
 
 
 async def test_new_hashes_use_the_configured_argon2id_parameters(client, register):

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 
-from hub.db import fetch, fetchrow
+from hub.platform.db import fetch, fetchrow
 from tests.billing.invariants import assert_ledger_invariants
 from tests.conftest import unique
 from tests.problems import assert_problem
@@ -100,7 +100,7 @@ async def test_resend_supersedes_the_old_link_and_is_rate_limited(client, regist
 
 
 async def test_demo_users_are_verified_with_their_credits(client):
-    from hub import seed_accounts
+    from hub.dev.demo import accounts as seed_accounts
 
     await seed_accounts.seed()
     await seed_accounts.seed()

@@ -13,7 +13,7 @@ import httpx
 import msgspec
 import pytest
 
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 from tests.prompts.conftest import grant_completed_run  # noqa: F401
 
 WEBHOOK_SECRET = "whsec_test_secret_for_the_hub"
@@ -46,7 +46,7 @@ def localstripe() -> Iterator[str]:
 def payments(localstripe: str, monkeypatch: pytest.MonkeyPatch) -> str:
     """Payments configured against localstripe for the app running in this process."""
     from hub.billing import topups
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     configured = msgspec.structs.replace(
         get_settings(),

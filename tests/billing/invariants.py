@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from hub.billing.ledger import NON_NEGATIVE_KINDS
-from hub.db import fetch, fetchrow
-from hub.settings import get_settings
+from hub.platform.db import fetch, fetchrow
+from hub.platform.settings import get_settings
 
 TERMINAL_KIND = {"completed": "run_settle", "failed": "run_refund", "canceled": "run_cancel"}
 

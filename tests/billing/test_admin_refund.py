@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.billing import ledger
 from hub.billing import service as billing
-from hub.db import engine, fetch
+from hub.platform.db import engine, fetch
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import make_prompt, start, wait_run, wallet
 

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.billing import service as billing
 from hub.billing.service import split_price
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 from hub.runs import service as runs
 from hub.runs.schemas import RunRequest
 from tests.billing.invariants import assert_ledger_invariants

@@ -10,9 +10,9 @@ from tests.billing.invariants import assert_ledger_invariants
 
 @pytest.mark.run_last
 async def test_the_ledger_holds_after_the_whole_suite(hub_env):
-    from hub import redis as hub_redis
-    from hub.db import close_pool, engine, start_pool
-    from hub.settings import get_settings
+    from hub.platform import redis as hub_redis
+    from hub.platform.db import close_pool, engine, start_pool
+    from hub.platform.settings import get_settings
 
     started = engine().pool is None
     if started:  # run on its own, without the app

@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from hub.billing import ledger, service
-from hub.db import engine, fetch
+from hub.platform.db import engine, fetch
 from tests.billing.invariants import assert_ledger_invariants
 
 

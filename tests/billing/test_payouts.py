@@ -13,7 +13,7 @@ import pytest
 import pytest_asyncio
 
 from hub.billing import payouts, service
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 from tests.billing.connect_fake import ConnectFake
 from tests.billing.invariants import assert_ledger_invariants
 from tests.billing.test_topups import WEBHOOK_SECRET, post_webhook
@@ -41,7 +41,7 @@ async def connect_fake() -> AsyncIterator[tuple[ConnectFake, str]]:
 @pytest.fixture
 def connect(connect_fake, monkeypatch) -> ConnectFake:
     from hub.billing import topups
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     fake, url = connect_fake
     configured = msgspec.structs.replace(
@@ -128,7 +128,7 @@ async def test_a_transfer_retried_after_an_outage_is_created_once(client, regist
 
 
 async def test_a_refused_transfer_returns_the_money_to_available(client, register, connect):
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     creator = await creator_with_available_earnings(client, register)
     account = (await client.post("/creator/payout-account", headers=creator.headers)).json()

@@ -7,7 +7,7 @@ import importlib
 
 from hub.billing import ledger
 from hub.billing import service as billing
-from hub.db import engine, fetch, run_ddl
+from hub.platform.db import engine, fetch, run_ddl
 from tests.billing.invariants import assert_ledger_invariants
 
 MIGRATION = importlib.import_module(

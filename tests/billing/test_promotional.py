@@ -8,7 +8,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 
 from hub.billing import service as billing
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.billing.invariants import assert_ledger_invariants
 from tests.billing.test_topups import intent_event, post_webhook
 from tests.problems import assert_problem

@@ -10,7 +10,7 @@ from typing import Any
 
 from centrifuge import Client
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.conftest import Account
 from tests.realtime.sdk_helpers import Recorder, make_client
 

@@ -14,9 +14,9 @@ import httpx
 from arq.connections import ArqRedis
 
 from hub.community import digests
-from hub.db import fetch
-from hub.redis import get_redis
-from hub.settings import get_settings
+from hub.platform.db import fetch
+from hub.platform.redis import get_redis
+from hub.platform.settings import get_settings
 from tests.community.live import until
 from tests.conftest import unique
 

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 
 from hub.community import feed
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 from tests.prompts.helpers import assert_problem, create_prompt
 from tests.realtime.sdk_helpers import Recorder, make_client
 

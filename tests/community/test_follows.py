@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 from tests.prompts.helpers import assert_problem, create_prompt
 
 

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.community.live import live, of_type, until
 from tests.prompts.helpers import assert_problem, create_prompt
 

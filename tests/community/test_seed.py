@@ -3,7 +3,7 @@ feature, and seeding twice changes nothing."""
 
 from __future__ import annotations
 
-from hub.db import fetch, fetchrow
+from hub.platform.db import fetch, fetchrow
 from tests.community.live import until
 
 
@@ -26,7 +26,10 @@ async def _counts() -> dict:
 
 
 async def test_seed_shows_every_community_feature(client):
-    from hub import seed_accounts, seed_community, seed_marketplace, seed_web
+    from hub.dev.demo import accounts as seed_accounts
+    from hub.dev.demo import community as seed_community
+    from hub.dev.demo import marketplace as seed_marketplace
+    from hub.dev.demo import web as seed_web
 
     await seed_accounts.seed()
     await seed_marketplace.seed()

@@ -11,7 +11,7 @@ import pytest
 from centrifuge import ReplyError, SubscriptionState
 
 from hub import live
-from hub.db import fetch
+from hub.platform.db import fetch
 from realtime import UnknownChannel
 from tests.conftest import unique
 from tests.realtime.sdk_helpers import RawClient, Recorder, make_client

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from centrifuge import ClientState, SubscriptionState
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.conftest import unique
 from tests.problems import assert_problem
 from tests.realtime.sdk_helpers import Recorder, make_client

@@ -53,7 +53,7 @@ def clustered_hub(redis_cluster: Any, database_url: str) -> Iterator[str]:
         HUB_PORT=str(port),
         HUB_LOG_LEVEL="WARNING",
     )
-    subprocess.run([sys.executable, "-m", "hub.migrate"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "hub.platform.migrate"], cwd=ROOT, env=env, check=True)
     app = app_process(env, port, workdir).start()
     worker = worker_process(env, workdir).start()
     try:

@@ -11,7 +11,8 @@ import uuid
 import httpx
 import pytest
 
-from hub import auth, live
+from hub import live
+from hub.platform import auth
 from realtime import metrics
 from tests.conftest import unique
 from tests.hub_realtime.conftest import NodeScenario, login, needs_node, run_js

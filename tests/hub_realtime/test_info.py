@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.conftest import unique
 from tests.hub_realtime.conftest import needs_node, run_js
 from tests.realtime.sdk_helpers import Recorder, make_client

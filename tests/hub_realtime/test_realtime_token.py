@@ -8,8 +8,8 @@ import uuid
 import jwt
 import pytest
 
-from hub.db import fetch
-from hub.settings import get_settings
+from hub.platform.db import fetch
+from hub.platform.settings import get_settings
 from tests.conftest import unique
 from tests.hub_realtime.conftest import login
 from tests.realtime.sdk_helpers import Recorder, make_client

@@ -165,7 +165,7 @@ async def test_a_gap_in_a_server_side_channel_reconnects_and_says_not_recovered(
     """Redis lost a personal channel's stream while the client was subscribed server-side: the
     connection is closed with 3010 (a server-side subscription cannot be resubscribed alone),
     the SDK reconnects at once and is told `recovered: false`, so the app reloads."""
-    from hub.redis import get_redis
+    from hub.platform.redis import get_redis
 
     user = await register()
     events = ServerEvents()

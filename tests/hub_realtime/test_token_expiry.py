@@ -13,7 +13,8 @@ import uuid
 
 from centrifuge import Client, ClientState
 
-from hub import auth, live
+from hub import live
+from hub.platform import auth
 from realtime import metrics
 from tests.hub_realtime.conftest import NodeScenario, login, needs_node, run_js
 from tests.realtime.sdk_helpers import ClientEvents, Recorder

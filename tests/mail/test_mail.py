@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from hub import mail
-from hub.db import engine, fetchrow
+from hub.platform.db import engine, fetchrow
 from tests.conftest import ROOT, unique
 from workers.mail import deliver_pending_mail
 
@@ -22,7 +22,7 @@ def test_without_smtp_each_message_is_an_eml_file_and_the_log_hides_the_token(tm
     secret = f"token-{uuid.uuid4().hex}"
     script = (
         "import asyncio\n"
-        "from hub.logging import configure_logging\n"
+        "from hub.platform.logging import configure_logging\n"
         "from hub.mail import Mail, send\n"
         "configure_logging('INFO', True)\n"
         f"asyncio.run(send(Mail(to='ada@example.com', subject='Hello', "
@@ -81,6 +81,6 @@ async def test_a_message_survives_an_smtp_outage(hub_server, mailbox):
 
 
 def test_eml_directory_default_is_under_devdata():
-    from hub.settings import Settings
+    from hub.platform.settings import Settings
 
     assert Path(Settings().mail_dir) == Path(".devdata/mail")

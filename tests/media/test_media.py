@@ -224,7 +224,7 @@ def moto_s3() -> Iterator[str]:
     """moto's S3 server on loopback, for this module."""
     from moto.server import ThreadedMotoServer
 
-    from hub.embedded import free_port
+    from hub.dev.embedded import free_port
 
     port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
@@ -238,7 +238,7 @@ def s3_settings(moto_s3: str) -> Iterator[dict[str, str]]:
     """Point the running hub at a fresh bucket on moto for one test, then back at the disk."""
     import boto3
 
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     bucket = f"media-{os.urandom(4).hex()}"
     env = {

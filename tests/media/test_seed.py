@@ -4,7 +4,9 @@ from __future__ import annotations
 
 
 async def test_seed_adds_demo_images_once(client):
-    from hub import seed_accounts, seed_market, seed_marketplace
+    from hub.dev.demo import accounts as seed_accounts
+    from hub.dev.demo import market as seed_market
+    from hub.dev.demo import marketplace as seed_marketplace
 
     await seed_accounts.seed()
     await seed_marketplace.seed()
@@ -22,7 +24,10 @@ async def test_seed_adds_demo_images_once(client):
 
 
 async def test_seed_offers_alices_plan_and_computes_recommendations(client, worker):
-    from hub import seed_accounts, seed_market, seed_marketplace, seed_runs
+    from hub.dev.demo import accounts as seed_accounts
+    from hub.dev.demo import market as seed_market
+    from hub.dev.demo import marketplace as seed_marketplace
+    from hub.dev.demo import runs as seed_runs
 
     await seed_accounts.seed()
     await seed_marketplace.seed()
@@ -32,7 +37,7 @@ async def test_seed_offers_alices_plan_and_computes_recommendations(client, work
     assert (plan["price_cents"], plan["runs_included"]) == (500, 10)
     # Every demo prompt has its list computed (other tests' prompts may fill it, so only
     # that it exists is asserted here; the blend itself: tests/recommendations).
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     missing = await fetch(
         "SELECT p.title FROM prompts p JOIN users u ON u.id = p.owner_id "

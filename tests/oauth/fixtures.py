@@ -19,7 +19,7 @@ from tests.oauth.fake_provider import GITHUB_CLIENT, GOOGLE_CLIENT, FakeProvider
 async def fake_idp() -> AsyncIterator[FakeProvider]:
     import uvicorn
 
-    from hub.embedded import free_port
+    from hub.dev.embedded import free_port
 
     fake = FakeProvider()
     port = free_port()
@@ -40,7 +40,7 @@ async def fake_idp() -> AsyncIterator[FakeProvider]:
 @pytest.fixture
 def oauth_env(fake_idp: FakeProvider, hub_server: str) -> Iterator[FakeProvider]:
     """GitHub and Google configured, both pointing at the fake; redirects to the test hub."""
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     env = {
         "HUB_PUBLIC_URL": hub_server,

@@ -124,7 +124,7 @@ async def test_a_replayed_code_is_refused(client, oauth_env):
 
 
 async def test_wrong_audience_nonce_or_key_is_refused_and_creates_nothing(client, oauth_env):
-    from hub.db import fetchrow
+    from hub.platform.db import fetchrow
 
     for trick in ("audience", "nonce", "other_key"):
         user = google_user()

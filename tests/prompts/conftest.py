@@ -15,7 +15,7 @@ from typing import Any
 import httpx
 import pytest
 
-from hub.auth import issue_access_token
+from hub.platform.auth import issue_access_token
 
 
 @pytest.fixture

@@ -37,8 +37,8 @@ def recorded_logs(monkeypatch) -> LogRecorder:
     import hub.community.notifications
     import hub.community.reviews
     import hub.community.service
-    import hub.middleware
     import hub.outbox
+    import hub.platform.middleware
     import hub.prompts.service
 
     recorder = LogRecorder()
@@ -48,7 +48,7 @@ def recorded_logs(monkeypatch) -> LogRecorder:
         hub.community.feed,
         hub.community.reviews,
         hub.community.service,
-        hub.middleware,
+        hub.platform.middleware,
     ):
         monkeypatch.setattr(module, "log", recorder)
     return recorder

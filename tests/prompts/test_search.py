@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from hub.prompts.popularity import refresh_runs_7d
 from tests.conftest import unique
 from tests.prompts.helpers import assert_problem, create_prompt

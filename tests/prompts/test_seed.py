@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 
 
 async def test_seed_marketplace_twice(client):
-    from hub import seed_accounts, seed_marketplace
+    from hub.dev.demo import accounts as seed_accounts
+    from hub.dev.demo import marketplace as seed_marketplace
 
     await seed_accounts.seed()
     await seed_marketplace.seed()

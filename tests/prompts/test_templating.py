@@ -40,7 +40,7 @@ def test_render_is_single_pass_and_reports_missing_names():
 
 
 async def test_get_prompt_for_run_unknown_ids(hub_env):
-    from hub.db import close_pool, start_pool
+    from hub.platform.db import close_pool, start_pool
 
     await start_pool(1, 2)
     try:

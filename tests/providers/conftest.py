@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from hub.embedded import free_port
+from hub.dev.embedded import free_port
 from hub.providers.models import ModelSpec, register_model, unregister_model
 from tests.providers.fake_openai import FakeOpenAI
 

@@ -17,7 +17,7 @@ import pytest
 from centrifuge import Client, PublicationContext, SubscriptionEventHandler
 from prometheus_client import REGISTRY
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from hub.providers.models import get_model, usage_cents
 from hub.runs import metrics
 from hub.runs.leak_guard import MARKER

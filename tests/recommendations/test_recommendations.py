@@ -53,7 +53,7 @@ async def refresh(worker: Any) -> dict[str, int]:
     """Run the cron job once through the real worker (a high limit: every stale list)."""
     from arq.connections import ArqRedis
 
-    from hub.redis import get_redis
+    from hub.platform.redis import get_redis
 
     job = await ArqRedis(pool_or_conn=get_redis().connection_pool).enqueue_job(
         "refresh_recommendations", 100_000

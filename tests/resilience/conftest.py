@@ -47,7 +47,7 @@ def _with_database(url: str, name: str) -> str:
 
 @pytest.fixture(scope="session")
 def fault_database(hub_env: dict[str, str]) -> Iterator[str]:
-    """A database of the fault tests' own, migrated from empty by `python -m hub.migrate`."""
+    """A database of the fault tests' own, migrated from empty by `python -m hub.platform.migrate`."""
     name = f"faults_{uuid.uuid4().hex[:8]}"
     session_url = hub_env["DATABASE_URL"]
 
@@ -61,7 +61,7 @@ def fault_database(hub_env: dict[str, str]) -> Iterator[str]:
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     url = _with_database(session_url, name)
     env = {**hub_env, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "hub.migrate"], cwd=ROOT, env=env, check=True)
+    subprocess.run([sys.executable, "-m", "hub.platform.migrate"], cwd=ROOT, env=env, check=True)
     yield url
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -164,7 +164,7 @@ async def pg_stack(tmp_path: Path, mailbox: Any) -> AsyncIterator[Stack]:
         env = hub_env(database_url, redis.url, HUB_SMTP_URL=mailbox.url, **FAST_RUNS)
         await asyncio.to_thread(
             subprocess.run,
-            [sys.executable, "-m", "hub.migrate"],
+            [sys.executable, "-m", "hub.platform.migrate"],
             cwd=ROOT,
             env=env,
             check=True,

@@ -16,9 +16,9 @@ import msgspec
 
 
 async def main(action: str, args: dict[str, Any]) -> dict[str, Any]:
-    from hub import redis as hub_redis
-    from hub.db import close_pool, start_pool
-    from hub.settings import get_settings
+    from hub.platform import redis as hub_redis
+    from hub.platform.db import close_pool, start_pool
+    from hub.platform.settings import get_settings
     from workers import realtime_publisher
 
     settings = get_settings()

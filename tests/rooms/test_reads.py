@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.community.live import live, of_type
 from tests.conftest import unique
 from tests.problems import assert_problem

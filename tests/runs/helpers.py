@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 
 from hub import live
-from hub.db import fetch
+from hub.platform.db import fetch
 
 TERMINAL_TYPES = ("run.completed", "run.failed", "run.canceled")
 

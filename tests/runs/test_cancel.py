@@ -69,7 +69,7 @@ async def test_the_estimate_states_the_cancel_rule(client, register):
 
 async def test_admin_can_refund_a_run_cancelled_after_output(client, register):
     """A charged cancelled run is a sale like a completed one, so support can reverse it."""
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     creator = await register()
     buyer = await register()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import make_prompt, start, wait_run
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from hub import seed_accounts, seed_marketplace, seed_runs
-from hub.db import fetch
+from hub.dev.demo import accounts as seed_accounts
+from hub.dev.demo import marketplace as seed_marketplace
+from hub.dev.demo import runs as seed_runs
+from hub.platform.db import fetch
 from tests.billing.invariants import assert_ledger_invariants
 
 

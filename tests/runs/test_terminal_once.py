@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from hub.redis import get_redis
+from hub.platform.redis import get_redis
 from hub.runs import service
 from tests.runs.helpers import make_prompt, start, wait_run
 

@@ -18,7 +18,7 @@ from tests.subscriptions.billing_fake import BillingFake
 async def billing_fake_server() -> AsyncIterator[tuple[BillingFake, str]]:
     import uvicorn
 
-    from hub.embedded import free_port
+    from hub.dev.embedded import free_port
 
     fake = BillingFake()
     port = free_port()
@@ -37,7 +37,7 @@ async def billing_fake_server() -> AsyncIterator[tuple[BillingFake, str]]:
 
 @pytest.fixture
 def billing(billing_fake_server: tuple[BillingFake, str], hub_server: str) -> Iterator[BillingFake]:
-    from hub.settings import get_settings
+    from hub.platform.settings import get_settings
 
     fake, url = billing_fake_server
     env = {

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.billing.invariants import assert_ledger_invariants
 from tests.billing.test_topups import post_webhook
 from tests.problems import assert_problem

@@ -583,10 +583,10 @@ async def test_a_card_top_up_through_stripe_js_credits_the_wallet_live(
     import msgspec
     from playwright.async_api import expect
 
-    from hub import middleware
     from hub.billing import topups
-    from hub.db import fetchrow
-    from hub.settings import get_settings
+    from hub.platform import middleware
+    from hub.platform.db import fetchrow
+    from hub.platform.settings import get_settings
     from hub.web import render
     from tests.billing.conftest import WEBHOOK_SECRET
     from tests.billing.test_topups import intent_event, post_webhook
@@ -721,7 +721,7 @@ async def test_account_profile_password_export_and_deletion(pages, client, regis
 async def test_admin_refunds_a_run_and_bans_from_a_room(pages, client, register, new_prompt):
     from playwright.async_api import expect
 
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     admin, creator, buyer = await register(), await register(), await register()
     await fetch("UPDATE users SET roles = '{admin}' WHERE id = $1::uuid", admin.id)
@@ -813,7 +813,7 @@ async def test_the_buyer_cancels_a_run_and_sees_what_it_cost(pages, client, regi
 async def test_long_lists_page_on_with_show_older(pages, client, register):
     from playwright.async_api import expect
 
-    from hub.db import fetch
+    from hub.platform.db import fetch
 
     me, fan = await register(), await register()
     # 55 notifications (more than a page of 50), the oldest first.

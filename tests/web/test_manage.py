@@ -8,7 +8,7 @@ from typing import Any
 
 import httpx
 
-from hub.db import fetch
+from hub.platform.db import fetch
 from tests.conftest import unique
 from tests.media.images import png
 from tests.web.conftest import needs_browser, shot

@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import fetch, run_ddl
+from hub.platform.db import fetch, run_ddl
 
 ID = "2026-11-29T10:30:00:000000"
 VERSION = "1.38.0"
@@ -40,7 +40,7 @@ async def normalise_existing() -> None:
 
     from hub.accounts.emails import normalise_email
 
-    log = structlog.get_logger("hub.migrate")
+    log = structlog.get_logger("hub.platform.migrate")
     rows = await fetch("SELECT id, email FROM users ORDER BY created_at, id")
     taken = {r["email"] for r in rows}
     for r in rows:

@@ -10,20 +10,20 @@ log = structlog.get_logger(__name__)
 
 # Domains append their seed module here (each exposes `async def seed() -> None`, idempotent).
 SEEDERS = [
-    "hub.seed_accounts",
-    "hub.seed_marketplace",
-    "hub.seed_runs",
-    "hub.seed_web",
-    "hub.seed_community",
-    "hub.seed_market",
+    "hub.dev.demo.accounts",
+    "hub.dev.demo.marketplace",
+    "hub.dev.demo.runs",
+    "hub.dev.demo.web",
+    "hub.dev.demo.community",
+    "hub.dev.demo.market",
 ]
 
 
 async def seed_all() -> None:
     import hub.app  # noqa: F401 - loads every domain, so their hooks (e.g. starter credits) are registered
-    from hub import redis as hub_redis
-    from hub.db import close_pool, start_pool
-    from hub.settings import get_settings
+    from hub.platform import redis as hub_redis
+    from hub.platform.db import close_pool, start_pool
+    from hub.platform.settings import get_settings
 
     hub_redis.connect(get_settings().queue_redis)
     await start_pool(min_size=1, max_size=4)

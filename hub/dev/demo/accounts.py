@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from hub.accounts import service, verification
 from hub.accounts.schemas import RegisterRequest
-from hub.db import fetch, fetchrow
+from hub.platform.db import fetch, fetchrow
 
 DEMO_PASSWORD = "demo-password"
 DEMO_USERS = [

@@ -19,17 +19,17 @@ import structlog
 from hub.accounts import service as accounts
 from hub.accounts import verification
 from hub.accounts.schemas import RegisterRequest
-from hub.auth import CurrentUser
 from hub.community import blocks, digests, preferences
 from hub.community import service as community
 from hub.community.schemas import NotificationSettingsPatch, TypeSettingPatch
-from hub.db import fetch, fetchrow
+from hub.dev.demo.accounts import DEMO_PASSWORD
 from hub.moderation import service as moderation
 from hub.moderation.schemas import ReportIn, ResolveIn
-from hub.redis import get_redis
+from hub.platform.auth import CurrentUser
+from hub.platform.db import fetch, fetchrow
+from hub.platform.redis import get_redis
 from hub.rooms import dms, reads
 from hub.rooms import service as rooms
-from hub.seed_accounts import DEMO_PASSWORD
 
 log = structlog.get_logger(__name__)
 

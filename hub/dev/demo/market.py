@@ -11,7 +11,7 @@ import uuid
 import structlog
 from PIL import Image, ImageDraw
 
-from hub.db import fetch
+from hub.platform.db import fetch
 
 log = structlog.get_logger(__name__)
 

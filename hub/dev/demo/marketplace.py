@@ -10,7 +10,7 @@ import uuid
 import structlog
 
 from hub.community import service as community
-from hub.db import engine, fetch, fetchrow
+from hub.platform.db import engine, fetch, fetchrow
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptCreate, SampleCreate
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 import httpx
 import structlog
 
-from hub.db import fetchrow
+from hub.platform.db import fetchrow
 from hub.runs import executor
 from hub.runs import service as runs
 from hub.runs.schemas import RunRequest

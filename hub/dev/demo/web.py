@@ -9,7 +9,7 @@ import uuid
 import structlog
 
 from hub.community import feed
-from hub.db import fetch, fetchrow
+from hub.platform.db import fetch, fetchrow
 from hub.rooms import service as rooms
 
 log = structlog.get_logger(__name__)

@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import sql_migration
+from hub.platform.db import sql_migration
 
 ID = "2026-11-29T12:00:00:000000"
 VERSION = "1.38.0"

@@ -2,7 +2,7 @@ import re
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-from hub.db import fetchrow, run_ddl
+from hub.platform.db import fetchrow, run_ddl
 
 ID = "2026-11-29T13:30:00:000000"
 VERSION = "1.38.0"
