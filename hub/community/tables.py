@@ -19,8 +19,8 @@ from hub.prompts.tables import Prompt
 
 
 class Follow(Table, tablename="follows"):
-    follower_id = ForeignKey(references=User)
-    followee_id = ForeignKey(references=User)
+    follower_id = ForeignKey(references=User, null=False)
+    followee_id = ForeignKey(references=User, null=False)
     created_at = Timestamptz()
 
 
@@ -32,8 +32,8 @@ class CreatorStats(Table, tablename="creator_stats"):
 
 class Review(Table, tablename="reviews"):
     id = UUID(primary_key=True)
-    prompt_id = ForeignKey(references=Prompt)
-    user_id = ForeignKey(references=User)
+    prompt_id = ForeignKey(references=Prompt, null=False)
+    user_id = ForeignKey(references=User, null=False)
     rating = SmallInt()
     body = Text(default="")
     reply = Text(null=True, default=None)
@@ -45,7 +45,7 @@ class Review(Table, tablename="reviews"):
 
 class Notification(Table, tablename="notifications"):
     id = UUID(primary_key=True)
-    user_id = ForeignKey(references=User)
+    user_id = ForeignKey(references=User, null=False)
     kind = Varchar(length=32)
     actor_id = ForeignKey(references=User, null=True)
     prompt_id = ForeignKey(references=Prompt, null=True)
@@ -69,23 +69,23 @@ class NotificationSettings(Table, tablename="notification_settings"):
 
 
 class Block(Table, tablename="blocks"):
-    blocker_id = ForeignKey(references=User)
-    blocked_id = ForeignKey(references=User)
+    blocker_id = ForeignKey(references=User, null=False)
+    blocked_id = ForeignKey(references=User, null=False)
     created_at = Timestamptz()
 
 
 class FeedItem(Table, tablename="feed_items"):
     id = BigInt(primary_key=True)
-    user_id = ForeignKey(references=User)
+    user_id = ForeignKey(references=User, null=False)
     kind = Varchar(length=32)
-    actor_id = ForeignKey(references=User)
-    prompt_id = ForeignKey(references=Prompt)
+    actor_id = ForeignKey(references=User, null=False)
+    prompt_id = ForeignKey(references=Prompt, null=False)
     version = Integer()
     created_at = Timestamptz()
 
 
 class NotificationDigest(Table, tablename="notification_digests"):
-    user_id = ForeignKey(references=User)
+    user_id = ForeignKey(references=User, null=False)
     period_start = Timestamptz()
     sent_at = Timestamptz()
     notification_count = Integer()

@@ -8,8 +8,8 @@ from hub.prompts.tables import Prompt, PromptSample
 
 class SampleMedia(Table, tablename="sample_media"):
     id = UUID(primary_key=True)
-    sample_id = ForeignKey(references=PromptSample)
-    prompt_id = ForeignKey(references=Prompt)
+    sample_id = ForeignKey(references=PromptSample, null=False)
+    prompt_id = ForeignKey(references=Prompt, null=False)
     key = Text()
     thumbnail_key = Text()
     content_type = Varchar(length=32)

@@ -8,7 +8,7 @@ from hub.accounts.tables import User
 
 class OAuthIdentity(Table, tablename="oauth_identities"):
     id = UUID(primary_key=True)
-    user_id = ForeignKey(references=User)
+    user_id = ForeignKey(references=User, null=False)
     provider = Varchar(length=16)
     subject = Text()
     email = Text(null=True, default=None)
@@ -18,7 +18,7 @@ class OAuthIdentity(Table, tablename="oauth_identities"):
 
 class OAuthPendingLink(Table, tablename="oauth_pending_links"):
     token_hash = Text(primary_key=True)
-    user_id = ForeignKey(references=User)
+    user_id = ForeignKey(references=User, null=False)
     provider = Varchar(length=16)
     subject = Text()
     email = Text()

@@ -6,7 +6,7 @@ from piccolo.columns import (
     Array,
     BigInt,
     Boolean,
-    Float,
+    DoublePrecision,
     ForeignKey,
     Integer,
     Numeric,
@@ -21,7 +21,7 @@ from hub.accounts.tables import User
 
 class Prompt(Table, tablename="prompts"):
     id = UUID(primary_key=True)
-    owner_id = ForeignKey(references=User)
+    owner_id = ForeignKey(references=User, null=False)
     title = Varchar(length=120)
     description = Text(default="")
     template = Text()
@@ -38,8 +38,8 @@ class Prompt(Table, tablename="prompts"):
     version = Integer(default=1)
     rating_sum = Integer(default=0)
     rating_count = Integer(default=0)
-    rating_avg = Numeric(digits=(4, 3))
-    rating_score = Float()
+    rating_avg = Numeric(digits=(4, 3), null=True)  # generated from the rating sums
+    rating_score = DoublePrecision(null=True)  # generated: the Bayesian average
     run_count = Integer(default=0)
     live_runs = Integer(default=0)
     runs_7d = Integer(default=0)
@@ -50,7 +50,7 @@ class Prompt(Table, tablename="prompts"):
 
 class PromptVersion(Table, tablename="prompt_versions"):
     id = UUID(primary_key=True)
-    prompt_id = ForeignKey(references=Prompt)
+    prompt_id = ForeignKey(references=Prompt, null=False)
     version = Integer()
     template = Text()
     variables = Array(base_column=Text(), default=list)
@@ -59,7 +59,7 @@ class PromptVersion(Table, tablename="prompt_versions"):
 
 class PromptSample(Table, tablename="prompt_samples"):
     id = UUID(primary_key=True)
-    prompt_id = ForeignKey(references=Prompt)
+    prompt_id = ForeignKey(references=Prompt, null=False)
     run_id = UUID(null=True, default=None)
     title = Varchar(length=120, default="")
     inputs = JSONB(default="{}")

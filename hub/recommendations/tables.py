@@ -8,9 +8,9 @@ from hub.prompts.tables import Prompt
 
 
 class PromptSimilar(Table, tablename="prompt_similar"):
-    prompt_id = ForeignKey(references=Prompt)
+    prompt_id = ForeignKey(references=Prompt, null=False)
     rank = SmallInt()
-    similar_id = ForeignKey(references=Prompt)
+    similar_id = ForeignKey(references=Prompt, null=False)
     score = Float()
     reason = Varchar(length=16)
 
@@ -21,9 +21,9 @@ class PromptSimilarState(Table, tablename="prompt_similar_state"):
 
 
 class UserRecommendation(Table, tablename="user_recommendations"):
-    user_id = ForeignKey(references=User)
+    user_id = ForeignKey(references=User, null=False)
     rank = SmallInt()
-    prompt_id = ForeignKey(references=Prompt)
+    prompt_id = ForeignKey(references=Prompt, null=False)
     score = Float()
     reason = Varchar(length=16)
     source_id = UUID(null=True, default=None)

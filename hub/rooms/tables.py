@@ -1,6 +1,6 @@
 """Chat rooms. Constraints and indexes live in the migrations."""
 
-from piccolo.columns import JSONB, UUID, Boolean, Text, Timestamptz, Varchar
+from piccolo.columns import JSONB, UUID, Boolean, Timestamptz, Varchar
 from piccolo.table import Table
 
 
@@ -25,7 +25,7 @@ class RoomMessage(Table, tablename="room_messages"):
     id = UUID(primary_key=True)
     room_id = UUID()
     author_id = UUID(null=True)
-    text = Text()
+    text = Varchar(length=2000)
     created_at = Timestamptz()
     deleted_at = Timestamptz(null=True, default=None)
     edited_at = Timestamptz(null=True, default=None)
@@ -45,4 +45,5 @@ class RoomBan(Table, tablename="room_bans"):
     room_id = UUID()
     user_id = UUID()
     until = Timestamptz()
-    created_by = UUID()
+    created_by = UUID(null=True)
+    created_at = Timestamptz()

@@ -1,4 +1,4 @@
-"""The run reaper: no run stays `queued`/`running` forever (money.md invariant 6).
+"""The run reaper: no run stays `queued`/`running` forever (docs/money.md, invariant 6).
 
 Each pass (an arq cron, every few seconds, on whichever worker takes the tick):
 - a `running` run whose heartbeat is older than `run_stale_seconds` lost its worker. It is

@@ -4,6 +4,7 @@ from piccolo.columns import (
     JSONB,
     UUID,
     BigInt,
+    Char,
     Integer,
     Text,
     Timestamptz,
@@ -37,6 +38,7 @@ class Run(Table, tablename="runs"):
     output_tokens = Integer(default=0)
     delta_seq = Integer(default=0)
     leak_guard_redactions = Integer(default=0)
+    subscription_id = UUID(null=True)
     stream_offset = BigInt(null=True)
     stream_epoch = Varchar(length=64, null=True)
     attempt = Integer(default=1)
@@ -48,7 +50,7 @@ class Run(Table, tablename="runs"):
     terminal_event = JSONB(null=True)
     terminal_published_at = Timestamptz(null=True)
     idempotency_key = Varchar(length=200)
-    request_hash = Varchar(length=64)
+    request_hash = Char(length=64)
     created_at = Timestamptz()
     started_at = Timestamptz(null=True)
     finished_at = Timestamptz(null=True)

@@ -25,8 +25,8 @@ class BillingCustomer(Table, tablename="billing_customers"):
 
 class Subscription(Table, tablename="subscriptions"):
     id = UUID(primary_key=True)
-    subscriber_id = ForeignKey(references=User)
-    creator_id = ForeignKey(references=User)
+    subscriber_id = ForeignKey(references=User, null=False)
+    creator_id = ForeignKey(references=User, null=False)
     stripe_subscription_id = Varchar(length=255)
     price_cents = Integer()
     runs_included = Integer()

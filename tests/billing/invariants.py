@@ -1,4 +1,4 @@
-"""The money invariants of docs money.md, checked against the real database after each scenario."""
+"""The money invariants of docs/money.md, checked against the real database after each scenario."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A buyer starts a run and watches it stream; the money moves exactly as money.md says."""
+"""A buyer starts a run and watches it stream; the money moves exactly as docs/money.md says."""
 
 from __future__ import annotations
 
