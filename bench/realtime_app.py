@@ -108,8 +108,8 @@ class Trace:
         self._recv: list[float] = []
 
     def install(self) -> None:
-        node = engine.node
-        inner_msg = node.on_message
+        hub = engine.hub
+        inner_msg = hub.on_message
         inner_flush = engine._flush
 
         def on_message(rchannel: bytes, payload: bytes) -> None:
@@ -131,10 +131,10 @@ class Trace:
                 self._recv = []
                 del t0
 
-        node.on_message = on_message
+        hub.on_message = on_message
         engine._flush = flush  # type: ignore[method-assign]
-        if node.pubsub is not None:
-            node.pubsub.on_message = on_message
+        if hub.pubsub is not None:
+            hub.pubsub.on_message = on_message
 
 
 trace = Trace()

@@ -2,8 +2,8 @@
 
     .venv/bin/python bench/realtime_hotpath.py [--subs 5000] [--pubs 200] [--repeat 7]
 
-Builds the engine's node with N direct-write JSON subscribers of one channel whose transports
-only count bytes, then feeds publications to `Node.on_message` (as Redis pub/sub does) and
+Builds the engine's hub with N direct-write JSON subscribers of one channel whose transports
+only count bytes, then feeds publications to `Hub.on_message` (as Redis pub/sub does) and
 runs the engine's flush after each one (one loop iteration per Redis read). Reports the
 CPU time (process time, so other load on the machine barely matters; the minimum over the
 repeats) per publication and per delivery. This is the Python part of the fan-out that
@@ -49,18 +49,18 @@ class FakeProtocol:
 
 async def measure(n: int, pubs: int, repeat: int) -> dict[str, float]:
     from realtime import EngineConfig, NamespaceOptions, SimplePolicy
-    from realtime.engine import Engine
+    from realtime.hub import ChannelEntry, Hub
     from realtime.keys import Keys
-    from realtime.node import ChannelEntry, Node
+    from realtime.node import Engine
 
     channel = "bench:hot"
     policy = SimplePolicy({"bench": NamespaceOptions(history_size=100, history_ttl_seconds=300)})
     engine = Engine("redis://unused", policy, None, EngineConfig())  # type: ignore[arg-type]
     keys = Keys("hub")
-    engine.node = Node(keys, engine)
+    engine.hub = Hub(keys, engine)
     rchannel = keys.pubsub(channel)
     entry = ChannelEntry(channel, rchannel)
-    engine.node.entries[rchannel] = entry
+    engine.hub.entries[rchannel] = entry
     protos = []
     for _ in range(n):
         proto = FakeProtocol()
@@ -76,7 +76,7 @@ async def measure(n: int, pubs: int, repeat: int) -> dict[str, float]:
         start = time.process_time()
         for _ in range(pubs):
             offset += 1
-            engine.node.on_message(rchannel, b"p%d:e:%s" % (offset, payload))
+            engine.hub.on_message(rchannel, b"p%d:e:%s" % (offset, payload))
             engine._flush()
         best = min(best, time.process_time() - start)
     delivered = sum(p.transport.bytes > 0 for p in protos)

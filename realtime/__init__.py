@@ -40,7 +40,6 @@ See docs/realtime.md for the protocol, codes, limits and guarantees.
 
 from realtime.broker import Publisher, PublishResult
 from realtime.config import EngineConfig, NamespaceOptions
-from realtime.engine import Engine
 from realtime.errors import (
     InvalidToken,
     PublishRejected,
@@ -49,6 +48,7 @@ from realtime.errors import (
     UnknownChannel,
 )
 from realtime.gateway import RealtimeASGI, http_routes, serve_websocket, websocket_route
+from realtime.node import Engine
 from realtime.policy import (
     ANONYMOUS,
     Authenticator,

@@ -25,13 +25,13 @@ from realtime.errors import (
     PublishRejected,
     TokenExpired,
 )
-from realtime.node import Sub
+from realtime.hub import Sub
 from realtime.policy import ANONYMOUS, Credentials, user_limit_of
 from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec, ws_frame
 from realtime.transports import WEBSOCKET, Transport
 
 if TYPE_CHECKING:
-    from realtime.engine import Engine
+    from realtime.node import Engine
 
 log = logging.getLogger("realtime.client")
 
@@ -216,7 +216,7 @@ class Client:
         #: The server's websocket protocol object when frames can be written to its transport
         #: directly (uvicorn's websockets-sansio); None: everything goes through ASGI send.
         self.direct = direct
-        #: Which shared encoding of a publication this client takes (see Node.on_publication):
+        #: Which shared encoding of a publication this client takes (see Hub.on_publication):
         #: 0 JSON str (ASGI), 1 Protobuf bytes, 2 JSON bytes (direct), 3 Protobuf (direct).
         self.kind = (1 if protobuf else 0) | (2 if direct is not None else 0)
         self._dirty = False
@@ -263,7 +263,7 @@ class Client:
         if self.state == CLOSED or self.slow:
             return
         q = self._queue
-        if not q:  # see Node._fanout_direct
+        if not q:  # see Hub._fanout_direct
             engine = self.engine
             engine.private_seq += 1
             engine.queued.add(self)
@@ -715,7 +715,7 @@ class Client:
         cache = recoverable and opts.recovery_mode == "cache"
         cap = engine.config.max_recovery_limit
         try:
-            await engine.node.add(self, sub)
+            await engine.hub.add(self, sub)
             if cache:
                 state = await engine.broker.history(channel, limit=1, reverse=True)
             else:
@@ -799,7 +799,7 @@ class Client:
     async def _go_live(self, sub: Sub, state: Any) -> None:
         """After the subscribe result is queued: deliver what arrived meanwhile, go live, join."""
         engine = self.engine
-        engine.node.ready(self, sub, state.epoch, state.offset)
+        engine.hub.ready(self, sub, state.epoch, state.offset)
         if sub.opts.presence and self.subs.get(sub.channel) is sub:
             await engine.join(self, sub)
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from litestar.handlers import asgi
 
-from realtime.engine import Engine
 from realtime.lean import LeanEvent, LeanQueue
+from realtime.node import Engine
 
 log = logging.getLogger("realtime.gateway")
 

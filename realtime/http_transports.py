@@ -30,7 +30,7 @@ from urllib.parse import parse_qs
 import msgspec
 
 from realtime.client import Client
-from realtime.engine import Engine
+from realtime.node import Engine
 from realtime.protocol.codec import read_varint
 from realtime.transports import HTTP_STREAM, SSE
 

@@ -1,506 +1,603 @@
-"""This process's registry of channels -> local subscribers, and the fan-out hot path.
+"""The node (centrifuge's `Node`): the `Engine`, one per hub process, joining the Redis
+broker, the pub/sub connection, the local hub (realtime.hub: channel -> subscribers) and the
+connected clients; it serves the server API (publish, disconnect, unsubscribe, history,
+presence, nodes) and runs housekeeping (pings, pong timeouts, token expiry, presence refresh).
 
-A channel entry exists while at least one local client is subscribed (or subscribing); creating
-it subscribes the Redis pub/sub channel, deleting it unsubscribes. Each publication from Redis
-is parsed once, encoded once per encoding (JSON line, Protobuf message), and the same object is
-queued to every live subscriber. For clients whose frames are written straight to the server's
-transport, the publications of one channel that arrive in one loop iteration become one
-websocket frame, built once and written to every subscriber with nothing else queued (a
-`Group`); the rest get them through their own send queue, so per-connection order holds.
-
-Ordering and gap-freedom: a subscription starts in *catch-up*: publications arriving while its
-history is read are buffered, then merged with the history by offset. It turns *live* once
-its position matches the channel's last seen offset. Live subscribers are checked as a group:
-a publication whose offset is not last+1 (or whose epoch changed) means the stream skipped
-(pub/sub reconnect, Redis flush), and they get an `unsubscribe` push with code 2500
-"insufficient state", on which the SDKs resubscribe and recover.
+The class keeps the name `Engine` (with `EngineConfig`): it is the package's public entry
+point, which the hub, the workers, the benches and the tests construct by that name.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from typing import TYPE_CHECKING, Any
+import os
+import signal
+import socket
+import threading
+import time
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
 
 import msgspec
 
-from realtime import fossil, metrics
-from realtime.config import NamespaceOptions
-from realtime.protocol import codec as wire
-
-if TYPE_CHECKING:
-    from realtime.client import Client
-    from realtime.pubsub import ClusterPubSub, PubSubConnection
+from realtime import errors, metrics
+from realtime.broker import Broker, PublishResult, StreamState, connect_redis
+from realtime.client import CLOSED, CONNECTED, CONNECTING, Client, frames
+from realtime.config import EngineConfig
+from realtime.errors import UnknownChannel
+from realtime.hub import Hub, Sub
+from realtime.policy import Authenticator, ChannelPolicy
+from realtime.pubsub import ClusterPubSub, PubSubConnection, open_pubsub
+from realtime.transports import WEBSOCKET
 
 log = logging.getLogger("realtime.node")
 
-SUBSCRIBING = 0  # catch-up, history not read yet: buffer publications
-CATCHUP = 1  # reply sent; waiting for the channel stream to reach the sub's position
-LIVE = 2
+
+def _resignal(signum: int) -> None:
+    """After draining, let the signal do what it would have done without us."""
+    signal.signal(signum, signal.SIG_DFL)
+    signal.raise_signal(signum)
 
 
-class Sub:
-    """One client's subscription to one channel."""
+class Engine:
+    """The realtime engine. Create once per process; `start()` before serving, `stop()` after.
 
-    __slots__ = (
-        "channel",
-        "opts",
-        "entry",
-        "state",
-        "epoch",
-        "offset",
-        "buffer",
-        "join_leave",
-        "server_side",
-        "delta",
-        "base_offset",
-    )
-
-    def __init__(
-        self, channel: str, opts: NamespaceOptions, join_leave: bool, server_side: bool = False
-    ) -> None:
-        self.channel = channel
-        self.opts = opts
-        self.entry: ChannelEntry | None = None
-        self.state = SUBSCRIBING
-        self.epoch = ""
-        self.offset = 0
-        self.buffer: list[tuple[int, str, bytes, bytes | None]] | None = []
-        self.join_leave = join_leave
-        #: Subscribed by the server on connect (ChannelPolicy.server_subscriptions).
-        self.server_side = server_side
-        #: Fossil delta negotiated; the offset of the publication the client holds as the
-        #: base of the next delta (0: none yet, the next one goes in full).
-        self.delta = False
-        self.base_offset = 0
-
-
-class ChannelEntry:
-    __slots__ = (
-        "name",
-        "rchannel",
-        "json_prefix",
-        "pb_field",
-        "live",
-        "catchup",
-        "join_leave",
-        "epoch",
-        "last_offset",
-        "ready",
-        "version",
-        "groups",
-        "delta",
-        "prev_epoch",
-        "prev_offset",
-        "prev_data",
-        "patch_offset",
-        "patch",
-    )
-
-    def __init__(self, name: str, rchannel: bytes) -> None:
-        self.name = name
-        self.rchannel = rchannel
-        self.json_prefix = wire.json_channel_prefix(name)
-        self.pb_field = wire.pb_channel_field(name)
-        # live subscribers by Client.kind: json, protobuf, json frames, protobuf frames
-        self.live: tuple[set[Client], ...] = (set(), set(), set(), set())
-        self.catchup: dict[Client, Sub] = {}
-        self.join_leave: set[Client] = set()
-        self.epoch = ""
-        self.last_offset: int | None = None
-        self.ready: Any = None  # future of the Redis SUBSCRIBE confirmation
-        #: Bumped whenever `live` changes (a pending Group may only grow while it is unchanged).
-        self.version = 0
-        #: This loop iteration's pending shared frame for direct JSON / direct Protobuf clients.
-        self.groups: list[Group | None] = [None, None]
-        #: Live subscribers that negotiated fossil delta (kept out of `live`: they take other
-        #: encodings), and the last publication, the base of the next delta.
-        self.delta: dict[Client, Sub] = {}
-        self.prev_epoch = ""
-        self.prev_offset = 0
-        self.prev_data = b""
-        #: The delta from prev to the publication at patch_offset (None: send it in full).
-        self.patch_offset = 0
-        self.patch: bytes | None = None
-
-    def empty(self) -> bool:
-        live = self.live
-        return not (live[0] or live[1] or live[2] or live[3] or self.catchup or self.delta)
-
-    def live_clients(self) -> list[Client]:
-        return [c for clients in self.live for c in clients] + list(self.delta)
-
-
-class Group:
-    """Publications of one channel waiting for this loop iteration's flush, written to every
-    member as one shared frame (direct-write clients only, see Node._fanout_direct).
-
-    Members are the live clients whose own send queue was empty when the group started: for
-    them nothing else is pending, so the group's frame goes out first and anything queued for
-    them later follows it - the order in which it was queued. Clients with a non-empty queue
-    get the publications through their queue instead.
+    `lifespan` is an async context manager factory usable directly in
+    `Litestar(lifespan=[engine.lifespan])`.
     """
 
-    __slots__ = ("entry", "slot", "items", "size", "members", "version", "seq")
-
     def __init__(
-        self, entry: ChannelEntry, slot: int, item: bytes, members: list[Client], seq: int
+        self,
+        redis_url: str,
+        policy: ChannelPolicy,
+        authenticator: Authenticator,
+        config: EngineConfig | None = None,
     ) -> None:
-        self.entry = entry
-        self.slot = slot
-        self.items = [item]
-        self.size = len(item)
-        self.members = members
-        self.version = entry.version
-        self.seq = seq
+        self.redis_url = redis_url
+        self.policy = policy
+        self.authenticator = authenticator
+        self.config = config or EngineConfig()
+        #: redis-py's client: Redis, or a RedisCluster with `config.redis_cluster`.
+        self.redis: Any = None
+        self.broker: Broker = None  # type: ignore[assignment]
+        self.hub: Hub = None  # type: ignore[assignment]
+        self.clients: set[Client] = set()
+        self.users: dict[str, set[Client]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loops: list[asyncio.Task[Any]] = []
+        self._pubsub: PubSubConnection | ClusterPubSub | None = None
+        self._pubsub_ok: asyncio.Event | None = None
+        self._running = False
+        self._dirty: list[Client] = []
+        self._flush_scheduled = False
+        #: Shared-frame fan-out (Hub._fanout_direct): pending groups, in arrival order; a
+        #: counter bumped whenever a client's send queue goes from empty to non-empty; the
+        #: clients whose queue may be non-empty (a superset: stale members are harmless).
+        self.groups: list[Any] = []
+        self.private_seq = 0
+        self.queued: set[Client] = set()
+        self.node_id = uuid.uuid4().hex[:12]
+        #: Emulated connections (http_stream, sse) by session id; forwarded emulation
+        #: requests waiting for the owning process to have handled them.
+        self.sessions: dict[str, Client] = {}
+        #: Set by drain(): new connections are told to reconnect elsewhere at once.
+        self.draining = False
+        self._signals: dict[int, Any] = {}
+        self._acks: dict[str, asyncio.Future[None]] = {}
+        self.node_name = f"{socket.gethostname()}:{os.getpid()}"
+        self.started_at = time.time()
 
+    # --- lifecycle ---------------------------------------------------------------------
 
-_decode_json = msgspec.json.decode
-
-
-def _json_push(entry: ChannelEntry, data: bytes, offset: int, info: bytes | None) -> str:
-    if info is None:
-        return wire.pub_push_json(entry.json_prefix, data.decode(), offset)
-    return wire.pub_push_json_info(entry.json_prefix, data.decode(), offset, info.decode())
-
-
-def _patch_for(entry: ChannelEntry, epoch: str, offset: int, data: bytes) -> bytes | None:
-    """The fossil delta turning the channel's previous publication into this one (computed
-    once per publication), or None when there is no base or a delta would not be smaller."""
-    if entry.patch_offset == offset and entry.prev_epoch == epoch:
-        return entry.patch
-    patch = None
-    if entry.prev_offset and entry.prev_offset == offset - 1 and entry.prev_epoch == epoch:
-        candidate = fossil.create(entry.prev_data, data)
-        if len(candidate) < len(data):
-            patch = candidate
-    entry.patch_offset, entry.patch = offset, patch
-    return patch
-
-
-def _delta_push(
-    entry: ChannelEntry, kind: int, payload: bytes, offset: int, info: bytes | None, delta: bool
-) -> Any:
-    """A publication for a fossil-delta subscriber: JSON carries the data (full JSON text or
-    the delta) as a JSON string, Protobuf as bytes; `delta` tells the SDK which it is."""
-    info_pb = wire.client_info_protobuf(info) if info is not None else None
-    if kind & 1:
-        return wire.pub_push_protobuf(entry.pb_field, payload, offset, info_pb, delta)
-    js = wire.pub_push_json_delta(entry.json_prefix, payload, offset, info, delta)
-    return js if kind == 0 else js.encode()
-
-
-def _pb_push(entry: ChannelEntry, data: bytes, offset: int, info: bytes | None) -> bytes:
-    if info is None:
-        return wire.pub_push_protobuf(entry.pb_field, data, offset)
-    return wire.pub_push_protobuf(entry.pb_field, data, offset, wire.client_info_protobuf(info))
-
-
-class Node:
-    def __init__(self, keys: Any, engine: Any = None) -> None:
-        self.keys = keys
-        #: The Engine: its `private_seq`, `groups` and `schedule_flush` (direct-write fan-out).
-        self.engine = engine
-        self.entries: dict[bytes, ChannelEntry] = {}
-        #: Where channels are subscribed: one connection, or a cluster's shard router.
-        self.pubsub: PubSubConnection | ClusterPubSub | None = None
-        self.control_handler: Any = None
-        #: This process's own pub/sub channel (commands of emulated connections living here).
-        self.node_channel: bytes = b""
-        self.node_handler: Any = None
-
-    # --- membership --------------------------------------------------------------------
-
-    async def add(self, client: Client, sub: Sub) -> ChannelEntry:
-        """Register `sub` in catch-up and wait until Redis confirms the channel subscription."""
-        rchannel = self.keys.pubsub(sub.channel)
-        entry = self.entries.get(rchannel)
-        if entry is None:
-            if self.pubsub is None or not self.pubsub.connected:
-                raise ConnectionError("redis pubsub not connected")
-            entry = ChannelEntry(sub.channel, rchannel)
-            self.entries[rchannel] = entry
-            entry.ready = self.pubsub.subscribe_nowait(rchannel)
-            metrics.CHANNELS.set(len(self.entries))
-        sub.entry = entry
-        entry.catchup[client] = sub
-        if sub.join_leave:
-            entry.join_leave.add(client)
-        await entry.ready
-        return entry
-
-    def remove(self, client: Client, sub: Sub) -> None:
-        entry = sub.entry
-        if entry is None:
+    async def start(self) -> None:
+        if self._running:
             return
-        sub.entry = None
-        entry.catchup.pop(client, None)
-        live = entry.live[client.kind]
-        if client in live:
-            live.discard(client)
-            entry.version += 1
-        entry.delta.pop(client, None)
-        entry.join_leave.discard(client)
-        if entry.empty() and self.entries.get(entry.rchannel) is entry:
-            del self.entries[entry.rchannel]
-            if self.pubsub is not None:
-                self.pubsub.unsubscribe(entry.rchannel)
-            metrics.CHANNELS.set(len(self.entries))
+        from realtime.keys import Keys
 
-    def ready(self, client: Client, sub: Sub, epoch: str, offset: int) -> None:
-        """The subscribe reply (position epoch/offset) is queued: flush the buffer, go live."""
-        sub.epoch = epoch
-        sub.offset = offset
-        buffered = sub.buffer or ()
-        sub.buffer = None
-        sub.state = CATCHUP
-        entry = sub.entry
-        for off, ep, data, info in buffered:
-            if not self._advance(client, sub, off, ep, data, info):
-                return
-        if entry is not None and entry.last_offset == sub.offset and entry.epoch == sub.epoch:
-            self._promote(client, sub)
-
-    def _promote(self, client: Client, sub: Sub) -> None:
-        entry = sub.entry
-        if entry is None:
-            return
-        entry.catchup.pop(client, None)
-        if sub.delta:
-            entry.delta[client] = sub
+        self.redis = connect_redis(self.redis_url, cluster=self.config.redis_cluster)
+        self.broker = Broker(
+            self.redis,
+            self.policy,
+            prefix=self.config.prefix,
+            history_meta_ttl_seconds=self.config.history_meta_ttl_seconds,
+        )
+        self.hub = Hub(Keys(self.config.prefix), self if self.config.direct_writes else None)
+        self.hub.control_handler = self._on_control
+        self.hub.node_channel = self.hub.keys.node(self.node_id)
+        self.hub.node_handler = self._on_node_message
+        self._pubsub_ok = asyncio.Event()
+        if self.config.redis_cluster:
+            await self._connect_cluster_pubsub()
         else:
-            entry.live[client.kind].add(client)
-            entry.version += 1
-        sub.state = LIVE
+            await self._connect_pubsub()
+        self._running = True
+        if self.config.drain_on_signals:
+            self._install_drain_on_signals()
+        loop = asyncio.get_running_loop()
+        self._loops = [loop.create_task(self._housekeeping())]
+        if not self.config.redis_cluster:  # the cluster router keeps its own connections
+            self._loops.append(loop.create_task(self._pubsub_keeper()))
 
-    def _advance(
-        self,
-        client: Client,
-        sub: Sub,
-        offset: int,
-        epoch: str,
-        data: bytes,
-        info: bytes | None = None,
-    ) -> bool:
-        """Deliver one publication to a catch-up sub if it is the next one. False: sub dropped."""
-        if epoch != sub.epoch or offset > sub.offset + 1:
-            client.insufficient_state(sub)
-            return False
-        if offset == sub.offset + 1:
-            entry = sub.entry
-            assert entry is not None
-            kind = client.kind
-            if sub.delta:
-                patch = (
-                    _patch_for(entry, epoch, offset, data)
-                    if sub.base_offset == offset - 1
-                    else None
-                )
-                payload = data if patch is None else patch
-                client.push(_delta_push(entry, kind, payload, offset, info, patch is not None))
-                metrics.DELTA_PUSHES.labels("full" if patch is None else "delta").inc()
-                sub.base_offset = offset
-                if offset > entry.prev_offset or epoch != entry.prev_epoch:
-                    entry.prev_epoch, entry.prev_offset, entry.prev_data = epoch, offset, data
-            elif kind & 1:
-                client.push(_pb_push(entry, data, offset, info))
-            else:
-                js = _json_push(entry, data, offset, info)
-                client.push(js if kind == 0 else js.encode())
-            sub.offset = offset
-            metrics.DELIVERIES.inc()
-        return True
+    def drain(self) -> None:
+        """Tell every client to reconnect elsewhere (3001 "shutdown"), now, and refuse new ones
+        the same way. Runs on SIGTERM/SIGINT before the server's own shutdown, which would
+        otherwise close websockets with its 1012 first."""
+        self.draining = True
+        for client in list(self.clients):
+            client.close(errors.DISCONNECT_SHUTDOWN)
 
-    # --- fan-out -----------------------------------------------------------------------
-
-    def on_message(self, rchannel: bytes, payload: bytes) -> None:
-        entry = self.entries.get(rchannel)
-        if entry is None:
-            if rchannel == self.keys.control and self.control_handler is not None:
-                self.control_handler(payload)
-            elif rchannel == self.node_channel and self.node_handler is not None:
-                self.node_handler(payload)
+    def _install_drain_on_signals(self) -> None:
+        """Chain a drain in front of the server's handlers of SIGTERM and SIGINT (uvicorn
+        installs its own with signal.signal; they still run, right after)."""
+        if threading.current_thread() is not threading.main_thread():
             return
-        kind = payload[:1]
-        if kind == b"p":
-            i = payload.index(b":", 1)
-            j = payload.index(b":", i + 1)
-            self.on_publication(
-                entry, int(payload[1:i]), payload[i + 1 : j].decode(), payload[j + 1 :]
-            )
-        elif kind == b"q":  # a client's publication: q<offset>:<epoch>:<n>:<info (n bytes)><data>
-            i = payload.index(b":", 1)
-            j = payload.index(b":", i + 1)
-            k = payload.index(b":", j + 1)
-            end = k + 1 + int(payload[j + 1 : k])
-            self.on_publication(
-                entry,
-                int(payload[1:i]),
-                payload[i + 1 : j].decode(),
-                payload[end:],
-                payload[k + 1 : end],
-            )
-        elif kind == b"j" or kind == b"l":
-            self.on_join_leave(entry, "join" if kind == b"j" else "leave", payload[1:])
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            previous = signal.getsignal(sig)
 
-    def on_publication(
-        self,
-        entry: ChannelEntry,
-        offset: int,
-        epoch: str,
-        data: bytes,
-        info: bytes | None = None,
-    ) -> None:
-        metrics.PUBLICATIONS_RECEIVED.inc()
-        last = entry.last_offset
-        live = entry.live
-        if live[0] or live[1] or live[2] or live[3] or entry.delta:
-            if last is not None and (epoch != entry.epoch or offset != last + 1):
-                if epoch == entry.epoch and offset <= last:
-                    return  # a stale duplicate: already delivered
-                for client in entry.live_clients():
-                    sub = client.subs.get(entry.name)
-                    if sub is not None:
-                        client.insufficient_state(sub)
-            else:
-                # One encoding per kind, shared by every subscriber of that kind.
-                n = 0
-                js = pb = None
-                for kind in (0, 1, 2, 3):
-                    clients = live[kind]
-                    if not clients:
-                        continue
-                    if kind & 1:
-                        if pb is None:
-                            pb = _pb_push(entry, data, offset, info)
-                        item = pb
-                    else:
-                        if js is None:
-                            js = _json_push(entry, data, offset, info)
-                        item = js if kind == 0 else js.encode()
-                    if kind & 2 and self.engine is not None:
-                        self._fanout_direct(entry, kind & 1, clients, item)
-                    else:
-                        for client in clients:
-                            client.push(item)
-                    n += len(clients)
-                if entry.delta:
-                    n += self._fanout_delta(entry, epoch, offset, data, info)
-                metrics.DELIVERIES.inc(n)
-        entry.epoch = epoch
-        entry.last_offset = offset
-        if entry.catchup:
-            for client, sub in list(entry.catchup.items()):
-                if sub.state == SUBSCRIBING:
-                    if sub.buffer is not None:
-                        sub.buffer.append((offset, epoch, data, info))
-                elif self._advance(client, sub, offset, epoch, data, info) and sub.offset == offset:
-                    self._promote(client, sub)
+            def handler(signum: int, frame: Any, previous: Any = previous) -> None:
+                loop.call_soon_threadsafe(self.drain)
+                if callable(previous):
+                    previous(signum, frame)
+                elif previous in (signal.SIG_DFL, None):  # no server handler: still exit
+                    loop.call_soon_threadsafe(_resignal, signum)
 
-    def _fanout_delta(
-        self, entry: ChannelEntry, epoch: str, offset: int, data: bytes, info: bytes | None
-    ) -> int:
-        """Fossil-delta subscribers: a delta against the previous publication for those that
-        hold it, the full publication (in delta encoding) for the others; each encoding is
-        built once. These channels carry snapshots at modest rates, so their subscribers go
-        through their own send queues rather than shared frames."""
-        patch = _patch_for(entry, epoch, offset, data)
-        items: dict[tuple[int, bool], Any] = {}
-        deltas = 0
-        for client, sub in entry.delta.items():
-            use_delta = patch is not None and sub.base_offset == offset - 1
-            deltas += use_delta
-            key = (client.kind, use_delta)
-            item = items.get(key)
-            if item is None:
-                payload = patch if use_delta else data
-                item = items[key] = _delta_push(
-                    entry, client.kind, payload, offset, info, use_delta
-                )
-            client.push(item)
-            sub.base_offset = offset
-        entry.prev_epoch, entry.prev_offset, entry.prev_data = epoch, offset, data
-        metrics.DELTA_PUSHES.labels("delta").inc(deltas)
-        metrics.DELTA_PUSHES.labels("full").inc(len(entry.delta) - deltas)
-        return len(entry.delta)
-
-    def _fanout_direct(
-        self, entry: ChannelEntry, slot: int, clients: set[Client], item: bytes
-    ) -> None:
-        """Queue one publication for direct-write clients as part of a shared frame.
-
-        The publications of one channel that arrive in one loop iteration (one Redis read)
-        join one Group while neither the live set nor any member's queue changed; the engine
-        writes the group's frame to each member before it flushes the per-client queues.
-        """
-        engine = self.engine
-        group = entry.groups[slot]
-        if group is not None and group.version == entry.version and group.seq == engine.private_seq:
-            group.items.append(item)
-            group.size += len(item)
-            if engine.queued:
-                for client in clients:
-                    if client._queue:  # not a member: its queue holds earlier items
-                        client.push(item)
-            return
-        if engine.queued:
-            members = []
-            append = members.append
-            for client in clients:
-                if client._queue:
-                    client.push(item)
-                else:
-                    append(client)
-            if not members:
+            try:
+                signal.signal(sig, handler)
+            except (ValueError, OSError):
                 return
-        else:  # no client has anything queued: all are members
-            members = list(clients)
-        group = Group(entry, slot, item, members, engine.private_seq)
-        entry.groups[slot] = group
-        engine.groups.append(group)
-        engine.schedule_flush()
+            self._signals[sig] = previous
 
-    def on_join_leave(self, entry: ChannelEntry, kind: str, info: bytes) -> None:
-        if not entry.join_leave:
+    def _restore_signals(self) -> None:
+        for sig, previous in self._signals.items():
+            with contextlib.suppress(ValueError, OSError, TypeError):
+                signal.signal(sig, previous)
+        self._signals.clear()
+
+    async def stop(self) -> None:
+        """Close every client with 3001 "shutdown" (SDKs reconnect elsewhere), then stop."""
+        if not self._running:
             return
+        self._restore_signals()
+        self.drain()
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=2.0)
+        self._running = False
+        for task in self._loops:
+            task.cancel()
+        for task in self._loops:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        if self._pubsub is not None:
+            self._pubsub.close()
+        if self.redis is not None:
+            with contextlib.suppress(Exception):
+                await self.redis.hdel(self.hub.keys.nodes, self.node_id)
+            await self.redis.aclose()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, app: Any = None) -> AsyncIterator[Engine]:
+        await self.start()
         try:
-            body = {"info": _decode_json(info)}
-        except msgspec.DecodeError:
-            return
-        js = pb = None
-        for client in entry.join_leave:
-            sub = client.subs.get(entry.name)
-            if sub is None or sub.state != LIVE and sub.state != CATCHUP:
+            yield self
+        finally:
+            await self.stop()
+
+    def spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    # --- server API --------------------------------------------------------------------
+
+    async def publish(
+        self, channel: str, data: Any, idempotency_key: str | None = None
+    ) -> PublishResult:
+        """Publish a dict (or pre-encoded JSON bytes) to `channel`: offset and epoch.
+
+        With `idempotency_key` the publication happens at most once per key and channel.
+        """
+        opts = self.policy.namespace_options(channel)
+        if opts is None:
+            raise UnknownChannel(channel)
+        payload = data if isinstance(data, bytes) else msgspec.json.encode(data)
+        result = await self.broker.publish_raw(channel, payload, opts, idempotency_key)
+        if not result.duplicate:
+            metrics.PUBLICATIONS.labels("server").inc()
+        return result
+
+    async def publish_many(self, items: list[Any]) -> list[PublishResult]:
+        """Several publications in one Redis round trip: `(channel, data[, idempotency_key])`."""
+        results = await self.broker.publish_many(items)
+        metrics.PUBLICATIONS.labels("server").inc(sum(1 for r in results if not r.duplicate))
+        return results
+
+    async def disconnect_user(
+        self, user_id: str, code: int = 3503, reason: str = "force disconnect"
+    ) -> None:
+        """Close all of `user_id`'s connections on every hub process (via Redis pub/sub)."""
+        self._disconnect_local(user_id, code, reason)
+        await self.broker.disconnect_user(user_id, code, reason)
+
+    async def unsubscribe(
+        self, user_id: str, channel: str, code: int = 2000, reason: str = "server unsubscribe"
+    ) -> None:
+        """End `user_id`'s subscriptions to `channel` on every hub process, now (removed from
+        a private room, banned). Codes below 2500 keep the SDK unsubscribed."""
+        self._unsubscribe_local(user_id, channel, code, reason)
+        await self.broker.unsubscribe(user_id, channel, code, reason)
+
+    async def history(
+        self, channel: str, *, limit: int = 0, since: int | None = None, reverse: bool = False
+    ) -> StreamState:
+        """A channel's stream position and up to `limit` publications (-1: all kept)."""
+        if self.policy.namespace_options(channel) is None:
+            raise UnknownChannel(channel)
+        return await self.broker.history(channel, since=since, limit=limit, reverse=reverse)
+
+    async def history_remove(self, channel: str, where: Any = None) -> int:
+        """Remove a channel's history (or the publications `where(data)` accepts)."""
+        if self.policy.namespace_options(channel) is None:
+            raise UnknownChannel(channel)
+        return await self.broker.history_remove(channel, where)
+
+    async def presence(self, channel: str) -> dict[str, dict[str, Any]]:
+        """Who is subscribed to `channel` on every process: client id -> ClientInfo."""
+        if self.policy.namespace_options(channel) is None:
+            raise UnknownChannel(channel)
+        out = {}
+        for client_id, raw in (await self.broker.presence(channel)).items():
+            try:
+                info = msgspec.json.decode(raw)
+            except msgspec.DecodeError:
                 continue
-            if client.is_pb:
-                if pb is None:
-                    info_pb = dict(body["info"])
-                    if "conn_info" in info_pb:
-                        info_pb["conn_info"] = msgspec.json.encode(info_pb["conn_info"])
-                    pb = wire.ProtobufCodec.push(entry.name, kind, {"info": info_pb})
-                client.send(pb)
-            else:
-                if js is None:
-                    js = wire.JsonCodec.push(entry.name, kind, body)
-                client.send(js)
+            out[client_id] = {
+                "client": client_id,
+                "user": info.get("user", ""),
+                "conn_info": info.get("conn_info"),
+            }
+        return out
 
-    def reset(self) -> None:
-        """The pub/sub connection was lost: every local subscription may have missed messages."""
-        self.reset_channels(list(self.entries))
+    async def check_redis(self) -> None:
+        """Readiness: pub/sub is connected and Redis answers (on a cluster: any master; a
+        failing shard alone does not make every process unready)."""
+        pubsub = self._pubsub
+        if pubsub is None or not pubsub.connected:
+            raise ConnectionError("realtime pub/sub is not connected")
+        await self.redis.ping()
 
-    def reset_channels(self, rchannels: list[bytes]) -> None:
-        """These channels' pub/sub subscriptions were lost (a connection, or on a cluster one
-        shard's): their subscribers may have missed messages. Those already answered get
-        2500 (the SDK resubscribes and recovers); those still subscribing fail (error 100,
-        the SDK retries) instead of going live on a channel nobody listens to any more."""
-        entries = [e for e in (self.entries.pop(ch, None) for ch in rchannels) if e is not None]
-        metrics.CHANNELS.set(len(self.entries))
-        for entry in entries:
-            clients = entry.live_clients() + list(entry.catchup)
-            for client in clients:
-                sub = client.subs.get(entry.name)
-                if sub is None or sub.entry is not entry:
-                    continue
-                if sub.state != SUBSCRIBING:
-                    client.insufficient_state(sub)
-                else:
-                    sub.entry = None
+    def node_info(self) -> dict[str, Any]:
+        """This process's counts (what `nodes()` shows for it)."""
+        return {
+            "id": self.node_id,
+            "name": self.node_name,
+            "connections": len(self.clients),
+            "users": len(self.users),
+            "subscriptions": sum(len(c.subs) for c in self.clients),
+            "channels": len(self.hub.entries) if self.hub is not None else 0,
+            "uptime_seconds": int(time.time() - self.started_at),
+            "updated_at": time.time(),
+        }
+
+    async def nodes(self) -> list[dict[str, Any]]:
+        """Every live hub process with its connection, user, subscription and channel counts
+        (each process reports every `node_info_interval`; silent ones are dropped)."""
+        await self._report_node()
+        return await self.broker.nodes(3 * self.config.node_info_interval)
+
+    async def _report_node(self) -> None:
+        await self.broker.report_node(
+            self.node_id, self.node_info(), int(3 * self.config.node_info_interval) + 1
+        )
+
+    def _disconnect_local(self, user_id: str, code: int, reason: str) -> None:
+        for client in list(self.users.get(user_id, ())):
+            client.close(errors.Disconnect(code, reason))
+
+    def _unsubscribe_local(self, user_id: str, channel: str, code: int, reason: str) -> None:
+        for client in list(self.users.get(user_id, ())):
+            client.server_unsubscribe(channel, code, reason)
+
+    def _on_control(self, payload: bytes) -> None:
+        try:
+            msg = msgspec.json.decode(payload)
+            op = msg.get("op")
+            if op == "disconnect":
+                self._disconnect_local(str(msg["user"]), int(msg["code"]), str(msg["reason"]))
+            elif op == "unsubscribe":
+                self._unsubscribe_local(
+                    str(msg["user"]), str(msg["channel"]), int(msg["code"]), str(msg["reason"])
+                )
+        except Exception:  # noqa: BLE001
+            log.warning("bad control message %r", payload[:200])
+
+    # --- clients -----------------------------------------------------------------------
+
+    def connection(
+        self, asgi_send: Any, protobuf: bool, direct: Any = None, transport: Any = WEBSOCKET
+    ) -> Client:
+        client = Client(
+            self, asgi_send, protobuf, direct if self.config.direct_writes else None, transport
+        )
+        self.clients.add(client)
+        if client.session:
+            self.sessions[client.session] = client
+        metrics.CONNECTIONS.inc()
+        metrics.CONNECTS.labels(transport.name).inc()
+        client.start()
+        if self.draining:
+            asyncio.get_running_loop().call_soon(client.close, errors.DISCONNECT_SHUTDOWN)
+        return client
+
+    async def emulate(self, node_id: str, session: str, data: str | bytes) -> bool:
+        """Commands for the emulated connection `session` on process `node_id` (a POST to
+        /emulation may reach any process), handled before this returns, as in Centrifugo, so
+        commands POSTed one after another are handled in that order wherever they land.
+        False: no such process (the SDK reconnects)."""
+        if node_id == self.node_id:
+            client = self.sessions.get(session)
+            if client is not None:
+                await client.handle_emulated(data)
+            return True  # a session that has ended: its stream has ended too
+        raw = data.encode() if isinstance(data, str) else data
+        ack = uuid.uuid4().hex
+        head = {
+            "session": session,
+            "pb": not isinstance(data, str),
+            "ack": ack,
+            "from": self.node_id,
+        }
+        waiter = asyncio.get_running_loop().create_future()
+        self._acks[ack] = waiter
+        try:
+            receivers = await self.broker.publish_to(
+                self.hub.keys.node(node_id), msgspec.json.encode(head) + b"\n" + raw
+            )
+            if not receivers:
+                return False
+            await asyncio.wait_for(waiter, self.config.emulation_timeout)
+            return True
+        finally:
+            self._acks.pop(ack, None)
+
+    def _on_node_message(self, payload: bytes) -> None:
+        head, _, raw = payload.partition(b"\n")
+        try:
+            msg = msgspec.json.decode(head)
+            acked = msg.get("ack_of")
+            if acked is not None:
+                waiter = self._acks.get(str(acked))
+                if waiter is not None and not waiter.done():
+                    waiter.set_result(None)
+                return
+            session, ack, sender = str(msg["session"]), str(msg["ack"]), str(msg["from"])
+        except Exception:  # noqa: BLE001
+            log.warning("bad node message %r", payload[:200])
+            return
+        data: str | bytes = raw if msg.get("pb") else raw.decode()
+        self.spawn(self._quietly(self._emulated_for(session, data, ack, sender)))
+
+    async def _emulated_for(self, session: str, data: str | bytes, ack: str, sender: str) -> None:
+        client = self.sessions.get(session)
+        try:
+            if client is not None:
+                await client.handle_emulated(data)
+        finally:
+            await self.broker.publish_to(
+                self.hub.keys.node(sender), msgspec.json.encode({"ack_of": ack})
+            )
+
+    def mark_dirty(self, client: Client) -> None:
+        """Direct-write clients with queued frames are flushed once per loop iteration, so the
+        publications of one Redis read leave in one write per connection."""
+        self._dirty.append(client)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def schedule_flush(self) -> None:
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        if self.groups:
+            groups = self.groups
+            self.groups = []
+            for group in groups:
+                self._flush_group(group)
+        self._flush_scheduled = False
+        dirty = self._dirty
+        self._dirty = []
+        for client in dirty:
+            try:
+                client.flush_direct()
+            except Exception:  # noqa: BLE001 - a broken transport closes just that client
+                client.close(None)
+
+    def _flush_group(self, group: Any) -> None:
+        """Write one shared frame (a group's publications) to each of its members."""
+        entry = group.entry
+        if entry.groups[group.slot] is group:
+            entry.groups[group.slot] = None
+        items = group.items
+        frame = frames(group.slot, items, self.config.write_batch_max_bytes)
+        for client in group.members:
+            # The hot loop (one iteration per subscriber): touch as few objects as possible.
+            if client.state == CLOSED or client.slow:
+                continue
+            if client._blocked is not None or not client._writable._value:  # Event.is_set()
+                client.requeue_front(items, group.size)  # the peer is not reading: queue them
+                continue
+            if client._transport.is_closing() or client.direct.close_sent:
+                continue
+            try:
+                client._write(frame)
+            except Exception:  # noqa: BLE001 - a broken transport closes just that client
+                client.close(None)
+
+    def attach_user(self, client: Client) -> None:
+        user_id = client.creds.user_id
+        if user_id is not None:
+            self.users.setdefault(user_id, set()).add(client)
+
+    def detach(self, client: Client) -> None:
+        """Called once when a client closes: drop subscriptions and Redis bookkeeping."""
+        if client in self.clients:
+            self.clients.discard(client)
+            metrics.CONNECTIONS.dec()
+        if client.session:
+            self.sessions.pop(client.session, None)
+        user_id = client.creds.user_id
+        if user_id is not None:
+            conns = self.users.get(user_id)
+            if conns is not None:
+                conns.discard(client)
+                if not conns:
+                    del self.users[user_id]
+        for sub in list(client.subs.values()):
+            self.drop_sub(client, sub)
+        if user_id is not None and self.config.max_connections_per_user > 0 and self._running:
+            self.spawn(self._quietly(self.broker.user_disconnect(user_id, client.id)))
+
+    def drop_sub(self, client: Client, sub: Sub, notify: bool = True) -> None:
+        """Remove one subscription locally; presence/leave cleanup happens in the background."""
+        if client.subs.get(sub.channel) is sub:
+            del client.subs[sub.channel]
+            metrics.SUBSCRIPTIONS.dec()
+        was_joined = sub.entry is not None and sub.state != 0
+        self.hub.remove(client, sub)
+        sub.buffer = None
+        if notify and was_joined and sub.opts.presence and self._running:
+            self.spawn(self._quietly(self.leave(client, sub)))
+
+    async def join(self, client: Client, sub: Sub) -> None:
+        try:
+            await self.broker.presence_add(
+                sub.channel, client.id, client.info, self.config.presence_ttl
+            )
+            if sub.opts.join_leave:
+                await self.broker.publish_join_leave(sub.channel, b"j", client.info)
+        except Exception as e:  # noqa: BLE001
+            log.warning("presence join on %s failed: %r", sub.channel, e)
+
+    async def leave(self, client: Client, sub: Sub) -> None:
+        await self.broker.presence_remove(sub.channel, client.id)
+        if sub.opts.join_leave:
+            await self.broker.publish_join_leave(sub.channel, b"l", client.info)
+
+    @staticmethod
+    async def _quietly(coro: Any) -> None:
+        try:
+            await coro
+        except Exception as e:  # noqa: BLE001
+            log.warning("background redis operation failed: %r", e)
+
+    # --- pub/sub -----------------------------------------------------------------------
+
+    async def _connect_pubsub(self) -> None:
+        conn = await open_pubsub(self.redis_url, self.hub.on_message)
+        await conn.subscribe(self.hub.keys.control)
+        await conn.subscribe(self.hub.node_channel)
+        self._pubsub = conn
+        self.hub.pubsub = conn
+        assert self._pubsub_ok is not None
+        self._pubsub_ok.set()
+
+    async def _connect_cluster_pubsub(self) -> None:
+        """Sharded pub/sub on a Redis Cluster: a channel is subscribed on the master owning
+        its slot; this process's own channel is a sharded channel too, control messages
+        are classic pub/sub (a cluster broadcasts them to every node)."""
+        router = ClusterPubSub(
+            self.redis_url,
+            self.hub.on_message,
+            self.hub.reset_channels,
+            shard_channels=[self.hub.node_channel],
+            broadcast_channels=[self.hub.keys.control],
+            refresh_interval=self.config.cluster_refresh_interval,
+        )
+        await router.start()
+        self._pubsub = router
+        self.hub.pubsub = router
+        assert self._pubsub_ok is not None
+        self._pubsub_ok.set()
+
+    async def _pubsub_keeper(self) -> None:
+        """Reconnect pub/sub when it drops; every local subscription is reset (2500) so the
+        SDKs resubscribe and recover what was published meanwhile."""
+        delay = 0.1
+        while True:
+            conn = self._pubsub
+            if isinstance(conn, PubSubConnection):
+                await asyncio.shield(conn.closed)
+            if not self._running:
+                return
+            log.warning("redis pubsub connection lost; reconnecting")
+            self.hub.reset()
+            try:
+                await self._connect_pubsub()
+                delay = 0.1
+            except Exception as e:  # noqa: BLE001
+                log.warning("pubsub reconnect failed: %r", e)
+                self._pubsub = None
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+
+    # --- housekeeping ------------------------------------------------------------------
+
+    async def _housekeeping(self) -> None:
+        cfg = self.config
+        next_presence = time.monotonic() + cfg.presence_refresh_interval
+        next_report = 0.0
+        while True:
+            await asyncio.sleep(cfg.tick_interval)
+            try:
+                now = time.monotonic()
+                wall = time.time()
+                for client in list(self.clients):
+                    state = client.state
+                    if state == CONNECTING:
+                        if now > client.connect_deadline:
+                            client.close(errors.DISCONNECT_STALE)
+                        continue
+                    if state != CONNECTED:
+                        continue
+                    if client.pong_deadline and now > client.pong_deadline:
+                        client.close(errors.DISCONNECT_NO_PONG)
+                        continue
+                    expires_at = client.creds.expires_at
+                    if expires_at is not None and wall > expires_at + cfg.token_expiry_grace:
+                        client.close(errors.DISCONNECT_EXPIRED)
+                        continue
+                    if now >= client.next_ping:
+                        client.send(client.codec.ping_item)
+                        client.next_ping = now + cfg.ping_interval
+                        if not client.pong_deadline:
+                            client.pong_deadline = now + cfg.pong_timeout
+                if now >= next_presence:
+                    next_presence = now + cfg.presence_refresh_interval
+                    self.spawn(self._quietly(self._refresh_presence()))
+                if now >= next_report:
+                    next_report = now + cfg.node_info_interval
+                    self.spawn(self._quietly(self._report_node()))
+            except Exception:  # noqa: BLE001
+                log.exception("housekeeping failed")
+
+    async def _refresh_presence(self) -> None:
+        presence = []
+        users = []
+        for client in list(self.clients):
+            if client.state == CLOSED:
+                continue
+            if client.creds.user_id is not None:
+                users.append((client.creds.user_id, client.id))
+            for sub in client.subs.values():
+                if sub.opts.presence and sub.state != 0:
+                    presence.append((sub.channel, client.id, client.info))
+        await self.broker.presence_refresh(presence, self.config.presence_ttl)
+        if self.config.max_connections_per_user > 0:
+            await self.broker.user_refresh(users, self.config.presence_ttl)

@@ -1,6 +1,6 @@
 """A lean Redis pub/sub connection for fan-out.
 
-It parses RESP with hiredis straight from `data_received`, so a publication reaches the node's
+It parses RESP with hiredis straight from `data_received`, so a publication reaches the hub's
 fan-out without task switches, and `subscribe()` resolves only when Redis confirms it: the
 engine reads history *after* that confirmation, which is what makes recovery gap-free (every
 publication is either in the history read or delivered on this connection).
@@ -293,7 +293,7 @@ class ClusterPubSub:
     The slot map comes from CLUSTER SLOTS, read at start, every `refresh_interval` seconds and
     at once after anything suggesting it changed (a shard connection lost, a MOVED reply, a
     channel dropped by the server). A channel whose subscription was lost or has to move to
-    another shard is handed to `on_lost` (the node resets its subscribers with 2500, so SDKs
+    another shard is handed to `on_lost` (the hub resets its subscribers with 2500, so SDKs
     resubscribe and recover through the new owner); `shard_channels` (this process's own
     channel) are resubscribed here. Nothing of this runs per publication: messages go from
     the socket to `on_message` exactly as on plain Redis.
@@ -330,7 +330,7 @@ class ClusterPubSub:
         self._task: asyncio.Task[None] | None = None
         self._closed = False
 
-    # --- the interface Node uses (as PubSubConnection) ---------------------------------
+    # --- the interface Hub uses (as PubSubConnection) ---------------------------------
 
     @property
     def connected(self) -> bool:
