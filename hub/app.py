@@ -1,4 +1,7 @@
-"""create_app(): plugins, routers, lifespan and error handling in one place."""
+"""create_app(): the platform around the domains (middleware, lifespan, errors, OpenAPI, assets).
+
+The domains themselves (routes, dependencies, hooks) are plugged in by `hub.wiring.HubWiring`.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import structlog
-from litestar import Litestar, Request, Response, Router, get
+from litestar import Litestar, Request, Response, get
 from litestar.config.cors import CORSConfig
 from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.openapi.config import OpenAPIConfig
@@ -21,76 +24,26 @@ from litestar.plugins.prometheus import PrometheusConfig, PrometheusController
 from litestar.response import File
 from litestar.static_files import create_static_files_router
 
-from hub.accounts.api import AuthController, MeController, RealtimeTokenController
-from hub.billing.api import (
-    CreatorMoneyController,
-    StripeWebhookController,
-    TopupController,
-    WalletController,
-)
-from hub.billing.receipts_api import HANDLERS as RECEIPT_HANDLERS
-from hub.community.api import HANDLERS as COMMUNITY_HANDLERS
 from hub.live import setup as realtime_setup
-from hub.live.admin_api import RealtimeAdminController
-from hub.media.api import SampleMediaController, serve_media
 from hub.media.storage import close_stores
-from hub.moderation.api import HANDLERS as MODERATION_HANDLERS
-from hub.oauth.api import HANDLERS as OAUTH_HANDLERS
-from hub.ops.api import OpsController
 from hub.platform import outages
 from hub.platform import redis as hub_redis
 from hub.platform.auth import build_jwt_auth
 from hub.platform.client_ip import trusted_proxies_middleware_factory
 from hub.platform.db import UnstorableText, close_pool, start_pool
-from hub.platform.errors import Problem, bad_request
+from hub.platform.errors import bad_request
 from hub.platform.logging import configure_logging
 from hub.platform.middleware import request_context_middleware, security_headers_middleware_factory
 from hub.platform.rate_limit import FailOpenRedisStore
 from hub.platform.settings import Settings, get_settings
 from hub.platform.strict_json import check_json_body
-from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
-from hub.recommendations.api import HANDLERS as RECOMMENDATION_HANDLERS
-from hub.rooms.api import MyRoomsController, RoomsController
-from hub.runs.api import HANDLERS as RUNS_HANDLERS
-from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
-from hub.subscriptions.api import HANDLERS as SUBSCRIPTION_HANDLERS
-from hub.web.account_pages import HANDLERS as ACCOUNT_PAGES
-from hub.web.fragments import HANDLERS as WEB_FRAGMENTS
-from hub.web.fragments import problem_fragment
-from hub.web.manage import HANDLERS as MANAGE_FRAGMENTS
-from hub.web.market_fragments import HANDLERS as MARKET_FRAGMENTS
-from hub.web.moderation_pages import HANDLERS as MODERATION_PAGES
-from hub.web.pages import PagesController
 from hub.web.render import template_config
+from hub.wiring import HubWiring
 
 log = structlog.get_logger(__name__)
 ROOT = Path(__file__).resolve().parent.parent
 STATIC = ROOT / "static"
 NODE_MODULES = ROOT / "node_modules"
-
-# Each domain adds its controllers here.
-API_V1_HANDLERS: list[Any] = [
-    AuthController,
-    MeController,
-    RealtimeTokenController,
-    WalletController,
-    TopupController,
-    StripeWebhookController,
-    CreatorMoneyController,
-    *RUNS_HANDLERS,
-    *LEAK_GUARD_HANDLERS,
-    *PROMPTS_HANDLERS,
-    *COMMUNITY_HANDLERS,
-    RoomsController,
-    MyRoomsController,
-    RealtimeAdminController,
-    *MODERATION_HANDLERS,
-    SampleMediaController,
-    *RECOMMENDATION_HANDLERS,
-    *OAUTH_HANDLERS,
-    *RECEIPT_HANDLERS,
-    *SUBSCRIPTION_HANDLERS,
-]
 
 
 def _unstorable_text_handler(request: Request[Any, Any, Any], exc: UnstorableText) -> Response[Any]:
@@ -209,37 +162,21 @@ def create_app(settings: Settings | None = None) -> Litestar:
     prometheus = PrometheusConfig(
         app_name="hub", prefix="hub_http", group_path=True, exclude=["^/metrics"]
     )
-    api = Router(path="/api/v1", route_handlers=API_V1_HANDLERS)
     static = create_static_files_router(
         path="/static",
         directories=[STATIC],
         opt={"exclude_from_auth": True},
         include_in_schema=False,
     )
-    web = Router(
-        path="/",
-        route_handlers=[
-            PagesController,
-            *WEB_FRAGMENTS,
-            *MARKET_FRAGMENTS,
-            *MANAGE_FRAGMENTS,
-            *ACCOUNT_PAGES,
-            *MODERATION_PAGES,
-        ],
-        exception_handlers={Problem: problem_fragment},
-        include_in_schema=False,
-    )
     app = Litestar(
+        # The domains' routes, dependencies and hooks come from HubWiring (hub/wiring.py);
+        # these are the platform's own.
         route_handlers=[
-            api,
-            OpsController,
             PrometheusController,
             manifest,
             favicon,
             static,
-            serve_media,
             *_vendor_routers(),
-            web,
             *realtime_setup.route_handlers(rt_engine),
         ],
         lifespan=[lifespan],
@@ -252,7 +189,10 @@ def create_app(settings: Settings | None = None) -> Litestar:
             prometheus.middleware,
             rate_limit.middleware,
         ],
-        plugins=[ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        plugins=[
+            HubWiring(),
+            ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True)),
+        ],
         exception_handlers={
             UnstorableText: _unstorable_text_handler,
             Exception: _internal_error_handler,

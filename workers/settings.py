@@ -23,6 +23,7 @@ from hub.platform import redis as hub_redis
 from hub.platform.db import close_pool, start_pool
 from hub.platform.logging import configure_logging
 from hub.platform.settings import get_settings
+from hub.wiring import register_domain_hooks
 from workers import jobs
 
 log = structlog.get_logger("workers")
@@ -42,6 +43,7 @@ async def heartbeat(ctx: dict[str, Any]) -> None:
 
 async def startup(ctx: dict[str, Any]) -> None:
     configure_logging(settings.log_level, settings.log_json)
+    register_domain_hooks()  # the same hooks as the app: a job may register or erase a user
     ctx["worker_id"] = f"{socket.gethostname()}:{os.getpid()}"
     ctx["after_outage"] = heartbeat
     ctx["http"] = httpx.AsyncClient(timeout=httpx.Timeout(30.0, connect=5.0))

@@ -13,7 +13,7 @@ from litestar.status_codes import (
     HTTP_204_NO_CONTENT,
 )
 
-from hub.accounts import hooks, service, verification
+from hub.accounts import service, verification
 from hub.accounts.schemas import (
     Accepted,
     AuthResponse,
@@ -32,12 +32,8 @@ from hub.accounts.schemas import (
     UserOut,
     VerifyEmailRequest,
 )
-from hub.mail import outbox
 from hub.platform.auth import CurrentUser, optional_user
 from hub.platform.errors import unauthorized
-
-hooks.exporters["mail"] = outbox.export_user
-hooks.add(hooks.on_user_erased, outbox.erase_user)
 
 
 def _client_ip(request: Request[Any, Any, Any]) -> str:

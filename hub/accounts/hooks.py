@@ -1,5 +1,8 @@
 """Extension points other domains plug into, so accounts knows nothing about them.
 
+They are filled in one place, `hub.wiring.register_domain_hooks()` (the app, the worker and the
+demo data all call it); importing a module registers nothing.
+
 - `on_user_registered`: called inside the registration transaction with the new user id
   (the ledger opens the wallet here, so both commit or neither does).
 - `on_email_verified`: called inside the verification transaction (an
@@ -37,11 +40,23 @@ async def run_email(hooks: list[EmailHook], user_id: str, email: str) -> None:
         await hook(user_id, email)
 
 
-def add(hooks: list[Any], hook: Any) -> None:
-    """Register once, even if the registering module is imported again (tests, reloads)."""
-    if all(
-        getattr(h, "__qualname__", h) != getattr(hook, "__qualname__", hook)
-        or getattr(h, "__module__", None) != getattr(hook, "__module__", None)
-        for h in hooks
-    ):
-        hooks.append(hook)
+def install(
+    *,
+    on_registered: list[UserHook],
+    on_verified: list[EmailHook],
+    on_signed_out: list[UserHook],
+    on_erased: list[UserHook],
+    exports: dict[str, Exporter],
+) -> None:
+    """Set every extension point at once; `hub.wiring.register_domain_hooks` is the only caller.
+
+    The lists are filled in place (modules hold references to them), and replaced rather than
+    appended to, so wiring twice (every `create_app()` in tests, the worker in the same
+    process) never runs a hook twice.
+    """
+    on_user_registered[:] = on_registered
+    on_email_verified[:] = on_verified
+    on_user_signed_out[:] = on_signed_out
+    on_user_erased[:] = on_erased
+    exporters.clear()
+    exporters.update(exports)

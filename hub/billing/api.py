@@ -1,4 +1,4 @@
-"""Money routes (thin). Importing this module also registers the starter-credits hook."""
+"""Money routes (thin)."""
 
 from __future__ import annotations
 
@@ -9,14 +9,9 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from hub.accounts import hooks
 from hub.billing import payouts, service, topups
 from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, SalesTotals, WalletOut
 from hub.platform.auth import CurrentUser
-
-hooks.add(hooks.on_user_registered, service.on_user_registered)
-hooks.add(hooks.on_email_verified, service.on_email_verified)
-hooks.exporters["money"] = service.export_user
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
 Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]

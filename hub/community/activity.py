@@ -13,7 +13,6 @@ import time
 
 import structlog
 
-from hub.accounts import hooks
 from hub.platform.redis import get_redis
 
 log = structlog.get_logger(__name__)
@@ -48,7 +47,3 @@ async def last_seen(user_ids: list[str]) -> dict[str, float]:
         return {}
     values = await get_redis().mget([_key(u) for u in user_ids])
     return {u: float(v) for u, v in zip(user_ids, values, strict=True) if v is not None}
-
-
-# A new account counts as seen at registration (before its first signed-in request).
-hooks.add(hooks.on_user_registered, touch)

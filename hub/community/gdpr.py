@@ -1,4 +1,4 @@
-"""The marketplace's part of GDPR export and erasure (registered with hub.accounts.hooks).
+"""The marketplace's part of GDPR export and erasure (wired in hub/wiring.py).
 
 Export holds only the user's own data: their prompts (with templates and versions: they are
 the owner), samples, the reviews they wrote, whom they follow and who follows them, their
@@ -15,7 +15,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from hub.accounts import hooks
 from hub.platform.db import fetch
 
 
@@ -113,7 +112,3 @@ async def erase_for_user(user_id: str) -> None:
     await fetch("DELETE FROM blocks WHERE blocker_id = $1 OR blocked_id = $1", uid)
     await fetch("DELETE FROM notification_settings WHERE user_id = $1", uid)
     await fetch("DELETE FROM notification_digests WHERE user_id = $1", uid)
-
-
-hooks.exporters["marketplace"] = export_for_user
-hooks.add(hooks.on_user_erased, erase_for_user)

@@ -7,7 +7,6 @@ from typing import Any
 from litestar import Litestar
 
 from hub import live
-from hub.accounts import hooks as account_hooks
 from hub.live.channels import HubAuthenticator, HubPolicy
 from hub.platform.redis import with_timeouts
 from hub.platform.settings import Settings
@@ -38,7 +37,6 @@ async def start(app: Litestar, engine: Engine) -> None:
     await engine.start()
     live.install(engine.publish, engine.disconnect_user, engine.publish_many)
     live.install_server(engine)
-    account_hooks.add(account_hooks.on_user_signed_out, live.disconnect_user)
 
 
 async def stop(app: Litestar, engine: Engine) -> None:

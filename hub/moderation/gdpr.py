@@ -1,4 +1,4 @@
-"""Moderation's part of GDPR export and erasure (registered with hub.accounts.hooks).
+"""Moderation's part of GDPR export and erasure (wired in hub/wiring.py).
 
 Export: the reports the user filed and any suspension of them. Erasure blanks the reasons
 they wrote (the cases keep their counts, so the queue stays truthful); the audit log is kept
@@ -10,7 +10,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from hub.accounts import hooks
 from hub.platform.db import fetch
 
 
@@ -30,7 +29,3 @@ async def export_for_user(user_id: str) -> dict[str, Any]:
 
 async def erase_for_user(user_id: str) -> None:
     await fetch("UPDATE reports SET reason = '[erased]' WHERE reporter_id = $1", uuid.UUID(user_id))
-
-
-hooks.exporters["moderation"] = export_for_user
-hooks.add(hooks.on_user_erased, erase_for_user)

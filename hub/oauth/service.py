@@ -415,6 +415,4 @@ async def erase_user(user_id: str) -> None:
     await fetch("DELETE FROM oauth_pending_links WHERE user_id = $1", uid)
 
 
-hooks.exporters["sign_in_providers"] = export_user
-hooks.add(hooks.on_user_erased, erase_user)
 _ = auth  # the access tokens come from hub.accounts' own issuer

@@ -18,7 +18,6 @@ import asyncpg
 import structlog
 
 from hub import live, outbox
-from hub.accounts import hooks as account_hooks
 from hub.community import mentions
 from hub.live.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
 from hub.moderation import audit, suspensions
@@ -722,7 +721,3 @@ async def erase_for_user(user_id: str) -> None:
             log.warning("rooms.erase_history_failed", room=row["slug"], exc_info=True)
     await fetch("DELETE FROM room_members WHERE user_id = $1 AND role <> 'owner'", uid)
     await fetch("DELETE FROM room_reads WHERE user_id = $1", uid)
-
-
-account_hooks.exporters["rooms"] = export_for_user
-account_hooks.add(account_hooks.on_user_erased, erase_for_user)

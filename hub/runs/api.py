@@ -9,15 +9,11 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from hub.accounts import hooks
 from hub.billing import service as billing
 from hub.platform.auth import CurrentUser, optional_user
 from hub.platform.errors import forbidden
 from hub.runs import service
 from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
-
-hooks.exporters["runs"] = service.export_user
-hooks.add(hooks.on_user_erased, service.erase_user)
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
 Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]

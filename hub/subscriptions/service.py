@@ -328,13 +328,3 @@ async def cancel_now(subscription_id: str) -> bool:
     )
     log.info("subscriptions.ended_for_erasure", subscription_id=subscription_id)
     return ended is not None
-
-
-def _register_export() -> None:
-    from hub.accounts import hooks
-
-    hooks.exporters["subscriptions"] = export_user
-    hooks.add(hooks.on_user_erased, end_for_erased_user)
-
-
-_register_export()

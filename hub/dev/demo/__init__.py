@@ -20,10 +20,12 @@ SEEDERS = [
 
 
 async def seed_all() -> None:
-    import hub.app  # noqa: F401 - loads every domain, so their hooks (e.g. starter credits) are registered
     from hub.platform import redis as hub_redis
     from hub.platform.db import close_pool, start_pool
     from hub.platform.settings import get_settings
+    from hub.wiring import register_domain_hooks
+
+    register_domain_hooks()  # the same hooks as the app's: wallets, starter credits, ...
 
     hub_redis.connect(get_settings().queue_redis)
     await start_pool(min_size=1, max_size=4)
