@@ -35,9 +35,10 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard package.json)
 		else echo "npm not found: the centrifuge-js tests will be skipped"; fi; fi
 	touch $(STAMP)
 
+# Every Python file of the repository (hub, realtime, workers, tests, bench, drill, top level).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check hub workers tests
+	$(VENV)/bin/ruff format --check .
 
 # Fault drills against servers of their own (loopback, bounded); figures in docs/operations.md.
 drill: $(STAMP)

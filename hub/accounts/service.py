@@ -19,7 +19,7 @@ from hub.accounts.emails import email_digest, looks_like_email, normalise_email
 from hub.accounts.passwords import hash_password, needs_rehash, verify_password
 from hub.accounts.schemas import PasswordChange, ProfilePatch, RegisterRequest, UserOut
 from hub.platform import auth
-from hub.platform.db import engine, fetch, fetchrow, is_unique_violation
+from hub.platform.db import fetch, fetchrow, is_unique_violation, transaction
 from hub.platform.errors import Problem, conflict, not_found, too_many, unauthorized
 from hub.platform.redis import get_redis
 from hub.platform.settings import get_settings
@@ -106,7 +106,7 @@ async def register(
     password_hash = await hash_password(body.password)
     display_name = (body.display_name or body.handle).strip() or body.handle
     try:
-        async with engine().transaction():
+        async with transaction():
             row = await fetchrow(
                 f"INSERT INTO users (email, handle, display_name, password_hash) VALUES ($1, $2, $3, $4) "
                 f"RETURNING {USER_COLUMNS}",
@@ -201,7 +201,7 @@ async def refresh(token: str) -> tuple[str, str, int]:
     Presenting an already-used token means it leaked: the whole family is revoked.
     """
     token_hash = _hash_refresh(token)
-    async with engine().transaction():
+    async with transaction():
         current = await fetchrow(
             "UPDATE refresh_tokens SET used_at = now() WHERE token_hash = $1 AND used_at IS NULL "
             'AND revoked_at IS NULL AND expires_at > now() RETURNING family_id, "user"',
@@ -371,7 +371,7 @@ async def export_user(user_id: str) -> dict[str, Any]:
 async def erase_user(user: auth.CurrentUser) -> None:
     """GDPR erasure: personal data removed or anonymised; ledger entries stay, without personal data."""
     uid = uuid.UUID(user.id)
-    async with engine().transaction():
+    async with transaction():
         row = await fetchrow(
             "UPDATE users SET email = $2, handle = $3, display_name = 'Deleted user', bio = '', "
             "password_hash = '!', roles = '{}', deleted_at = now(), updated_at = now() "

@@ -31,7 +31,7 @@ from hub.accounts import hooks
 from hub.accounts.emails import email_digest, normalise_email
 from hub.accounts.passwords import hash_password
 from hub.platform import auth
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import Problem, conflict, not_found, too_many
 from hub.platform.redis import get_redis
 from hub.platform.settings import get_settings
@@ -176,7 +176,7 @@ async def resend_verification(user_id: str) -> str:
     if row["email_verified_at"] is not None:
         raise conflict("Your email address is already verified.", "already-verified")
     await _throttle(f"hub:mail:verify:{user_id}")
-    async with engine().transaction():
+    async with transaction():
         mail_id = await queue_verification_mail(uid, row["email"], row["handle"])
     mail.deliver_soon([mail_id])
     log.info("user.verification_resent", user_id=user_id)
@@ -196,7 +196,7 @@ async def request_password_reset(email: str) -> None:
     if row is None:
         return
     settings = get_settings()
-    async with engine().transaction():
+    async with transaction():
         token = await _new_token(row["id"], RESET, address, settings.password_reset_ttl_seconds)
         link = f"{settings.public_url.rstrip('/')}/reset-password#reset-password={token}"
         minutes = settings.password_reset_ttl_seconds // 60
@@ -221,7 +221,7 @@ async def request_password_reset(email: str) -> None:
 async def confirm_password_reset(token: str, password: str) -> str:
     """Set the new password, end every session; returns the user id."""
     password_hash = await hash_password(password)
-    async with engine().transaction():
+    async with transaction():
         used = await _consume(token, RESET)
         if used is None:
             raise _invalid("password reset")

@@ -60,18 +60,19 @@ async def create_topup(user_id: str, amount_cents: int, idempotency_key: str | N
         earlier = await _by_key(uid, idempotency_key)
         if earlier is not None:
             return await _replay(client, earlier, amount_cents)
-    options: dict[str, Any] = {}
+    options: stripe.RequestOptions = {}
     if idempotency_key:  # Stripe dedupes too, so concurrent retries share one PaymentIntent
         options["idempotency_key"] = f"topup:{user_id}:{idempotency_key}"
     try:
+        # No `payment_method_types`: the API version this client speaks (2026-10-28.endive)
+        # refuses it with a 400; cards come from the account's dynamic payment methods.
         intent = await client.v1.payment_intents.create_async(
             params={
                 "amount": amount_cents,
                 "currency": "usd",
-                "payment_method_types": ["card"],
                 "metadata": {"user_id": user_id, "purpose": "wallet_topup"},
             },
-            options=options,  # type: ignore[arg-type]
+            options=options,
         )
     except stripe.StripeError as exc:
         raise _provider_error(user_id, exc) from exc

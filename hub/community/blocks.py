@@ -13,7 +13,7 @@ from datetime import datetime
 import structlog
 
 from hub.community.schemas import BlockedOut, BlockedPage, BlockState
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import not_found, validation_error
 from hub.platform.pagination import decode_cursor, page
 
@@ -73,7 +73,7 @@ async def block(user_id: str, handle: str) -> tuple[BlockState, bool]:
     target = await _target(handle)
     if target["id"] == me:
         raise validation_error("handle", "You cannot block yourself.")
-    async with engine().transaction():
+    async with transaction():
         inserted = await fetch(
             "INSERT INTO blocks (blocker_id, blocked_id) VALUES ($1, $2) "
             "ON CONFLICT DO NOTHING RETURNING 1",

@@ -27,7 +27,7 @@ import structlog
 from hub import mail
 from hub.community import activity, notifications, preferences
 from hub.platform.auth import ALGORITHM, ISSUER
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
@@ -151,7 +151,7 @@ async def _send_one(user: dict[str, Any], period: datetime, settings: Settings) 
     if not items:
         return None
     subject, text = compose(user, items, settings)
-    async with engine().transaction():
+    async with transaction():
         claimed = await fetch(
             "INSERT INTO notification_digests (user_id, period_start, notification_count) "
             "VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING 1",

@@ -18,6 +18,7 @@ import msgspec
 
 from hub import outbox
 from hub.community.schemas import (
+    NotificationKind,
     NotificationSettingsOut,
     NotificationSettingsPatch,
     TypeSetting,
@@ -25,7 +26,7 @@ from hub.community.schemas import (
 from hub.platform.db import fetch, fetchrow
 
 #: Every kind of notification, with the words a settings page shows for it.
-KINDS: dict[str, str] = {
+KINDS: dict[NotificationKind, str] = {
     "follower.new": "Someone follows you",
     "review.new": "Someone reviews one of your prompts",
     "sale.earned": "You earn money from a sale",
@@ -54,7 +55,7 @@ async def get_settings(user_id: str) -> NotificationSettingsOut:
         uuid.UUID(user_id),
     )
     overrides = _types(row["types"]) if row else {}
-    types = {}
+    types: dict[str, TypeSetting] = {}
     for kind, label in KINDS.items():
         in_app, email = _setting(overrides, kind)
         types[kind] = TypeSetting(in_app=in_app, email=email, label=label)

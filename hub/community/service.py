@@ -16,7 +16,7 @@ import structlog
 from hub import outbox
 from hub.community import blocks, notifications
 from hub.community.schemas import CreatorOut, FollowingOut, FollowingPage, FollowState
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import forbidden, not_found, validation_error
 from hub.platform.pagination import decode_cursor, page
 from hub.prompts import service as prompts
@@ -137,7 +137,7 @@ async def unfollow(user_id: str, handle: str) -> FollowState:
     """Stop following a creator. Idempotent: unfollowing someone you do not follow is fine."""
     me = uuid.UUID(user_id)
     target = await _creator_row(handle)
-    async with engine().transaction():
+    async with transaction():
         await remove_follow(me, target["id"])
         count = await _follower_count(target["id"])
     return FollowState(handle=target["handle"], following=False, follower_count=count)

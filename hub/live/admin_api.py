@@ -108,7 +108,7 @@ async def _engine(request: Request[CurrentUser, Any, Any]) -> Engine:
     )
     if row is None or "admin" not in (row["roles"] or ()):
         raise forbidden("Only admins may use the realtime server API.")
-    return request.app.state.realtime  # type: ignore[no-any-return]
+    return request.app.state.realtime
 
 
 def _known(engine: Engine, channel: str) -> str:

@@ -22,7 +22,7 @@ from hub.media import images
 from hub.media.queries import MEDIA_COLUMNS, media_out
 from hub.media.schemas import MediaOut
 from hub.media.storage import get_store
-from hub.platform.db import engine, fetchrow
+from hub.platform.db import fetchrow, transaction
 from hub.platform.errors import Problem, forbidden, not_found, validation_error
 from hub.platform.settings import get_settings
 
@@ -84,7 +84,7 @@ async def add_media(
     await store.put(key, processed.image.data, processed.image.content_type)
     await store.put(thumbnail_key, processed.thumbnail.data, processed.thumbnail.content_type)
     try:
-        async with engine().transaction():
+        async with transaction():
             locked = await fetchrow(
                 "SELECT id FROM prompt_samples WHERE id = $1 AND prompt_id = $2 FOR UPDATE",
                 sample_id,

@@ -245,7 +245,7 @@ async def report(user: CurrentUser, body: ReportIn) -> tuple[ReportOut, bool]:
             reason,
         )
         created = row is not None
-        if created:
+        if row is not None:
             await fetch(
                 "UPDATE moderation_cases SET report_count = report_count + 1, "
                 "last_reported_at = now() WHERE id = $1",

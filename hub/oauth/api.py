@@ -46,7 +46,7 @@ class OAuthController(Controller):
             items=[
                 ProviderOut(
                     name=p, label=providers.LABELS[p], start_url=f"/api/v1/auth/oauth/{p}/start"
-                )  # type: ignore[arg-type]
+                )
                 for p in providers.configured()
             ]
         )

@@ -23,11 +23,12 @@ from joserfc import jwt
 from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 
+from hub.oauth.schemas import Provider
 from hub.platform.settings import Settings, get_settings
 
 log = structlog.get_logger(__name__)
 
-LABELS = {"github": "GitHub", "google": "Google"}
+LABELS: dict[str, str] = {"github": "GitHub", "google": "Google"}
 _HTTP_TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 _DISCOVERY_TTL = 3600.0
 
@@ -46,10 +47,10 @@ class Identity:
     login: str  # a handle suggestion
 
 
-def configured(settings: Settings | None = None) -> list[str]:
+def configured(settings: Settings | None = None) -> list[Provider]:
     """Providers with a client id and secret, in a stable order."""
     s = settings or get_settings()
-    out = []
+    out: list[Provider] = []
     if s.oauth_github_client_id and s.oauth_github_client_secret:
         out.append("github")
     if s.oauth_google_client_id and s.oauth_google_client_secret:

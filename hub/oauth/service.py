@@ -38,7 +38,7 @@ from hub.accounts.emails import normalise_email
 from hub.oauth import providers
 from hub.oauth.providers import Identity, ProviderError
 from hub.platform import auth
-from hub.platform.db import engine, fetch, fetchrow, is_unique_violation
+from hub.platform.db import fetch, fetchrow, is_unique_violation, transaction
 from hub.platform.errors import Problem, conflict, not_found, validation_error
 from hub.platform.redis import get_redis
 from hub.platform.settings import get_settings
@@ -291,7 +291,7 @@ async def _mail_link_confirmation(
     label = providers.LABELS[identity.provider]
     link = f"{settings.public_url.rstrip('/')}/#link-identity={token}"
     hours = max(1, settings.oauth_link_ttl_seconds // 3600)
-    async with engine().transaction():
+    async with transaction():
         await fetch(
             "INSERT INTO oauth_pending_links (token_hash, user_id, provider, subject, email, "
             "expires_at) VALUES ($1, $2, $3, $4, $5, $6)",
@@ -321,7 +321,7 @@ async def _mail_link_confirmation(
 
 async def confirm_link(token: str) -> dict[str, Any]:
     """Follow the mailed link: the identity joins the account, which is signed in."""
-    async with engine().transaction():
+    async with transaction():
         row = await fetchrow(
             "UPDATE oauth_pending_links SET used_at = now() WHERE token_hash = $1 "
             "AND used_at IS NULL AND expires_at > now() "
@@ -375,7 +375,7 @@ async def list_identities(user_id: str) -> list[dict[str, Any]]:
 async def unlink(user_id: str, provider: str) -> None:
     """Refused when it is the only way into the account (no password, no other identity)."""
     uid = uuid.UUID(user_id)
-    async with engine().transaction():
+    async with transaction():
         user = await fetchrow(
             "SELECT password_hash FROM users WHERE id = $1 AND deleted_at IS NULL FOR UPDATE", uid
         )

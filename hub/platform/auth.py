@@ -173,6 +173,11 @@ async def check_claims_not_revoked(claims: TokenClaims) -> None:
         raise TokenRejected("token has been revoked")
 
 
+def _token_jti(token: Token) -> str:
+    """Litestar types `jti` as a string or a sequence of them; the hub issues only a string."""
+    return token.jti if isinstance(token.jti, str) else ""
+
+
 async def check_not_revoked(token: Token) -> None:
     await check_claims_not_revoked(
         TokenClaims(
@@ -180,7 +185,7 @@ async def check_not_revoked(token: Token) -> None:
             exp=int(token.exp.timestamp()),
             iat=token.iat.timestamp(),
             typ=str(token.extras.get("typ") or ""),
-            jti=token.jti or "",
+            jti=_token_jti(token),
             fam=str(token.extras.get("fam") or ""),
             ist=float(token.extras.get("ist") or 0.0),
         )
@@ -191,7 +196,7 @@ def user_from_token(token: Token) -> CurrentUser:
     return CurrentUser(
         id=token.sub,
         roles=tuple(token.extras.get("roles") or ()),
-        jti=token.jti or "",
+        jti=_token_jti(token),
         family=str(token.extras.get("fam") or ""),
         expires_at=int(token.exp.timestamp()),
     )

@@ -15,7 +15,7 @@ with `--forwarded-allow-ips='*'`).
 from __future__ import annotations
 
 import ipaddress
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from litestar.types import ASGIApp, Receive, Scope, Send
 
@@ -65,7 +65,7 @@ def client_from(peer: str, forwarded_for: list[str], nets: tuple[Network, ...]) 
     return client
 
 
-def trusted_proxies_middleware_factory(trusted: Iterable[str]) -> object:
+def trusted_proxies_middleware_factory(trusted: Iterable[str]) -> Callable[[ASGIApp], ASGIApp]:
     nets = parse_networks(trusted)
 
     def trusted_proxies_middleware(app: ASGIApp) -> ASGIApp:
@@ -78,7 +78,7 @@ def trusted_proxies_middleware_factory(trusted: Iterable[str]) -> object:
                 if forwarded:
                     host = client_from(client[0], forwarded, nets)
                     if host != client[0]:
-                        scope["client"] = (host, 0)  # type: ignore[typeddict-item]
+                        scope["client"] = (host, 0)
             await app(scope, receive, send)
 
         return middleware

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any
 
 import asyncpg
 from piccolo.engine import engine_finder
-from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.postgres import PostgresEngine, PostgresTransaction
 
 from hub.platform.settings import get_settings
 
@@ -65,6 +66,17 @@ def engine() -> PostgresEngine:
         assert isinstance(db, PostgresEngine), "piccolo_conf.DB must be a PostgresEngine"
         _engine = db
     return _engine
+
+
+def transaction() -> AbstractAsyncContextManager[PostgresTransaction]:
+    """`async with transaction():` a transaction on the hub's engine (nested: the outer one's).
+
+    The same object as `engine().transaction()`, typed for what it does: Piccolo annotates
+    its `__aexit__` as returning `bool`, which tells a type checker that an exception raised
+    in the block may be swallowed (it never is), so every `raise` and `return` inside a block
+    would read as one the code after it may run without.
+    """
+    return engine().transaction()
 
 
 async def run_ddl(sql: str) -> None:

@@ -36,7 +36,7 @@ class Problem(ProblemDetailsException):
 
 
 def bad_request(detail: str, field: str | None = None) -> Problem:
-    extra = {"invalid_params": [{"name": field, "reason": detail}]} if field else {}
+    extra: dict[str, Any] = {"invalid_params": [{"name": field, "reason": detail}]} if field else {}
     return Problem(400, "bad-request", "Bad request", detail, **extra)
 
 

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import structlog
+from litestar.enums import ScopeType
 from litestar.types import ASGIApp, Message, Receive, Scope, Send
 
 from hub.platform.settings import get_settings
@@ -45,7 +46,7 @@ def request_context_middleware(app: ASGIApp) -> ASGIApp:
     """Bind a request id (incoming X-Request-ID or a new one) to logs and echo it back."""
 
     async def middleware(scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != ScopeType.HTTP:
             await app(scope, receive, send)
             return
         request_id = ""

@@ -97,9 +97,9 @@ POSTGRES_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-def outage_of(exc: BaseException) -> str | None:
+def outage_of(exc: BaseException | None) -> str | None:
     """'redis' or 'postgres' when `exc` (or what caused it) means that dependency could not
-    be reached in time; None for anything else (a bug stays a bug)."""
+    be reached in time; None for anything else (a bug stays a bug) and for no exception."""
     seen: set[int] = set()
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:

@@ -9,6 +9,7 @@ command that timed out is never silently sent twice.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from redis.asyncio import Redis
@@ -29,8 +30,11 @@ _client: Redis | None = None
 _users = 0
 
 
+_hiredis_pack: Callable[[tuple[Any, ...]], bytes] | None
 try:
-    from hiredis import pack_command as _hiredis_pack
+    import hiredis
+
+    _hiredis_pack = hiredis.pack_command
 except ImportError:  # pragma: no cover - hiredis is a dependency; redis-py packs without it
     _hiredis_pack = None
 

@@ -7,12 +7,12 @@ indexes. Only rows whose count changed are written.
 
 from __future__ import annotations
 
-from hub.platform.db import engine, fetch
+from hub.platform.db import fetch, transaction
 
 
 async def refresh_runs_7d() -> int:
     """Set runs_7d from the `runs` table; returns how many prompts changed."""
-    async with engine().transaction():
+    async with transaction():
         rows = await fetch(
             "WITH counts AS (SELECT prompt_id, count(*)::int AS n FROM runs "
             "WHERE created_at > now() - interval '7 days' GROUP BY prompt_id), "

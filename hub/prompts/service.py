@@ -27,7 +27,7 @@ from hub.community.fanout import enqueue_prompt_fanout
 from hub.media import queries as media_queries
 from hub.moderation import audit, suspensions
 from hub.platform import outages
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import conflict, forbidden, not_found, too_many, validation_error
 from hub.platform.pagination import decode_cursor, page
 from hub.platform.redis import get_redis
@@ -522,7 +522,7 @@ async def add_sample(prompt_id: uuid.UUID, owner_id: str, body: SampleCreate) ->
     owner = uuid.UUID(owner_id)
     if (body.output is None) == (body.run_id is None):
         raise validation_error("output", "Send either `output` (text) or `run_id`, not both.")
-    async with engine().transaction():
+    async with transaction():
         row = await _load(prompt_id, owner, lock=True)
         _require_owner(row, owner, "add samples")
         variables = list(row["variables"] or [])

@@ -15,6 +15,7 @@ import math
 import os
 import re
 from decimal import Decimal
+from typing import Any
 
 import msgspec
 
@@ -69,7 +70,7 @@ def _openai_models() -> list[ModelSpec]:
     raw = os.environ.get("HUB_OPENAI_MODELS")
     if not settings.openai_base_url and not raw:
         return []
-    entries = (
+    entries: list[dict[str, Any]] = (
         json.loads(raw)
         if raw
         else [

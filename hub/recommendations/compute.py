@@ -29,7 +29,7 @@ from typing import Any
 
 import structlog
 
-from hub.platform.db import engine, fetch
+from hub.platform.db import fetch, transaction
 from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
@@ -149,7 +149,7 @@ async def similar_for(prompt_id: uuid.UUID) -> list[dict[str, Any]]:
 async def refresh_prompt(prompt_id: uuid.UUID) -> int:
     """Recompute one prompt's "more like this"; returns how many items it has now."""
     rows = await similar_for(prompt_id)
-    async with engine().transaction():
+    async with transaction():
         # Two refreshes of one list (the cron and a manual run) take turns, so the second
         # one's DELETE sees the first one's rows.
         await fetch("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 1))", str(prompt_id))
@@ -176,7 +176,7 @@ async def refresh_prompt(prompt_id: uuid.UUID) -> int:
 async def refresh_user(user_id: uuid.UUID) -> int:
     """Recompute one user's "for you"; returns how many items it has now."""
     rows = await fetch(_FOR_YOU_SQL, user_id)
-    async with engine().transaction():
+    async with transaction():
         await fetch("SELECT pg_advisory_xact_lock(hashtextextended($1::text, 2))", str(user_id))
         await fetch("DELETE FROM user_recommendations WHERE user_id = $1", user_id)
         if rows:

@@ -21,7 +21,7 @@ import structlog
 from hub import outbox
 from hub.community import blocks, notifications
 from hub.platform.auth import CurrentUser
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import forbidden, not_found, validation_error
 from hub.rooms import service
 from hub.rooms.schemas import Author, DirectMessageOut, Mention, MessageOut
@@ -74,7 +74,7 @@ async def send(user: CurrentUser, handle: str, text: str) -> DirectMessageOut:
     except service.PostRefused as exc:
         raise service.refusal_to_problem(exc) from exc
     slug = dm_slug(me, peer["id"])
-    async with engine().transaction():
+    async with transaction():
         created = await fetch(
             "INSERT INTO rooms (slug, title, visibility, kind) "
             "VALUES ($1, 'Direct messages', 'private', 'dm') ON CONFLICT (slug) DO NOTHING "

@@ -23,7 +23,7 @@ from hub.live.channels import UNSUBSCRIBE_ACCESS_REVOKED, UNSUBSCRIBE_BANNED
 from hub.moderation import audit, suspensions
 from hub.platform import outages
 from hub.platform.auth import CurrentUser
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import Problem, bad_request, conflict, forbidden, not_found, too_many
 from hub.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.platform.redis import get_redis
@@ -516,7 +516,7 @@ async def ban(slug: str, user: CurrentUser, handle: str, minutes: int) -> tuple[
     if str(target["id"]) == user.id:
         raise conflict("You cannot ban yourself.")
     until = datetime.now(UTC) + timedelta(minutes=minutes)
-    async with engine().transaction():
+    async with transaction():
         await fetch(
             "INSERT INTO room_bans (room_id, user_id, until, created_by) VALUES ($1, $2, $3, $4) "
             "ON CONFLICT (room_id, user_id) DO UPDATE SET until = EXCLUDED.until, created_by = EXCLUDED.created_by, "
@@ -612,7 +612,7 @@ async def create_room(user: CurrentUser, slug: str, title: str, visibility: str)
     if not title:
         raise bad_request("title cannot be blank.", "title")
     try:
-        async with engine().transaction():
+        async with transaction():
             row = await fetchrow(
                 "INSERT INTO rooms (slug, title, visibility, kind, owner_id) VALUES ($1, $2, $3, 'custom', $4) "
                 "RETURNING id",

@@ -196,10 +196,10 @@ async def subscribe(subscriber_id: str, handle: str, key: str | None) -> Subscri
         _ts(sub["current_period_end"]),
     )
     assert row is not None
-    invoice = sub.get("latest_invoice") if isinstance(sub.get("latest_invoice"), dict) else {}
-    intent = (
-        invoice.get("payment_intent") if isinstance(invoice.get("payment_intent"), dict) else {}
-    )
+    latest_invoice = sub.get("latest_invoice")
+    invoice: dict[str, Any] = latest_invoice if isinstance(latest_invoice, dict) else {}
+    payment_intent = invoice.get("payment_intent")
+    intent: dict[str, Any] = payment_intent if isinstance(payment_intent, dict) else {}
     log.info("subscriptions.started", subscription_id=str(row["id"]), creator_id=str(creator["id"]))
     return SubscribeOut(
         subscription=await subscription_out(row),

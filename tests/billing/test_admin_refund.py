@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from hub.billing import ledger
 from hub.billing import service as billing
-from hub.platform.db import engine, fetch
+from hub.platform.db import fetch, transaction
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import make_prompt, start, wait_run, wallet
 
@@ -64,7 +64,7 @@ async def test_admin_refund_reverses_and_records_creator_debt(client, register):
     )
     assert await billing.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8)) >= 32
     acc = await ledger.user_accounts(creator.id, ["earnings_available", "payouts_in_transit"])
-    async with engine().transaction():
+    async with transaction():
         await ledger.post(
             "payout_created",
             f"test:payout:{uuid.uuid4()}",

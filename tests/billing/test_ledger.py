@@ -8,7 +8,7 @@ import asyncpg
 import pytest
 
 from hub.billing import ledger, service
-from hub.platform.db import engine, fetch
+from hub.platform.db import fetch, transaction
 from tests.billing.invariants import assert_ledger_invariants
 
 
@@ -82,7 +82,7 @@ async def test_database_refuses_an_unbalanced_transaction(register, hub_env):
                     wallet,
                 )
         with pytest.raises(ledger.LedgerError, match="unbalanced"):
-            async with engine().transaction():
+            async with transaction():
                 await ledger.post("adjustment", f"test:{uuid.uuid4()}", [(wallet, 7), (wallet, 1)])
     finally:
         await conn.close()
@@ -93,7 +93,7 @@ async def test_database_refuses_a_negative_wallet(register):
     acct = await register()
     promotions = await ledger.platform_account("promotions")
     with pytest.raises(ledger.InsufficientFunds):
-        async with engine().transaction():
+        async with transaction():
             await ledger.post(
                 "adjustment",
                 f"test:{uuid.uuid4()}",

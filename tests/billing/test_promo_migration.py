@@ -7,7 +7,7 @@ import importlib
 
 from hub.billing import ledger
 from hub.billing import service as billing
-from hub.platform.db import engine, fetch, run_ddl
+from hub.platform.db import fetch, run_ddl, transaction
 from tests.billing.invariants import assert_ledger_invariants
 
 MIGRATION = importlib.import_module(
@@ -19,7 +19,7 @@ async def _legacy_credit(user_id: str, kind: str, amount: int, ref: str) -> None
     """What the ledger recorded before promo wallets existed: credits into `wallet`."""
     accounts = await ledger.user_accounts(user_id, ["wallet"])
     source = "promotions" if kind != "topup" else "stripe_clearing"
-    async with engine().transaction():
+    async with transaction():
         await ledger.post(
             kind,
             ref,
@@ -37,7 +37,7 @@ async def test_legacy_promotional_balances_move_to_the_promo_wallet(register):
     await _legacy_credit(mixed.id, "topup", 1000, f"legacy:t:{mixed.id}")
     for acct, spend in ((granted, 120), (mixed, 900)):
         accounts = await ledger.user_accounts(acct.id, ["wallet"])
-        async with engine().transaction():
+        async with transaction():
             await ledger.post(
                 "adjustment",
                 f"legacy:spend:{acct.id}",

@@ -12,7 +12,7 @@ import uuid
 from pathlib import Path
 
 from hub import mail
-from hub.platform.db import engine, fetchrow
+from hub.platform.db import fetchrow, transaction
 from tests.conftest import ROOT, unique
 from workers.mail import deliver_pending_mail
 
@@ -56,7 +56,7 @@ async def test_a_message_survives_an_smtp_outage(hub_server, mailbox):
     address = f"{unique('outage_')}@example.com"
     mailbox.stop()
     try:
-        async with engine().transaction():
+        async with transaction():
             mail_id = await mail.queue(
                 to=address, subject="Still here", text="after the outage", kind="test"
             )

@@ -10,7 +10,7 @@ import uuid
 import structlog
 
 from hub.community import service as community
-from hub.platform.db import engine, fetch, fetchrow
+from hub.platform.db import fetch, fetchrow, transaction
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptCreate, SampleCreate
 
@@ -127,7 +127,7 @@ async def seed() -> None:
                 prompt_id = await _prompt_id(owner, title) if owner else None
         if user is None or prompt_id is None:
             continue
-        async with engine().transaction():
+        async with transaction():
             inserted = await fetch(
                 "INSERT INTO reviews (prompt_id, user_id, rating, body) VALUES ($1, $2, $3, $4) "
                 "ON CONFLICT (prompt_id, user_id) DO NOTHING RETURNING id",

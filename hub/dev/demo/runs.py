@@ -4,6 +4,8 @@ fixed Idempotency-Key, and a run that already ended is not executed again."""
 
 from __future__ import annotations
 
+from typing import Literal
+
 import httpx
 import structlog
 
@@ -14,7 +16,8 @@ from hub.runs.schemas import RunRequest
 
 log = structlog.get_logger(__name__)
 
-DEMO_RUNS = [
+#: (buyer, prompt owner, prompt title, visibility, inputs)
+DEMO_RUNS: list[tuple[str, str, str, Literal["private", "public"], dict[str, str]]] = [
     (
         "bob",
         "alice",
