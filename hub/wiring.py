@@ -51,7 +51,7 @@ from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.recommendations.api import HANDLERS as RECOMMENDATION_HANDLERS
 from hub.rooms import service as rooms
 from hub.rooms.api import MyRoomsController, RoomsController
-from hub.runs import service as runs
+from hub.runs import gdpr as runs_gdpr
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
 from hub.runs.incidents_api import HANDLERS as LEAK_GUARD_HANDLERS
 from hub.subscriptions import service as subscriptions
@@ -85,7 +85,7 @@ def register_domain_hooks() -> None:
             moderation_gdpr.erase_for_user,
             oauth.erase_user,
             rooms.erase_for_user,
-            runs.erase_user,
+            runs_gdpr.erase_user,
             subscriptions.end_for_erased_user,
         ],
         # GET /me/export: one section per domain, in this order.
@@ -96,7 +96,7 @@ def register_domain_hooks() -> None:
             "moderation": moderation_gdpr.export_for_user,
             "sign_in_providers": oauth.export_user,
             "rooms": rooms.export_for_user,
-            "runs": runs.export_user,
+            "runs": runs_gdpr.export_user,
             "subscriptions": subscriptions.export_user,
         },
     )

@@ -1,4 +1,4 @@
-"""Run jobs. `execute_run` is enqueued with job id `run:<run_id>:<attempt>` (hub.runs.service).
+"""Run jobs. `execute_run` is enqueued with job id `run:<run_id>:<attempt>` (hub.runs.jobs).
 
 Idempotent: it claims the run (`queued -> running` for that attempt) or does nothing, so a
 duplicated or retried job never streams, charges or announces twice.

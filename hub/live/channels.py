@@ -226,7 +226,7 @@ async def _can_watch_run(user_id: str | None, run_id: str) -> bool:
     except ValueError:
         return False
     try:
-        from hub.runs.service import can_watch_run
+        from hub.runs.queries import can_watch_run
     except ImportError:
         return False
     return bool(await can_watch_run(user_id, run_id))

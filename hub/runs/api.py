@@ -12,8 +12,9 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from hub.billing import service as billing
 from hub.platform.auth import CurrentUser, optional_user
 from hub.platform.errors import forbidden
-from hub.runs import service
+from hub.runs import lifecycle, pricing, queries, refunds
 from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
+from hub.runs.start import start_run
 
 Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
 Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]
@@ -40,7 +41,7 @@ class PromptRunsController(Controller):
         max_tokens: Annotated[int | None, Parameter(ge=1, le=8000)] = None,
     ) -> Estimate:
         user = await optional_user(request)
-        return await service.estimate(str(prompt_id), max_tokens, user.id if user else None)
+        return await pricing.estimate(str(prompt_id), max_tokens, user.id if user else None)
 
     @post(
         "/{prompt_id:uuid}/runs",
@@ -67,7 +68,7 @@ class PromptRunsController(Controller):
             ),
         ] = None,
     ) -> RunOut:
-        return await service.start_run(request.user.id, str(prompt_id), data, idempotency_key)
+        return await start_run(request.user.id, str(prompt_id), data, idempotency_key)
 
 
 class RunsController(Controller):
@@ -83,7 +84,7 @@ class RunsController(Controller):
     )
     async def get_run(self, run_id: UUID, request: Request[Any, Any, Any]) -> RunOut:
         user = await optional_user(request)
-        return await service.get_run(str(run_id), user.id if user else None)
+        return await queries.get_run(str(run_id), user.id if user else None)
 
     @post(
         "/{run_id:uuid}/cancel",
@@ -94,7 +95,7 @@ class RunsController(Controller):
         "far, as for a completed run.",
     )
     async def cancel(self, run_id: UUID, request: Request[CurrentUser, Any, Any]) -> CancelOut:
-        return await service.request_cancel(str(run_id), request.user.id)
+        return await lifecycle.request_cancel(str(run_id), request.user.id)
 
 
 class MyRunsController(Controller):
@@ -105,7 +106,7 @@ class MyRunsController(Controller):
     async def my_runs(
         self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
     ) -> RunPage:
-        return await service.my_runs(request.user.id, limit, cursor)
+        return await queries.my_runs(request.user.id, limit, cursor)
 
 
 class LiveRunsController(Controller):
@@ -117,7 +118,7 @@ class LiveRunsController(Controller):
         self, request: Request[Any, Any, Any], limit: Limit = 20, cursor: Cursor = None
     ) -> RunPage:
         user = await optional_user(request)
-        return await service.live_runs(limit, cursor, user.id if user else None)
+        return await queries.live_runs(limit, cursor, user.id if user else None)
 
 
 class AdminRunsController(Controller):
@@ -137,7 +138,7 @@ class AdminRunsController(Controller):
     ) -> billing.AdminRefund:
         if not request.user.is_admin:
             raise forbidden("Only admins can refund runs.")
-        return await service.admin_refund(str(run_id), request.user.id)
+        return await refunds.admin_refund(str(run_id), request.user.id)
 
 
 HANDLERS: list[Any] = [

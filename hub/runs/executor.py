@@ -43,7 +43,8 @@ from hub.prompts.service import render_template
 from hub.providers import provider_for
 from hub.providers.base import CompletionRequest, ProviderError, TokenDelta, Usage
 from hub.providers.models import get_model
-from hub.runs import incidents, leak_guard, service
+from hub.runs import incidents, leak_guard, lifecycle, publishing
+from hub.runs.queries import load
 from hub.runs.schemas import event
 
 log = structlog.get_logger(__name__)
@@ -87,7 +88,7 @@ async def _listen_for_cancels() -> None:
         pubsub = None
         try:
             pubsub = get_redis().pubsub(ignore_subscribe_messages=True)
-            await pubsub.subscribe(service.CANCEL_CHANNEL)
+            await pubsub.subscribe(lifecycle.CANCEL_CHANNEL)
             if failing:
                 log.info("run.cancel_listener_resumed")
                 failing = False
@@ -136,17 +137,6 @@ async def shutdown() -> None:
     for future in _persister.waiting.values():  # nobody will write them now
         future.cancel()
     _persister.waiting = {}
-
-
-async def _claim(run_id: str, attempt: int, worker_id: str) -> dict[str, Any] | None:
-    return await fetchrow(
-        "UPDATE runs SET status = 'running', worker_id = $3, heartbeat_at = now(), "
-        "started_at = coalesce(started_at, now()), updated_at = now() "
-        "WHERE id = $1 AND attempt = $2 AND status = 'queued' RETURNING *",
-        uuid.UUID(run_id),
-        attempt,
-        worker_id,
-    )
 
 
 async def _produce(
@@ -314,7 +304,7 @@ class _Stream:
             if text is not None:
                 self.parts.append(text)
                 self.confirmed_seq = int(data["seq"])
-            pos = service.position(result)
+            pos = publishing.position(result)
             if pos is not None:
                 new_epoch = new_epoch or (self.position is not None and pos[1] != self.position[1])
                 self.position = pos
@@ -574,7 +564,7 @@ class _Flusher:
         for stream in batch:
             datas = stream.take()
             spans.append((stream, len(datas)))
-            channel = service.channel(stream.run_id)
+            channel = publishing.channel(stream.run_id)
             items += [(channel, data) for data in datas]
         stall = get_settings().run_publish_stall_seconds
         try:
@@ -620,7 +610,7 @@ _flusher = _Flusher()
 
 async def execute(run_id: str, attempt: int, *, worker_id: str, http: httpx.AsyncClient) -> str:
     """Run one attempt; returns what happened: completed|failed|canceled|skipped|lost."""
-    row = await _claim(run_id, attempt, worker_id)
+    row = await lifecycle.claim(run_id, attempt, worker_id)
     if row is None:
         await _republish_terminal(run_id)
         return "skipped"
@@ -639,10 +629,9 @@ async def execute(run_id: str, attempt: int, *, worker_id: str, http: httpx.Asyn
 
 async def _republish_terminal(run_id: str) -> None:
     """A duplicated job of a run that ended: make sure its terminal event went out."""
-    row = await service.load(run_id)
-    if row is not None and row["terminal_event"] and row["terminal_published_at"] is None:
-        ev = row["terminal_event"]
-        await service.publish_terminal(run_id, json.loads(ev) if isinstance(ev, str) else ev, 0)
+    row = await load(run_id)
+    if row is not None:
+        await publishing.publish_unpublished_terminal(row)
 
 
 STREAM_STALLED = (
@@ -750,7 +739,7 @@ async def _run(
         )
     terminal = await _settle_tolerantly(
         stream,
-        lambda: service.complete(
+        lambda: lifecycle.complete(
             run_id,
             attempt=attempt,
             worker_id=worker_id,
@@ -764,7 +753,7 @@ async def _run(
     )
     if terminal is None:
         return "lost"
-    await service.announce(terminal)
+    await lifecycle.announce(terminal)
     return "completed"
 
 
@@ -828,15 +817,15 @@ async def _render(row: dict[str, Any]) -> tuple[str, leak_guard.LeakGuard | None
 
 
 async def _finish_fail(run_id: str, attempt: int, worker_id: str, code: str, message: str) -> str:
-    terminal = await service.fail(run_id, code, message, attempt=attempt, worker_id=worker_id)
+    terminal = await lifecycle.fail(run_id, code, message, attempt=attempt, worker_id=worker_id)
     if terminal is None:
         return "lost"
-    await service.announce(terminal)
+    await lifecycle.announce(terminal)
     return "failed"
 
 
 async def _finish_cancel(run_id: str, attempt: int, worker_id: str, stream: _Stream | None) -> str:
-    terminal = await service.cancel_now(
+    terminal = await lifecycle.cancel_now(
         run_id,
         output=stream.output if stream else None,
         output_tokens=stream.tokens if stream else None,
@@ -847,5 +836,5 @@ async def _finish_cancel(run_id: str, attempt: int, worker_id: str, stream: _Str
     )
     if terminal is None:
         return "lost"
-    await service.announce(terminal)
+    await lifecycle.announce(terminal)
     return "canceled"

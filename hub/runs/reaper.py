@@ -8,22 +8,17 @@ Each pass (an arq cron, every few seconds, on whichever worker takes the tick):
   if its job still exists), and failed + refunded after `run_queued_timeout_seconds`;
 - a terminal event committed but never published (the publisher died in between) is
   published now.
-Every transition is guarded in SQL, so concurrent reapers and a late worker cannot both win.
+The transitions are `hub.runs.lifecycle`'s, each guarded under the run's row lock or in one
+UPDATE, so concurrent reapers and a late worker cannot both win; the reaper only decides which.
 """
 
 from __future__ import annotations
 
-import json
-import uuid
-from typing import Any
-
 import structlog
 
-from hub import outbox
-from hub.platform.db import fetch, fetchrow
+from hub.platform.db import fetch
 from hub.platform.settings import get_settings
-from hub.runs import service
-from hub.runs.schemas import event
+from hub.runs import jobs, lifecycle, publishing
 
 log = structlog.get_logger(__name__)
 
@@ -33,34 +28,6 @@ WORKER_LOST = (
 )
 NOT_STARTED = "No worker could start this run in time. You were not charged."
 QUEUED_RETRY_SECONDS = 30.0
-
-
-async def restart(run_id: str, attempt: int, stale_seconds: float) -> bool:
-    async with outbox.transaction(deliver=False) as job:
-        row = await fetchrow(
-            "UPDATE runs SET status = 'queued', attempt = attempt + 1, output = '', "
-            "output_tokens = 0, delta_seq = 0, worker_id = NULL, heartbeat_at = now(), "
-            "updated_at = now() WHERE id = $1 AND status = 'running' AND attempt = $2 "
-            "AND heartbeat_at < now() - make_interval(secs => $3) RETURNING attempt",
-            uuid.UUID(run_id),
-            attempt,
-            float(stale_seconds),
-        )
-        if row is None:
-            return False
-        new_attempt = int(row["attempt"])
-        await outbox.enqueue(
-            service.JOB_FUNCTION, run_id, new_attempt, job_id=service.job_id(run_id, new_attempt)
-        )
-    result = await service._publish(
-        run_id,
-        event("run.restarted", run_id=run_id, attempt=new_attempt, reason="worker_lost"),
-    )
-    if result is not service.PUBLISH_FAILED:
-        await service._record_position(run_id, new_attempt, result)
-    await outbox.deliver_now(job)  # after run.restarted, so the new attempt's events follow it
-    log.warning("run.restarted", run_id=run_id, attempt=new_attempt)
-    return True
 
 
 async def reap(
@@ -85,21 +52,21 @@ async def reap(
     for r in stale_runs:
         run_id = str(r["id"])
         if r["cancel_requested_at"] is not None:
-            terminal = await service.cancel_now(
+            terminal = await lifecycle.cancel_now(
                 run_id, from_status=("running",), only_if_silent_for=stale
             )
             if terminal is not None:
-                await service.announce(terminal)
+                await lifecycle.announce(terminal)
                 counts["canceled"] += 1
         elif r["attempt"] < attempts:
-            if await restart(run_id, r["attempt"], stale):
+            if await lifecycle.restart(run_id, r["attempt"], stale):
                 counts["restarted"] += 1
         else:
-            terminal = await service.fail(
+            terminal = await lifecycle.fail(
                 run_id, "worker_lost", WORKER_LOST, only_if_silent_for=stale
             )
             if terminal is not None:
-                await service.announce(terminal)
+                await lifecycle.announce(terminal)
                 counts["failed"] += 1
 
     queued = await fetch(
@@ -114,35 +81,33 @@ async def reap(
     for r in queued:
         run_id = str(r["id"])
         if r["cancel_requested_at"] is not None:
-            terminal = await service.cancel_now(run_id, from_status=("queued",))
+            terminal = await lifecycle.cancel_now(run_id, from_status=("queued",))
             if terminal is not None:
-                await service.announce(terminal)
+                await lifecycle.announce(terminal)
                 counts["canceled"] += 1
         elif r["expired"]:
-            terminal = await service.fail(run_id, "not_started", NOT_STARTED)
+            terminal = await lifecycle.fail(run_id, "not_started", NOT_STARTED)
             if terminal is not None:
-                await service.announce(terminal)
+                await lifecycle.announce(terminal)
                 counts["failed"] += 1
         else:
             await fetch(
                 "UPDATE runs SET heartbeat_at = now() WHERE id = $1 AND status = 'queued'", r["id"]
             )
-            await service.enqueue(run_id, r["attempt"])
+            await jobs.enqueue(run_id, r["attempt"])
             counts["requeued"] += 1
 
     unpublished = await fetch(
-        "SELECT id, attempt, terminal_event FROM runs WHERE terminal_event IS NOT NULL "
+        "SELECT id, terminal_event, terminal_published_at FROM runs "
+        "WHERE terminal_event IS NOT NULL "
         "AND terminal_published_at IS NULL AND finished_at < now() - make_interval(secs => $1) "
         "LIMIT $2",
         float(publish_grace_seconds),
         limit,
     )
     for r in unpublished:
-        ev: Any = r["terminal_event"]
-        await service.publish_terminal(
-            str(r["id"]), json.loads(ev) if isinstance(ev, str) else ev, r["attempt"]
-        )
-        counts["republished"] += 1
+        if await publishing.publish_unpublished_terminal(r):
+            counts["republished"] += 1
     if any(counts.values()):
         log.info("runs.reaped", **counts)
     return counts

@@ -36,7 +36,9 @@ from hub.prompts.schemas import PromptCreate
 from hub.rooms import dms
 from hub.rooms import reads as room_reads
 from hub.rooms import service as rooms
-from hub.runs import service as runs
+from hub.runs import lifecycle, pricing, refunds
+from hub.runs import queries as runs
+from hub.runs import start as runs_start
 from hub.runs.schemas import RunRequest
 from hub.web.render import fragment
 
@@ -116,7 +118,7 @@ class PublicFragments(Controller):
         max_tokens: Annotated[int, Parameter(ge=1, le=8000)] = 200,
     ) -> Template:
         user = await optional_user(request)
-        est = await runs.estimate(str(prompt_id), max_tokens, _uid(user))
+        est = await pricing.estimate(str(prompt_id), max_tokens, _uid(user))
         return fragment("estimate.html", e=est)
 
     @get("/follow/{handle:str}")
@@ -234,7 +236,7 @@ class PersonalFragments(Controller):
             "expected_price_cents"
         ):
             body["expected_price_cents"] = data["expected_price_cents"]
-        run = await runs.start_run(
+        run = await runs_start.start_run(
             request.user.id,
             str(prompt_id),
             _decode(RunRequest, body),
@@ -255,7 +257,7 @@ class PersonalFragments(Controller):
     async def cancel_run(
         self, request: Request[CurrentUser, Any, Any], run_id: uuid.UUID
     ) -> Template:
-        await runs.request_cancel(str(run_id), request.user.id)
+        await lifecycle.request_cancel(str(run_id), request.user.id)
         run = await runs.get_run(str(run_id), request.user.id)
         return fragment("run_summary.html", run=run, mine=True, cancelling=True)
 
@@ -494,7 +496,7 @@ class PersonalFragments(Controller):
         run_id = data.get("run_id", "").strip()
         if prompts.parse_uuid(run_id) is None:
             raise bad_request("Give the run's id (a UUID).", "run_id")
-        out = await runs.admin_refund(run_id, request.user.id)
+        out = await refunds.admin_refund(run_id, request.user.id)
         return fragment(
             "notice.html",
             text=f"Refunded {out.refunded_cents / 100:.2f} USD to the buyer of run {run_id}.",

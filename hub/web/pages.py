@@ -15,7 +15,7 @@ from hub.community import service as community
 from hub.platform.errors import Problem
 from hub.prompts import service as prompts
 from hub.rooms import service as rooms
-from hub.runs import service as runs
+from hub.runs import queries as runs
 from hub.web.render import page
 
 Q = Annotated[str | None, Parameter(max_length=200, required=False)]

@@ -8,8 +8,9 @@ from datetime import UTC, datetime, timedelta
 from hub.billing import service as billing
 from hub.billing.service import split_price
 from hub.platform.db import fetchrow
-from hub.runs import service as runs
+from hub.runs.jobs import jobs_routed_to
 from hub.runs.schemas import RunRequest
+from hub.runs.start import start_run
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import LiveRecorder, make_prompt, start, wait_run
 
@@ -44,13 +45,13 @@ async def test_dashboard_equals_ledger_and_sales_events_equal_paid_runs(client, 
             await wait_run(client, buyers[0 if i in (0, 3) else i], r.json()["id"])
             for i, r in enumerate(started)
         ]
-        canceled = await runs.start_run(
-            buyers[1].id,
-            a["id"],
-            RunRequest(inputs={"topic": "x"}, max_tokens=4),
-            str(uuid.uuid4()),
-            queue_name="arq:test-no-worker",
-        )
+        with jobs_routed_to("arq:test-no-worker"):  # no worker: it stays queued
+            canceled = await start_run(
+                buyers[1].id,
+                a["id"],
+                RunRequest(inputs={"topic": "x"}, max_tokens=4),
+                str(uuid.uuid4()),
+            )
         r = await client.post(f"/runs/{canceled.id}/cancel", headers=buyers[1].headers)
         assert r.status_code == 202
     assert all(d["status"] == "completed" for d in done)

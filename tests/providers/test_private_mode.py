@@ -16,8 +16,9 @@ from collections.abc import Iterator
 
 import structlog
 
-from hub.runs import service as runs
+from hub.runs.jobs import jobs_routed_to
 from hub.runs.schemas import RunRequest
+from hub.runs.start import start_run
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import LiveRecorder, make_prompt, start, wait_run
 from tests.runs.workerproc import worker_process
@@ -99,15 +100,14 @@ async def test_private_template_never_leaves_the_provider_request(
         with worker_process(hub_env, tmp_path, **sub_env) as proc:
             started = []
             for name in ("demo", down.name, reject.name):
-                started.append(
-                    await runs.start_run(
+                with jobs_routed_to(proc.queue):
+                    run = await start_run(
                         buyer.id,
                         prompts[name]["id"],
                         RunRequest(inputs={"topic": "owls"}, max_tokens=12, visibility="public"),
                         str(uuid.uuid4()),
-                        queue_name=proc.queue,
                     )
-                )
+                started.append(run)
             finished = [await wait_run(client, buyer, run.id) for run in started]
             await asyncio.sleep(0.3)
             worker_log = proc.log()

@@ -35,7 +35,7 @@ async def main(action: str, args: dict[str, Any]) -> dict[str, Any]:
             return {"id": out.id}
         if action == "start_run":
             from hub.runs.schemas import RunRequest
-            from hub.runs.service import start_run
+            from hub.runs.start import start_run
 
             run = await start_run(
                 args["buyer_id"],

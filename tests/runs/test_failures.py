@@ -10,9 +10,10 @@ import pytest
 from centrifuge import Client
 
 from hub.providers.demo import demo_output
-from hub.runs import executor, reaper
-from hub.runs import service as runs
+from hub.runs import executor, jobs, lifecycle, reaper
+from hub.runs.jobs import jobs_routed_to
 from hub.runs.schemas import RunRequest
+from hub.runs.start import start_run
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import (
     TERMINAL_TYPES,
@@ -33,13 +34,13 @@ async def _queued_run(client, register, price: int = 20, max_tokens: int = 8):
     creator = await register()
     buyer = await register()
     prompt = await make_prompt(client, creator, price_cents=price)
-    run = await runs.start_run(
-        buyer.id,
-        prompt["id"],
-        RunRequest(inputs={"topic": "tea"}, max_tokens=max_tokens),
-        str(uuid.uuid4()),
-        queue_name=NOBODY,
-    )
+    with jobs_routed_to(NOBODY):
+        run = await start_run(
+            buyer.id,
+            prompt["id"],
+            RunRequest(inputs={"topic": "tea"}, max_tokens=max_tokens),
+            str(uuid.uuid4()),
+        )
     return creator, buyer, prompt, run
 
 
@@ -71,7 +72,7 @@ async def test_a_duplicated_job_does_nothing(client, register, worker):
         outcome = await executor.execute(
             run["id"], 1, worker_id="duplicate", http=worker.ctx["http"]
         )
-        await runs.enqueue(run["id"], 1)  # arq: a job id that already ran is not run again
+        await jobs.enqueue(run["id"], 1)  # arq: a job id that already ran is not run again
         await asyncio.sleep(0.3)
     assert outcome == "skipped"
     assert rec.run_events(run["id"]) == []
@@ -96,7 +97,7 @@ async def test_cancel_of_a_queued_run_refunds_everything(client, register):
 
 async def test_reaper_restarts_a_run_whose_worker_went_silent(client, register, worker):
     _, buyer, _, run = await _queued_run(client, register, max_tokens=12)
-    claimed = await executor._claim(run.id, 1, "ghost-worker")  # then the ghost dies
+    claimed = await lifecycle.claim(run.id, 1, "ghost-worker")  # then the ghost dies
     assert claimed is not None
     await asyncio.sleep(0.3)
     with LiveRecorder() as rec:
@@ -120,7 +121,7 @@ async def test_reaper_restarts_a_run_whose_worker_went_silent(client, register, 
 
 async def test_reaper_fails_and_refunds_when_attempts_are_used_up(client, register):
     _, buyer, _, run = await _queued_run(client, register, price=30)
-    assert await executor._claim(run.id, 1, "ghost-worker") is not None
+    assert await lifecycle.claim(run.id, 1, "ghost-worker") is not None
     await asyncio.sleep(0.3)
     with LiveRecorder() as rec:
         await reaper.reap(stale_seconds=0.2, max_attempts=1)
@@ -132,7 +133,7 @@ async def test_reaper_fails_and_refunds_when_attempts_are_used_up(client, regist
     assert (await wallet(client, buyer))["balance_cents"] == 500
     # A late write from the ghost changes nothing: it no longer holds the run.
     assert (
-        await runs.complete(
+        await lifecycle.complete(
             run.id,
             attempt=1,
             worker_id="ghost-worker",
@@ -149,7 +150,7 @@ async def test_reaper_fails_and_refunds_when_attempts_are_used_up(client, regist
 
 async def test_a_terminal_event_lost_in_a_crash_is_published_by_the_reaper(client, register):
     _, buyer, _, run = await _queued_run(client, register)
-    terminal = await runs.cancel_now(run.id)  # committed; the process "dies" before announcing
+    terminal = await lifecycle.cancel_now(run.id)  # committed; the process "dies" before announcing
     assert terminal is not None
     with LiveRecorder() as rec:
         await reaper.reap(publish_grace_seconds=0)
@@ -171,13 +172,13 @@ async def test_sigkill_of_the_worker_mid_run(client, register, hub_server, killa
     creator = await register()
     buyer = await register()
     prompt = await make_prompt(client, creator, price_cents=25)
-    run = await runs.start_run(
-        buyer.id,
-        prompt["id"],
-        RunRequest(inputs={"topic": "tea"}, max_tokens=300, visibility="private"),
-        str(uuid.uuid4()),
-        queue_name=killable_worker.queue,
-    )
+    with jobs_routed_to(killable_worker.queue):
+        run = await start_run(
+            buyer.id,
+            prompt["id"],
+            RunRequest(inputs={"topic": "tea"}, max_tokens=300, visibility="private"),
+            str(uuid.uuid4()),
+        )
     mid = await wait_run(client, buyer, run.id, until=lambda r: len(r["output"]) > 20, within=20)
     assert mid["status"] == "running" and mid["attempt"] == 1
     killable_worker.proc.send_signal(signal.SIGKILL)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 
 from hub.platform.redis import get_redis
-from hub.runs import service
+from hub.runs import publishing
 from tests.runs.helpers import make_prompt, start, wait_run
 
 
@@ -19,7 +19,7 @@ async def test_republished_terminal_event_is_not_duplicated(client, register):
     stream_key = f"hub:{{runs:{run['id']}}}:stream"
     before = await get_redis().xrange(stream_key)
     # As the reaper does for a terminal event whose "published" mark was lost in a crash:
-    await service.publish_terminal(run["id"], {"type": "run.completed", "run_id": run["id"]}, 0)
+    await publishing.publish_terminal(run["id"], {"type": "run.completed", "run_id": run["id"]})
     after = await get_redis().xrange(stream_key)
     assert len(after) == len(before)
     types = [json.loads(fields[b"d"])["type"] for _, fields in after]

@@ -11,8 +11,9 @@ import structlog
 
 from hub.platform.db import fetchrow
 from hub.runs import executor
-from hub.runs import service as runs
+from hub.runs.jobs import jobs_held_back
 from hub.runs.schemas import RunRequest
+from hub.runs.start import start_run
 
 log = structlog.get_logger(__name__)
 
@@ -54,13 +55,13 @@ async def seed() -> None:
             prompt = await _prompt(owner_handle, title)
             if buyer is None or prompt is None:
                 continue
-            run = await runs.start_run(
-                str(buyer["id"]),
-                str(prompt["id"]),
-                RunRequest(inputs=inputs, visibility=visibility, max_tokens=60),
-                f"seed:{buyer_handle}:{title}",
-                enqueue_job=False,
-            )
+            with jobs_held_back():  # executed right here, not by a worker
+                run = await start_run(
+                    str(buyer["id"]),
+                    str(prompt["id"]),
+                    RunRequest(inputs=inputs, visibility=visibility, max_tokens=60),
+                    f"seed:{buyer_handle}:{title}",
+                )
             if run.status == "queued":
                 await executor.execute(run.id, run.attempt, worker_id="seed", http=http)
                 made += 1
