@@ -110,7 +110,7 @@ class Trace:
     def install(self) -> None:
         hub = engine.hub
         inner_msg = hub.on_message
-        inner_flush = engine._flush
+        inner_flush = engine.fanout.flush
 
         def on_message(rchannel: bytes, payload: bytes) -> None:
             i = payload.find(b'"t":')
@@ -121,7 +121,7 @@ class Trace:
 
         def flush() -> None:
             start = time.time_ns()
-            n = len(engine._dirty) + sum(len(g.members) for g in engine.groups)
+            n = len(engine.fanout.dirty) + sum(len(g.members) for g in engine.fanout.groups)
             inner_flush()
             end = time.time_ns()
             if self._recv and n > 100:
@@ -132,7 +132,7 @@ class Trace:
                 del t0
 
         hub.on_message = on_message
-        engine._flush = flush  # type: ignore[method-assign]
+        engine.fanout.flush = flush  # type: ignore[method-assign]
         if hub.pubsub is not None:
             hub.pubsub.on_message = on_message
 

@@ -4,7 +4,7 @@
 
 Builds the engine's hub with N direct-write JSON subscribers of one channel whose transports
 only count bytes, then feeds publications to `Hub.on_message` (as Redis pub/sub does) and
-runs the engine's flush after each one (one loop iteration per Redis read). Reports the
+runs the engine's fan-out flush after each one (one loop iteration per Redis read). Reports the
 CPU time (process time, so other load on the machine barely matters; the minimum over the
 repeats) per publication and per delivery. This is the Python part of the fan-out that
 `realtime_fanout.py` measures end to end (there most of the cost is the `write` syscall and
@@ -42,8 +42,9 @@ class FakeProtocol:
 
     def __init__(self) -> None:
         self.transport = CountingTransport()
-        self.writable = asyncio.Event()
-        self.writable.set()
+        from realtime.lean import LeanEvent
+
+        self.writable = LeanEvent(True)  # realtime.gateway swaps uvicorn's asyncio.Event for it
         self.close_sent = False
 
 
@@ -57,7 +58,7 @@ async def measure(n: int, pubs: int, repeat: int) -> dict[str, float]:
     policy = SimplePolicy({"bench": NamespaceOptions(history_size=100, history_ttl_seconds=300)})
     engine = Engine("redis://unused", policy, None, EngineConfig())  # type: ignore[arg-type]
     keys = Keys("hub")
-    engine.hub = Hub(keys, engine)
+    engine.hub = Hub(keys, engine.fanout)
     rchannel = keys.pubsub(channel)
     entry = ChannelEntry(channel, rchannel)
     engine.hub.entries[rchannel] = entry
@@ -77,7 +78,7 @@ async def measure(n: int, pubs: int, repeat: int) -> dict[str, float]:
         for _ in range(pubs):
             offset += 1
             engine.hub.on_message(rchannel, b"p%d:e:%s" % (offset, payload))
-            engine._flush()
+            engine.fanout.flush()
         best = min(best, time.process_time() - start)
     delivered = sum(p.transport.bytes > 0 for p in protos)
     assert delivered == n, "every subscriber must have received frames"

@@ -25,9 +25,12 @@ from realtime.errors import (
     PublishRejected,
     TokenExpired,
 )
+from realtime.fanout import frames
 from realtime.hub import Sub
+from realtime.lean import LeanEvent
 from realtime.policy import ANONYMOUS, Credentials, user_limit_of
-from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec, ws_frame
+from realtime.protocol.codec import Command, JsonCodec, ProtobufCodec
+from realtime.states import ClientState
 from realtime.transports import WEBSOCKET, Transport
 
 if TYPE_CHECKING:
@@ -40,36 +43,7 @@ _decode = msgspec.json.decode
 
 FLAG_REJECT_UNRECOVERED = 2
 
-CONNECTING = 0
-CONNECTED = 1
-CLOSED = 2
-
-
-def frames(protobuf: int, items: list[bytes], limit: int) -> bytes:
-    """Queued payloads as websocket frames: as few as possible, each at most `limit` bytes
-    (JSON lines joined with newlines, Protobuf messages concatenated - both are how the
-    protocol packs several messages in a frame)."""
-    if protobuf:
-        opcode, sep = 2, b""
-    else:
-        opcode, sep = 1, b"\n"
-    if len(items) == 1:
-        return ws_frame(opcode, items[0])
-    total = sum(len(i) for i in items)
-    if total <= limit:
-        return ws_frame(opcode, sep.join(items))
-    out = []
-    batch: list[bytes] = []
-    size = 0
-    for item in items:
-        if batch and size + len(item) > limit:
-            out.append(ws_frame(opcode, sep.join(batch)))
-            batch = []
-            size = 0
-        batch.append(item)
-        size += len(item) + 1
-    out.append(ws_frame(opcode, sep.join(batch)))
-    return b"".join(out)
+CONNECTING, CONNECTED, CLOSED = ClientState.CONNECTING, ClientState.CONNECTED, ClientState.CLOSED
 
 
 def client_info(raw: bytes) -> dict[str, Any] | None:
@@ -166,7 +140,7 @@ class Client:
         "creds",
         "info",
         "subs",
-        "_queue",
+        "queue",
         "_qbytes",
         "_waiter",
         "_writer",
@@ -179,10 +153,10 @@ class Client:
         "direct",
         "kind",
         "_dirty",
-        "_blocked",
-        "_write",
-        "_transport",
-        "_writable",
+        "blocked",
+        "direct_write",
+        "direct_transport",
+        "writable",
         "transport",
         "session",
         "done",
@@ -219,18 +193,31 @@ class Client:
         #: Which shared encoding of a publication this client takes (see Hub.on_publication):
         #: 0 JSON str (ASGI), 1 Protobuf bytes, 2 JSON bytes (direct), 3 Protobuf (direct).
         self.kind = (1 if protobuf else 0) | (2 if direct is not None else 0)
+        #: In the fan-out's list of clients to flush (realtime.fanout.DirectWrites.dirty).
         self._dirty = False
-        self._blocked: asyncio.Task[None] | None = None
-        # Cached from the protocol for the fan-out loop (Engine._flush_group).
-        self._transport: Any = direct.transport if direct is not None else None
-        self._write: Any = direct.transport.write if direct is not None else None
-        self._writable: asyncio.Event | None = direct.writable if direct is not None else None
+        # Direct-write state, public because the fan-out's per-subscriber loop
+        # (DirectWrites._flush_group) reads it without method calls: the task waiting for the
+        # peer to read again (None: not blocked), the protocol's flow-control event (a
+        # LeanEvent: `value` is is_set() without a call), its transport and bound `write`.
+        self.blocked: asyncio.Task[None] | None = None
+        self.writable: LeanEvent | None = None
+        self.direct_transport: Any = None
+        self.direct_write: Any = None
+        if direct is not None:
+            writable = direct.writable
+            if not isinstance(writable, LeanEvent):  # the gateway has swapped it already
+                writable = direct.writable = LeanEvent(writable.is_set())
+            self.writable = writable
+            self.direct_transport = direct.transport
+            self.direct_write = direct.transport.write
         self.id = str(uuid.uuid4())
         self.state = CONNECTING
         self.creds: Credentials = ANONYMOUS
         self.info = b""
         self.subs: dict[str, Sub] = {}
-        self._queue: list[Any] = []
+        #: Items waiting for the writer (ASGI) or the next flush (direct). Read by the fan-out
+        #: (a client with queued items does not join shared frames); only Client changes it.
+        self.queue: list[Any] = []
         self._qbytes = 0
         self._waiter: asyncio.Future[None] | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -262,26 +249,19 @@ class Client:
         """
         if self.state == CLOSED or self.slow:
             return
-        q = self._queue
-        if not q:  # see Hub._fanout_direct
-            engine = self.engine
-            engine.private_seq += 1
-            engine.queued.add(self)
+        q = self.queue
+        if not q:  # from now on it takes no shared frames (see DirectWrites.share)
+            self.engine.fanout.queue_started(self)
         q.append(item)
         self._qbytes += len(item)
         cfg = self.engine.config
         if self._qbytes > cfg.send_queue_max_bytes or len(q) > cfg.send_queue_max_messages:
-            self.slow = True
-            self._queue = []
-            self._qbytes = 0
-            self.engine.queued.discard(self)
-            metrics.SLOW_DISCONNECTS.inc()
-            asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_SLOW)
+            self._overflow()
             return
         if self.direct is not None:
             if not self._dirty:
                 self._dirty = True
-                self.engine.mark_dirty(self)
+                self.engine.fanout.mark_dirty(self)
             return
         waiter = self._waiter
         if waiter is not None:
@@ -294,43 +274,47 @@ class Client:
         take the shared frame): they precede whatever was queued after them."""
         if self.state == CLOSED or self.slow:
             return
-        q = self._queue
+        q = self.queue
         if not q:
-            engine = self.engine
-            engine.private_seq += 1
-            engine.queued.add(self)
+            self.engine.fanout.queue_started(self)
         q[0:0] = items
         self._qbytes += size
         cfg = self.engine.config
         if self._qbytes > cfg.send_queue_max_bytes or len(q) > cfg.send_queue_max_messages:
-            self.slow = True
-            self._queue = []
-            self._qbytes = 0
-            self.engine.queued.discard(self)
-            metrics.SLOW_DISCONNECTS.inc()
-            asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_SLOW)
+            self._overflow()
             return
         if not self._dirty:
             self._dirty = True
-            self.engine.mark_dirty(self)
+            self.engine.fanout.mark_dirty(self)
+
+    def _overflow(self) -> None:
+        """The send queue is over its bound: drop it and close with 3008 "slow" (soon, never
+        synchronously: the fan-out loop may be iterating over this client's channels)."""
+        self.slow = True
+        self.queue = []
+        self._qbytes = 0
+        self.engine.fanout.queue_emptied(self)
+        metrics.SLOW_DISCONNECTS.inc()
+        asyncio.get_running_loop().call_soon(self.close, errors.DISCONNECT_SLOW)
 
     def flush_direct(self) -> None:
-        """Write everything queued as one transport write (called once per loop iteration)."""
+        """Write everything queued as one transport write (called by the fan-out's flush, once
+        per loop iteration)."""
         self._dirty = False
-        q = self._queue
+        q = self.queue
         if not q or self.state == CLOSED:
             return
         proto = self.direct
         if proto.close_sent or proto.transport.is_closing():
             return
         if not proto.writable.is_set():  # the peer is not reading: keep queueing (bounded)
-            if self._blocked is None:
-                self._blocked = asyncio.get_running_loop().create_task(self._wait_writable())
+            if self.blocked is None:
+                self.blocked = asyncio.get_running_loop().create_task(self._wait_writable())
             return
-        self._queue = []
+        self.queue = []
         self._qbytes = 0
-        self.engine.queued.discard(self)
-        self._write(self._frames(q))
+        self.engine.fanout.queue_emptied(self)
+        self.direct_write(self._frames(q))
 
     def _frames(self, items: list[bytes]) -> bytes:
         return frames(1 if self.is_pb else 0, items, self.engine.config.write_batch_max_bytes)
@@ -339,10 +323,10 @@ class Client:
         try:
             await self.direct.writable.wait()
         finally:
-            self._blocked = None
-        if self._queue and not self._dirty and self.state != CLOSED:
+            self.blocked = None
+        if self.queue and not self._dirty and self.state != CLOSED:
             self._dirty = True
-            self.engine.mark_dirty(self)
+            self.engine.fanout.mark_dirty(self)
 
     async def _write_loop(self) -> None:
         loop = asyncio.get_running_loop()
@@ -352,16 +336,16 @@ class Client:
         limit = self.engine.config.write_batch_max_bytes
         try:
             while True:
-                q = self._queue
+                q = self.queue
                 if not q:
                     waiter = self._waiter = loop.create_future()
                     await waiter
                     continue
                 if self._qbytes <= limit:
                     items = q
-                    self._queue = []
+                    self.queue = []
                     self._qbytes = 0
-                    self.engine.queued.discard(self)
+                    self.engine.fanout.queue_emptied(self)
                 else:
                     size = 0
                     cut = 0
@@ -384,14 +368,14 @@ class Client:
         if self.state == CLOSED:
             return
         self.state = CLOSED
-        for task in (self._writer, self._blocked):
+        for task in (self._writer, self.blocked):
             if task is not None and task is not asyncio.current_task():
                 task.cancel()
-        self._writer = self._blocked = None
-        pending = [] if self.slow else self._queue
-        self._queue = []
+        self._writer = self.blocked = None
+        pending = [] if self.slow else self.queue
+        self.queue = []
         self._qbytes = 0
-        self.engine.queued.discard(self)
+        self.engine.fanout.queue_emptied(self)
         self.engine.detach(self)
         if disconnect is not None:
             metrics.DISCONNECTS.labels(str(disconnect.code)).inc()

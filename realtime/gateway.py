@@ -15,6 +15,7 @@ from litestar.handlers import asgi
 
 from realtime.lean import LeanEvent, LeanQueue
 from realtime.node import Engine
+from realtime.states import ClientState
 
 log = logging.getLogger("realtime.gateway")
 
@@ -56,7 +57,7 @@ async def serve_websocket(engine: Engine, scope: Any, receive: Any, send: Any) -
                     proto.transport.resume_reading()
             kind = message["type"]
             if kind == "websocket.receive":
-                if client.state == 2:
+                if client.state == ClientState.CLOSED:
                     continue
                 data = message.get("bytes")
                 if data is None:

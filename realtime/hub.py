@@ -6,8 +6,9 @@ it subscribes the Redis pub/sub channel, deleting it unsubscribes. Each publicat
 is parsed once, encoded once per encoding (JSON line, Protobuf message), and the same object is
 queued to every live subscriber. For clients whose frames are written straight to the server's
 transport, the publications of one channel that arrive in one loop iteration become one
-websocket frame, built once and written to every subscriber with nothing else queued (a
-`Group`); the rest get them through their own send queue, so per-connection order holds.
+websocket frame, built once and written to every subscriber with nothing else queued (handed
+to the engine's `realtime.fanout.DirectWrites`); the rest get them through their own send
+queue, so per-connection order holds.
 
 Ordering and gap-freedom: a subscription starts in *catch-up*: publications arriving while its
 history is read are buffered, then merged with the history by offset. It turns *live* once
@@ -27,16 +28,16 @@ import msgspec
 from realtime import fossil, metrics
 from realtime.config import NamespaceOptions
 from realtime.protocol import codec as wire
+from realtime.states import SubState
 
 if TYPE_CHECKING:
     from realtime.client import Client
+    from realtime.fanout import DirectWrites, Group
     from realtime.pubsub import ClusterPubSub, PubSubConnection
 
 log = logging.getLogger("realtime.hub")
 
-SUBSCRIBING = 0  # catch-up, history not read yet: buffer publications
-CATCHUP = 1  # reply sent; waiting for the channel stream to reach the sub's position
-LIVE = 2
+SUBSCRIBING, CATCHUP, LIVE = SubState.SUBSCRIBING, SubState.CATCHUP, SubState.LIVE
 
 
 class Sub:
@@ -62,7 +63,7 @@ class Sub:
         self.channel = channel
         self.opts = opts
         self.entry: ChannelEntry | None = None
-        self.state = SUBSCRIBING
+        self.state: SubState = SUBSCRIBING
         self.epoch = ""
         self.offset = 0
         self.buffer: list[tuple[int, str, bytes, bytes | None]] | None = []
@@ -131,30 +132,6 @@ class ChannelEntry:
         return [c for clients in self.live for c in clients] + list(self.delta)
 
 
-class Group:
-    """Publications of one channel waiting for this loop iteration's flush, written to every
-    member as one shared frame (direct-write clients only, see Hub._fanout_direct).
-
-    Members are the live clients whose own send queue was empty when the group started: for
-    them nothing else is pending, so the group's frame goes out first and anything queued for
-    them later follows it - the order in which it was queued. Clients with a non-empty queue
-    get the publications through their queue instead.
-    """
-
-    __slots__ = ("entry", "slot", "items", "size", "members", "version", "seq")
-
-    def __init__(
-        self, entry: ChannelEntry, slot: int, item: bytes, members: list[Client], seq: int
-    ) -> None:
-        self.entry = entry
-        self.slot = slot
-        self.items = [item]
-        self.size = len(item)
-        self.members = members
-        self.version = entry.version
-        self.seq = seq
-
-
 _decode_json = msgspec.json.decode
 
 
@@ -200,10 +177,11 @@ class Hub:
     """The channels this process subscribes in Redis and their local subscribers; turns each
     pub/sub message into deliveries (see the module docstring)."""
 
-    def __init__(self, keys: Any, engine: Any = None) -> None:
+    def __init__(self, keys: Any, fanout: DirectWrites | None = None) -> None:
         self.keys = keys
-        #: The Engine: its `private_seq`, `groups` and `schedule_flush` (direct-write fan-out).
-        self.engine = engine
+        #: The engine's direct-write batching (None: direct writes are off, every client
+        #: takes publications through its own send queue).
+        self.fanout = fanout
         self.entries: dict[bytes, ChannelEntry] = {}
         #: Where channels are subscribed: one connection, or a cluster's shard router.
         self.pubsub: PubSubConnection | ClusterPubSub | None = None
@@ -381,8 +359,8 @@ class Hub:
                         if js is None:
                             js = _json_push(entry, data, offset, info)
                         item = js if kind == 0 else js.encode()
-                    if kind & 2 and self.engine is not None:
-                        self._fanout_direct(entry, kind & 1, clients, item)
+                    if kind & 2 and self.fanout is not None:
+                        self.fanout.share(entry, kind & 1, clients, item)
                     else:
                         for client in clients:
                             client.push(item)
@@ -426,42 +404,6 @@ class Hub:
         metrics.DELTA_PUSHES.labels("delta").inc(deltas)
         metrics.DELTA_PUSHES.labels("full").inc(len(entry.delta) - deltas)
         return len(entry.delta)
-
-    def _fanout_direct(
-        self, entry: ChannelEntry, slot: int, clients: set[Client], item: bytes
-    ) -> None:
-        """Queue one publication for direct-write clients as part of a shared frame.
-
-        The publications of one channel that arrive in one loop iteration (one Redis read)
-        join one Group while neither the live set nor any member's queue changed; the engine
-        writes the group's frame to each member before it flushes the per-client queues.
-        """
-        engine = self.engine
-        group = entry.groups[slot]
-        if group is not None and group.version == entry.version and group.seq == engine.private_seq:
-            group.items.append(item)
-            group.size += len(item)
-            if engine.queued:
-                for client in clients:
-                    if client._queue:  # not a member: its queue holds earlier items
-                        client.push(item)
-            return
-        if engine.queued:
-            members = []
-            append = members.append
-            for client in clients:
-                if client._queue:
-                    client.push(item)
-                else:
-                    append(client)
-            if not members:
-                return
-        else:  # no client has anything queued: all are members
-            members = list(clients)
-        group = Group(entry, slot, item, members, engine.private_seq)
-        entry.groups[slot] = group
-        engine.groups.append(group)
-        engine.schedule_flush()
 
     def on_join_leave(self, entry: ChannelEntry, kind: str, info: bytes) -> None:
         if not entry.join_leave:

@@ -74,21 +74,23 @@ class LeanQueue:
 
 class LeanEvent:
     """`asyncio.Event`'s operations (set, clear, is_set, wait) with the waiters' list made
-    only while someone waits. `_value` is read directly by the fan-out loop, as asyncio's."""
+    only while someone waits. `value` is `is_set()` as a plain attribute: the fan-out's
+    per-subscriber loop reads it without a call (read it, never assign it: `set()` and
+    `clear()` wake the waiters)."""
 
-    __slots__ = ("_value", "_waiters")
+    __slots__ = ("value", "_waiters")
 
     def __init__(self, value: bool = False) -> None:
-        self._value = value
+        self.value = value
         self._waiters: list[asyncio.Future[None]] | None = None
 
     def is_set(self) -> bool:
-        return self._value
+        return self.value
 
     def set(self) -> None:
-        if self._value:
+        if self.value:
             return
-        self._value = True
+        self.value = True
         waiters = self._waiters
         if waiters:
             self._waiters = None
@@ -97,10 +99,10 @@ class LeanEvent:
                     waiter.set_result(None)
 
     def clear(self) -> None:
-        self._value = False
+        self.value = False
 
     async def wait(self) -> bool:
-        if self._value:
+        if self.value:
             return True
         waiter = asyncio.get_running_loop().create_future()
         if self._waiters is None:

@@ -25,12 +25,14 @@ import msgspec
 
 from realtime import errors, metrics
 from realtime.broker import Broker, PublishResult, StreamState, connect_redis
-from realtime.client import CLOSED, CONNECTED, CONNECTING, Client, frames
+from realtime.client import Client
 from realtime.config import EngineConfig
 from realtime.errors import UnknownChannel
+from realtime.fanout import DirectWrites
 from realtime.hub import Hub, Sub
 from realtime.policy import Authenticator, ChannelPolicy
 from realtime.pubsub import ClusterPubSub, PubSubConnection, open_pubsub
+from realtime.states import ClientState, SubState
 from realtime.transports import WEBSOCKET
 
 log = logging.getLogger("realtime.node")
@@ -71,14 +73,9 @@ class Engine:
         self._pubsub: PubSubConnection | ClusterPubSub | None = None
         self._pubsub_ok: asyncio.Event | None = None
         self._running = False
-        self._dirty: list[Client] = []
-        self._flush_scheduled = False
-        #: Shared-frame fan-out (Hub._fanout_direct): pending groups, in arrival order; a
-        #: counter bumped whenever a client's send queue goes from empty to non-empty; the
-        #: clients whose queue may be non-empty (a superset: stale members are harmless).
-        self.groups: list[Any] = []
-        self.private_seq = 0
-        self.queued: set[Client] = set()
+        #: The direct-write batching: shared frames and per-client queues, flushed once per
+        #: loop iteration (clients report their queues to it, the hub shares frames through it).
+        self.fanout = DirectWrites(self.config)
         self.node_id = uuid.uuid4().hex[:12]
         #: Emulated connections (http_stream, sse) by session id; forwarded emulation
         #: requests waiting for the owning process to have handled them.
@@ -104,7 +101,7 @@ class Engine:
             prefix=self.config.prefix,
             history_meta_ttl_seconds=self.config.history_meta_ttl_seconds,
         )
-        self.hub = Hub(Keys(self.config.prefix), self if self.config.direct_writes else None)
+        self.hub = Hub(Keys(self.config.prefix), self.fanout if self.config.direct_writes else None)
         self.hub.control_handler = self._on_control
         self.hub.node_channel = self.hub.keys.node(self.node_id)
         self.hub.node_handler = self._on_node_message
@@ -391,55 +388,6 @@ class Engine:
                 self.hub.keys.node(sender), msgspec.json.encode({"ack_of": ack})
             )
 
-    def mark_dirty(self, client: Client) -> None:
-        """Direct-write clients with queued frames are flushed once per loop iteration, so the
-        publications of one Redis read leave in one write per connection."""
-        self._dirty.append(client)
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def schedule_flush(self) -> None:
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
-
-    def _flush(self) -> None:
-        if self.groups:
-            groups = self.groups
-            self.groups = []
-            for group in groups:
-                self._flush_group(group)
-        self._flush_scheduled = False
-        dirty = self._dirty
-        self._dirty = []
-        for client in dirty:
-            try:
-                client.flush_direct()
-            except Exception:  # noqa: BLE001 - a broken transport closes just that client
-                client.close(None)
-
-    def _flush_group(self, group: Any) -> None:
-        """Write one shared frame (a group's publications) to each of its members."""
-        entry = group.entry
-        if entry.groups[group.slot] is group:
-            entry.groups[group.slot] = None
-        items = group.items
-        frame = frames(group.slot, items, self.config.write_batch_max_bytes)
-        for client in group.members:
-            # The hot loop (one iteration per subscriber): touch as few objects as possible.
-            if client.state == CLOSED or client.slow:
-                continue
-            if client._blocked is not None or not client._writable._value:  # Event.is_set()
-                client.requeue_front(items, group.size)  # the peer is not reading: queue them
-                continue
-            if client._transport.is_closing() or client.direct.close_sent:
-                continue
-            try:
-                client._write(frame)
-            except Exception:  # noqa: BLE001 - a broken transport closes just that client
-                client.close(None)
-
     def attach_user(self, client: Client) -> None:
         user_id = client.creds.user_id
         if user_id is not None:
@@ -469,7 +417,7 @@ class Engine:
         if client.subs.get(sub.channel) is sub:
             del client.subs[sub.channel]
             metrics.SUBSCRIPTIONS.dec()
-        was_joined = sub.entry is not None and sub.state != 0
+        was_joined = sub.entry is not None and sub.state != SubState.SUBSCRIBING
         self.hub.remove(client, sub)
         sub.buffer = None
         if notify and was_joined and sub.opts.presence and self._running:
@@ -560,11 +508,11 @@ class Engine:
                 wall = time.time()
                 for client in list(self.clients):
                     state = client.state
-                    if state == CONNECTING:
+                    if state == ClientState.CONNECTING:
                         if now > client.connect_deadline:
                             client.close(errors.DISCONNECT_STALE)
                         continue
-                    if state != CONNECTED:
+                    if state != ClientState.CONNECTED:
                         continue
                     if client.pong_deadline and now > client.pong_deadline:
                         client.close(errors.DISCONNECT_NO_PONG)
@@ -591,12 +539,12 @@ class Engine:
         presence = []
         users = []
         for client in list(self.clients):
-            if client.state == CLOSED:
+            if client.state == ClientState.CLOSED:
                 continue
             if client.creds.user_id is not None:
                 users.append((client.creds.user_id, client.id))
             for sub in client.subs.values():
-                if sub.opts.presence and sub.state != 0:
+                if sub.opts.presence and sub.state != SubState.SUBSCRIBING:
                     presence.append((sub.channel, client.id, client.info))
         await self.broker.presence_refresh(presence, self.config.presence_ttl)
         if self.config.max_connections_per_user > 0:

@@ -148,7 +148,7 @@ async def test_a_reader_that_stops_reading_gets_everything_once_it_reads_again(e
     if client.direct is not None:
         # The transport's buffer passes its high-water mark: the engine holds the rest.
         deadline = asyncio.get_running_loop().time() + 10
-        while client.direct.writable.is_set() or not client._queue:
+        while client.direct.writable.is_set() or not client.queue:
             assert asyncio.get_running_loop().time() < deadline, "the server never paused"
             await asyncio.sleep(0.01)
     got = []

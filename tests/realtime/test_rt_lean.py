@@ -46,4 +46,4 @@ async def test_lean_event_wakes_every_waiter_and_can_be_cleared():
     assert not any(w.done() for w in waiters)
     event.set()
     assert await asyncio.gather(*waiters) == [True, True, True]
-    assert event._value is True  # the fan-out loop reads it directly
+    assert event.value is True  # the fan-out loop reads it as an attribute
