@@ -23,12 +23,18 @@ async def seed_all() -> None:
     from hub.platform import redis as hub_redis
     from hub.platform.db import close_pool, start_pool
     from hub.platform.settings import get_settings
+    from hub.runs import executor
     from hub.wiring import register_domain_hooks
+    from workers import realtime_publisher
 
     register_domain_hooks()  # the same hooks as the app's: wallets, starter credits, ...
 
-    hub_redis.connect(get_settings().queue_redis)
+    settings = get_settings()
+    hub_redis.connect(settings.queue_redis)
     await start_pool(min_size=1, max_size=4)
+    # Demo runs and chat publish as a worker does, so their channels have history when the
+    # app starts (and nothing warns about a missing publisher).
+    await realtime_publisher.install(settings)
     try:
         for name in SEEDERS:
             try:
@@ -42,5 +48,7 @@ async def seed_all() -> None:
             except Exception as exc:  # noqa: BLE001 - demo data must never keep the hub down
                 log.error("seed.failed", seeder=name, error=str(exc)[:300])
     finally:
+        await executor.shutdown()  # the demo runs' cancel listener and flusher, before Redis goes
+        await realtime_publisher.uninstall()
         await close_pool()
         await hub_redis.close()
