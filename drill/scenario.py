@@ -144,7 +144,7 @@ async def register(api: Api, credits: int = 0) -> User:
     body = r.json()
     user = User(body["user"]["id"], handle, body["access_token"])
     if credits:
-        from hub.billing.service import grant_credits
+        from hub.billing.wallets import grant_credits
 
         await grant_credits(user.id, credits, f"drill:{uuid.uuid4()}", "Drill credits")
     return user

@@ -26,7 +26,8 @@ from litestar.plugins import InitPluginProtocol
 from hub import live
 from hub.accounts import hooks
 from hub.accounts.api import AuthController, MeController, RealtimeTokenController
-from hub.billing import service as billing
+from hub.billing import gdpr as billing_gdpr
+from hub.billing import wallets
 from hub.billing.api import (
     CreatorMoneyController,
     StripeWebhookController,
@@ -71,10 +72,10 @@ def register_domain_hooks() -> None:
         # Inside the registration transaction.
         on_registered=[
             activity.touch,  # a new account counts as seen before its first signed-in request
-            billing.on_user_registered,  # opens the wallet
+            wallets.on_user_registered,  # opens the wallet
         ],
         # Inside the verification transaction: starter credits, once per address.
-        on_verified=[billing.on_email_verified],
+        on_verified=[wallets.on_email_verified],
         # After sign-out, a ban or an erasure: close the user's websockets (3011) on every
         # hub process; a no-op in a process without realtime publishing.
         on_signed_out=[live.disconnect_user],
@@ -91,7 +92,7 @@ def register_domain_hooks() -> None:
         # GET /me/export: one section per domain, in this order.
         exports={
             "mail": mail_outbox.export_user,
-            "money": billing.export_user,
+            "money": billing_gdpr.export_user,
             "marketplace": community_gdpr.export_for_user,
             "moderation": moderation_gdpr.export_for_user,
             "sign_in_providers": oauth.export_user,

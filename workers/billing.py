@@ -7,14 +7,14 @@ from typing import Any
 import structlog
 from arq import cron
 
-from hub.billing import payouts, service
+from hub.billing import creators, payouts
 
 log = structlog.get_logger("workers.billing")
 
 
 async def mature_earnings(ctx: dict[str, Any]) -> int:
     """Idempotent: matured sales are marked in the same transaction as their posting."""
-    moved = await service.mature_earnings()
+    moved = await creators.mature_earnings()
     if moved:
         log.info("job.mature_earnings", moved_cents=moved)
     return moved

@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from hub.billing import payouts, service, topups
+from hub.billing import creators, payouts, topups, wallets
 from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, SalesTotals, WalletOut
 from hub.platform.auth import CurrentUser
 
@@ -23,7 +23,7 @@ class WalletController(Controller):
 
     @get("/wallet", summary="My wallet: spendable balance, held for runs, today's spending")
     async def get_wallet(self, request: Request[CurrentUser, Any, Any]) -> WalletOut:
-        return await service.wallet(request.user.id)
+        return await wallets.wallet(request.user.id)
 
     @get(
         "/ledger",
@@ -32,7 +32,7 @@ class WalletController(Controller):
     async def get_ledger(
         self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
     ) -> LedgerPage:
-        return await service.ledger_page(request.user.id, limit, cursor)
+        return await wallets.ledger_page(request.user.id, limit, cursor)
 
 
 class TopupRequest(msgspec.Struct, forbid_unknown_fields=True):
@@ -86,7 +86,7 @@ class CreatorMoneyController(Controller):
     async def get_sales(
         self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
     ) -> SalesPage:
-        return await service.creator_sales(request.user.id, limit, cursor)
+        return await creators.creator_sales(request.user.id, limit, cursor)
 
     @get(
         "/sales/totals",
@@ -100,14 +100,14 @@ class CreatorMoneyController(Controller):
         request: Request[CurrentUser, Any, Any],
         days: Annotated[int, Parameter(ge=1, le=366)] = 30,
     ) -> SalesTotals:
-        return await service.sales_totals(request.user.id, days)
+        return await creators.sales_totals(request.user.id, days)
 
     @get(
         "/earnings",
         summary="My earnings: pending (in the hold period), available, in transit, paid, lifetime",
     )
     async def get_earnings(self, request: Request[CurrentUser, Any, Any]) -> EarningsOut:
-        return await service.creator_earnings(request.user.id)
+        return await creators.creator_earnings(request.user.id)
 
     @post(
         "/payout-account",

@@ -28,7 +28,7 @@ import structlog
 
 from hub import outbox
 from hub.billing import ledger, stripe_api
-from hub.billing.service import publish_earnings
+from hub.billing.creators import publish_earnings
 from hub.platform.db import fetch, fetchrow
 from hub.platform.errors import Problem
 from hub.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page

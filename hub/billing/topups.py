@@ -20,7 +20,7 @@ import structlog
 
 from hub import outbox
 from hub.billing import ledger, stripe_api
-from hub.billing.service import publish_wallet
+from hub.billing.wallets import publish_wallet
 from hub.platform.db import fetchrow
 from hub.platform.errors import Problem, bad_request, validation_error
 from hub.platform.settings import get_settings

@@ -9,7 +9,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
-from hub.billing import service as billing
+from hub.billing import run_money
 from hub.platform.auth import CurrentUser, optional_user
 from hub.platform.errors import forbidden
 from hub.runs import lifecycle, pricing, queries, refunds
@@ -135,7 +135,7 @@ class AdminRunsController(Controller):
     )
     async def refund(
         self, run_id: UUID, request: Request[CurrentUser, Any, Any]
-    ) -> billing.AdminRefund:
+    ) -> run_money.AdminRefund:
         if not request.user.is_admin:
             raise forbidden("Only admins can refund runs.")
         return await refunds.admin_refund(str(run_id), request.user.id)

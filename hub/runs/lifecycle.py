@@ -28,7 +28,8 @@ import msgspec
 import structlog
 
 from hub import outbox
-from hub.billing import service as billing
+from hub.billing import run_money
+from hub.billing.schemas import Settlement
 from hub.platform.db import fetch, fetchrow
 from hub.platform.errors import conflict, not_found
 from hub.platform.redis import get_redis
@@ -52,7 +53,7 @@ class Terminal(msgspec.Struct):
 
     run: dict[str, Any]
     event: dict[str, Any]
-    settlement: billing.Settlement | None = None
+    settlement: Settlement | None = None
     prompt_counts: dict[str, Any] | None = None
     #: Outbox rows of the transition (wallet, sale, counters, live index), delivered by
     #: `announce` after the terminal event.
@@ -220,7 +221,7 @@ async def complete(
                 **_stream_sets(stream),
             },
         )
-        settlement = await billing.settle_run(
+        settlement = await run_money.settle_run(
             run_id=run_id,
             prompt_id=str(row["prompt_id"]),
             buyer_id=str(row["buyer_id"]),
@@ -279,7 +280,7 @@ async def fail(
                 "terminal_event": json.dumps(for_channel(current["visibility"], ev)),
             },
         )
-        await billing.refund_run(
+        await run_money.refund_run(
             run_id=run_id,
             buyer_id=str(row["buyer_id"]),
             hold_cents=row["hold_cents"],
@@ -360,7 +361,7 @@ async def cancel_now(
         row = await _finish_row(run_id, sets)
         settlement = None
         if began:
-            settlement = await billing.settle_run(
+            settlement = await run_money.settle_run(
                 run_id=run_id,
                 prompt_id=str(row["prompt_id"]),
                 buyer_id=str(row["buyer_id"]),
@@ -372,7 +373,7 @@ async def cancel_now(
                 memo="Run cancelled after its output began: full price plus usage so far",
             )
         else:
-            await billing.cancel_run(
+            await run_money.cancel_run(
                 run_id=run_id, buyer_id=str(row["buyer_id"]), hold_cents=row["hold_cents"]
             )
         counts = await _live_runs_down(row, completed=False)

@@ -8,7 +8,7 @@ covers it) plus the usage cap: the cost of the rendered prompt and `max_tokens` 
 
 from __future__ import annotations
 
-from hub.billing import service as billing
+from hub.billing import wallets
 from hub.platform.errors import conflict, not_found, validation_error
 from hub.platform.settings import get_settings
 from hub.prompts.service import PromptForRun, get_prompt_for_run
@@ -58,7 +58,7 @@ async def estimate(prompt_id: str, max_tokens: int | None, viewer_id: str | None
         price, covered = 0, True
     balance = None
     if viewer_id:
-        balance = (await billing.wallet(viewer_id)).balance_cents
+        balance = (await wallets.wallet(viewer_id)).balance_cents
     return Estimate(
         prompt_id=prompt.id,
         model=spec.name,

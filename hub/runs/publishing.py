@@ -17,7 +17,8 @@ from typing import Any
 import structlog
 
 from hub import live, outbox
-from hub.billing import service as billing
+from hub.billing import creators, wallets
+from hub.billing.schemas import Settlement
 from hub.platform.db import fetch, fetchrow
 from hub.runs.schemas import event
 
@@ -176,7 +177,7 @@ async def notice_prompt_counts(prompt_id: str, counts: dict[str, Any]) -> None:
 async def notice_terminal(
     row: dict[str, Any],
     ev: dict[str, Any],
-    settlement: billing.Settlement | None,
+    settlement: Settlement | None,
     counts: dict[str, Any] | None,
 ) -> None:
     """Inside the terminal transition: its notices as outbox rows (the buyer's money facts
@@ -184,7 +185,7 @@ async def notice_terminal(
     creator's sale notification is one already, added by the settlement)."""
     run_id = str(row["id"])
     await outbox.publish(f"notifications#{row['buyer_id']}", money_event(row, ev))
-    await billing.publish_wallet(str(row["buyer_id"]))
+    await wallets.publish_wallet(str(row["buyer_id"]))
     if settlement is not None and settlement.price_cents > 0:
         creator_id = str(row["creator_id"])
         await outbox.publish(
@@ -202,7 +203,7 @@ async def notice_terminal(
                 created_at=row["finished_at"].isoformat(),
             ),
         )
-        await billing.publish_earnings(creator_id)
+        await creators.publish_earnings(creator_id)
     if counts is not None:
         await notice_prompt_counts(str(row["prompt_id"]), counts)
     if row["visibility"] == "public":

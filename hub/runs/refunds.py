@@ -10,15 +10,14 @@ from __future__ import annotations
 import structlog
 
 from hub import outbox
-from hub.billing import ledger
-from hub.billing import service as billing
+from hub.billing import creators, ledger, run_money, wallets
 from hub.platform.errors import conflict, not_found
 from hub.runs.queries import load
 
 log = structlog.get_logger(__name__)
 
 
-async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
+async def admin_refund(run_id: str, admin_id: str) -> run_money.AdminRefund:
     """Reverse a charged run (completed, or cancelled after its output began). Once per run."""
     async with outbox.transaction():
         row = await load(run_id, lock=True)
@@ -34,7 +33,7 @@ async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
                 "run-not-refundable",
             )
         try:
-            result = await billing.admin_refund_run(
+            result = await run_money.admin_refund_run(
                 run_id=run_id,
                 buyer_id=str(row["buyer_id"]),
                 creator_id=str(row["creator_id"]),
@@ -44,9 +43,9 @@ async def admin_refund(run_id: str, admin_id: str) -> billing.AdminRefund:
             )
         except ledger.AlreadyPosted:
             raise conflict("This run was already refunded.", "run-already-refunded") from None
-        await billing.publish_wallet(str(row["buyer_id"]))
+        await wallets.publish_wallet(str(row["buyer_id"]))
         if result.earning_reversed_cents:
-            await billing.publish_earnings(str(row["creator_id"]))
+            await creators.publish_earnings(str(row["creator_id"]))
     log.info(
         "run.admin_refund",
         run_id=run_id,

@@ -20,8 +20,7 @@ import msgspec
 import structlog
 
 from hub import outbox
-from hub.billing import ledger
-from hub.billing import service as billing
+from hub.billing import ledger, run_money, wallets
 from hub.platform.db import fetchrow
 from hub.platform.errors import Problem, bad_request, conflict, not_found, validation_error
 from hub.prompts.service import MissingVariables, PromptForRun, get_prompt_for_run, render_template
@@ -142,7 +141,7 @@ def _price_changed(est: Estimate, expected: int) -> Problem:
     )
 
 
-def _over_limit(exc: billing.SpendingLimitExceeded) -> Problem:
+def _over_limit(exc: wallets.SpendingLimitExceeded) -> Problem:
     now = datetime.now(UTC)
     midnight = (now + timedelta(days=1)).replace(hour=0, minute=0, second=0, microsecond=0)
     retry = max(1, int((midnight - now).total_seconds()))
@@ -205,7 +204,7 @@ async def start_run(
         raise _price_changed(est, body.expected_price_cents)
     created = False
     async with outbox.transaction(deliver=False) as notices:
-        accounts, balance = await billing.lock_wallet(buyer_id)
+        accounts, balance = await wallets.lock_wallet(buyer_id)
         row = await _existing(buyer_id, key, digest)
         subscription_id = None
         if row is None and list_price > 0:
@@ -220,8 +219,8 @@ async def start_run(
                     raise _price_changed(est, body.expected_price_cents)
         if row is None:
             try:
-                await billing.check_spending_limit(accounts, est.hold_cents)
-            except billing.SpendingLimitExceeded as exc:
+                await wallets.check_spending_limit(accounts, est.hold_cents)
+            except wallets.SpendingLimitExceeded as exc:
                 raise _over_limit(exc) from None
             if balance < est.hold_cents:
                 raise _insufficient(est, balance)
@@ -252,7 +251,7 @@ async def start_run(
             )
             assert row is not None
             try:
-                await billing.hold_for_run(accounts, str(row["id"]), est.hold_cents)
+                await run_money.hold_for_run(accounts, str(row["id"]), est.hold_cents)
             except ledger.InsufficientFunds:
                 raise _insufficient(est, balance) from None
             live_counts = None
@@ -265,7 +264,7 @@ async def start_run(
             created = True
             # The run's job and notices, delivered after run.queued is out (below).
             await jobs.enqueue_first(str(row["id"]))
-            await billing.publish_wallet(buyer_id)
+            await wallets.publish_wallet(buyer_id)
             if body.visibility == "public":
                 await publishing.notice_live_started(row, prompt.title)
                 if live_counts is not None:

@@ -23,7 +23,7 @@ import structlog
 
 from hub import outbox
 from hub.billing import ledger
-from hub.billing.service import publish_earnings, split_price
+from hub.billing.creators import publish_earnings, split_price
 from hub.platform.db import fetch, fetchrow
 from hub.platform.settings import get_settings
 

@@ -21,8 +21,7 @@ from litestar.response import Template
 
 from hub.accounts import service as accounts
 from hub.accounts.schemas import ProfilePatch
-from hub.billing import payouts
-from hub.billing import service as billing
+from hub.billing import creators, payouts, wallets
 from hub.community import feed as community_feed
 from hub.community import notifications as community_notifications
 from hub.community import reviews as community_reviews
@@ -361,10 +360,10 @@ class PersonalFragments(Controller):
     async def wallet(
         self, request: Request[CurrentUser, Any, Any], cursor: PageCursor = None
     ) -> Template:
-        ledger = await billing.ledger_page(request.user.id, 50, cursor)
+        ledger = await wallets.ledger_page(request.user.id, 50, cursor)
         if cursor:
             return fragment("ledger_rows.html", ledger=ledger.items, next_cursor=ledger.next_cursor)
-        wallet = await billing.wallet(request.user.id)
+        wallet = await wallets.wallet(request.user.id)
         return fragment(
             "wallet.html", w=wallet, ledger=ledger.items, next_cursor=ledger.next_cursor
         )
@@ -372,9 +371,9 @@ class PersonalFragments(Controller):
     @get("/dashboard")
     async def dashboard(self, request: Request[CurrentUser, Any, Any]) -> Template:
         uid = request.user.id
-        earnings = await billing.creator_earnings(uid)
-        sales = await billing.creator_sales(uid, 20, None)
-        totals = await billing.sales_totals(uid, days=30)
+        earnings = await creators.creator_earnings(uid)
+        sales = await creators.creator_sales(uid, 20, None)
+        totals = await creators.sales_totals(uid, days=30)
         mine = await prompts.list_prompts(
             prompts.ListQuery(owner_id=uid, include_archived=True, limit=50)
         )

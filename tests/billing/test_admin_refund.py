@@ -6,8 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from hub.billing import ledger
-from hub.billing import service as billing
+from hub.billing import creators, ledger
 from hub.platform.db import fetch, transaction
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import make_prompt, start, wait_run, wallet
@@ -62,7 +61,7 @@ async def test_admin_refund_reverses_and_records_creator_debt(client, register):
     second = await wait_run(
         client, buyer, (await start(client, buyer, prompt["id"], max_tokens=4)).json()["id"]
     )
-    assert await billing.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8)) >= 32
+    assert await creators.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8)) >= 32
     acc = await ledger.user_accounts(creator.id, ["earnings_available", "payouts_in_transit"])
     async with transaction():
         await ledger.post(

@@ -5,8 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from hub.billing import service as billing
-from hub.billing.service import split_price
+from hub.billing import creators
+from hub.billing.creators import split_price
 from hub.platform.db import fetchrow
 from hub.runs.jobs import jobs_routed_to
 from hub.runs.schemas import RunRequest
@@ -93,8 +93,8 @@ async def test_dashboard_equals_ledger_and_sales_events_equal_paid_runs(client, 
     # After the hold period the cron moves them to available, once.
     later = datetime.now(UTC) + timedelta(days=8)
     with LiveRecorder() as rec:
-        assert await billing.mature_earnings(as_of=later) >= earning
-        assert await billing.mature_earnings(as_of=later) == 0
+        assert await creators.mature_earnings(as_of=later) >= earning
+        assert await creators.mature_earnings(as_of=later) == 0
     e = (await client.get("/creator/earnings", headers=creator.headers)).json()
     assert (e["pending_cents"], e["available_cents"], e["lifetime_cents"]) == (0, earning, earning)
     assert e["available_cents"] == await _ledger_sum(creator.id, "earnings_available")

@@ -7,7 +7,7 @@ import uuid
 import asyncpg
 import pytest
 
-from hub.billing import ledger, service
+from hub.billing import ledger, wallets
 from hub.platform.db import fetch, transaction
 from tests.billing.invariants import assert_ledger_invariants
 
@@ -42,7 +42,7 @@ async def test_new_account_gets_starter_credits_as_a_ledger_transaction(client, 
 async def test_ledger_pages_carry_balance_after(client, register):
     acct = await register()
     for i in range(3):
-        await service.grant_credits(acct.id, 10 + i, ref=f"test:{acct.id}:{i}")
+        await wallets.grant_credits(acct.id, 10 + i, ref=f"test:{acct.id}:{i}")
     seen = []
     cursor = None
     while True:
@@ -86,7 +86,7 @@ async def test_database_refuses_an_unbalanced_transaction(register, hub_env):
                 await ledger.post("adjustment", f"test:{uuid.uuid4()}", [(wallet, 7), (wallet, 1)])
     finally:
         await conn.close()
-    assert (await service.wallet(acct.id)).balance_cents == 500
+    assert (await wallets.wallet(acct.id)).balance_cents == 500
 
 
 async def test_database_refuses_a_negative_wallet(register):
@@ -99,7 +99,7 @@ async def test_database_refuses_a_negative_wallet(register):
                 f"test:{uuid.uuid4()}",
                 [(await _wallet_id(acct.id), -501), (promotions, 501)],
             )
-    assert (await service.wallet(acct.id)).balance_cents == 500
+    assert (await wallets.wallet(acct.id)).balance_cents == 500
 
 
 async def test_history_is_append_only_and_balances_move_only_through_entries(register):
@@ -121,10 +121,10 @@ async def test_history_is_append_only_and_balances_move_only_through_entries(reg
 async def test_a_ref_is_posted_at_most_once(register):
     acct = await register()
     ref = f"test:{uuid.uuid4()}"
-    await service.grant_credits(acct.id, 5, ref=ref)
+    await wallets.grant_credits(acct.id, 5, ref=ref)
     with pytest.raises(ledger.AlreadyPosted):
-        await service.grant_credits(acct.id, 5, ref=ref)
-    assert (await service.wallet(acct.id)).balance_cents == 505
+        await wallets.grant_credits(acct.id, 5, ref=ref)
+    assert (await wallets.wallet(acct.id)).balance_cents == 505
     await assert_ledger_invariants()
 
 

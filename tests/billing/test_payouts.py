@@ -12,7 +12,7 @@ import msgspec
 import pytest
 import pytest_asyncio
 
-from hub.billing import payouts, service
+from hub.billing import creators, payouts
 from hub.dev.embedded import free_port
 from tests.billing.connect_fake import ConnectFake
 from tests.billing.invariants import assert_ledger_invariants
@@ -71,7 +71,7 @@ async def creator_with_available_earnings(client, register, runs: int = 2):
     for _ in range(runs):
         r = await start(client, buyer, prompt["id"], max_tokens=5)
         assert (await wait_run(client, buyer, r.json()["id"]))["status"] == "completed"
-    await service.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8))
+    await creators.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8))
     earnings = (await client.get("/creator/earnings", headers=creator.headers)).json()
     assert earnings["available_cents"] == 32 * runs
     return creator

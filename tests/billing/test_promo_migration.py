@@ -5,8 +5,7 @@ from __future__ import annotations
 
 import importlib
 
-from hub.billing import ledger
-from hub.billing import service as billing
+from hub.billing import ledger, wallets
 from hub.platform.db import fetch, run_ddl, transaction
 from tests.billing.invariants import assert_ledger_invariants
 
@@ -52,7 +51,7 @@ async def test_legacy_promotional_balances_move_to_the_promo_wallet(register):
     await run_ddl(do_block)  # idempotent: each user is reclassified once
 
     async def split(acct) -> tuple[int, int]:
-        w = await billing.wallet(acct.id)
+        w = await wallets.wallet(acct.id)
         return w.balance_cents - w.promo_balance_cents, w.promo_balance_cents
 
     assert await split(granted) == (0, 380)

@@ -7,7 +7,7 @@ import asyncio
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from hub.billing import service as billing
+from hub.billing import creators
 from hub.platform.db import fetch
 from tests.billing.invariants import assert_ledger_invariants
 from tests.billing.test_topups import intent_event, post_webhook
@@ -73,7 +73,7 @@ async def test_throwaway_accounts_cannot_turn_starter_credits_into_payouts(clien
     assert sold == {"promo_earnings_pending", "promo_earnings_withheld"}
 
     # After the hold period only the payable part becomes available; the rest stays put.
-    assert await billing.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8)) >= 1000
+    assert await creators.mature_earnings(as_of=datetime.now(UTC) + timedelta(days=8)) >= 1000
     e = await _earnings(client, creator)
     assert (e["pending_cents"], e["available_cents"], e["withheld_cents"]) == (0, 1000, 197)
     await assert_ledger_invariants()

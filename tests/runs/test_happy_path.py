@@ -6,7 +6,7 @@ from typing import Any
 
 from centrifuge import Client, PublicationContext, SubscriptionEventHandler
 
-from hub.billing.service import split_price
+from hub.billing.creators import split_price
 from hub.providers.demo import demo_output
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import (

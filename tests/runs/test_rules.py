@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from hub.billing import service as billing
+from hub.billing import wallets
 from tests.billing.invariants import assert_ledger_invariants
 from tests.runs.helpers import make_prompt, start, wait_run, wallet
 
@@ -70,7 +70,7 @@ async def test_insufficient_funds_is_402_with_the_estimate(client, register):
 async def test_daily_spending_limit_is_429(client, register):
     creator = await register()
     buyer = await register()
-    await billing.grant_credits(buyer.id, 10_000, ref=f"test:limit:{buyer.id}")
+    await wallets.grant_credits(buyer.id, 10_000, ref=f"test:limit:{buyer.id}")
     prompt = await make_prompt(client, creator, price_cents=3000)
     first = await start(client, buyer, prompt["id"], max_tokens=4)
     assert first.status_code == 202, first.text
