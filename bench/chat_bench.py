@@ -30,8 +30,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.runs_bench import pct, proc_cpu, register, tree_cpu  # noqa: E402
-from bench.stack import Stack  # noqa: E402
+from bench.runs_bench import proc_cpu, register, tree_cpu  # noqa: E402
+from bench.stack import Stack, pct  # noqa: E402
 
 
 class Listener:

@@ -116,19 +116,10 @@ async def measure(
 
 
 async def main(args: argparse.Namespace) -> list[dict[str, Any]]:
-    from bench.stack import free_port  # noqa: F401 - same helpers as the other benches
-    from hub.dev.embedded import start_postgres
+    from bench.stack import fresh_database
 
-    pg = None
     name = "bench_ledger"
-    if os.environ.get("DATABASE_URL"):
-        url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}"
-    else:
-        data_dir = Path(f"/tmp/{name}/pg")
-        _, pg = start_postgres(data_dir, "postgres")
-        pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
-        pg.psql(f'CREATE DATABASE "{name}";')
-        url = f"postgresql://postgres@/{name}?host={data_dir}"
+    url, pg = fresh_database(name)
     os.environ.update({"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:1/0"})
     from hub.platform.settings import get_settings
 

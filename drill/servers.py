@@ -72,6 +72,25 @@ def pg_bin_dir() -> Path:
     return Path(found).parent
 
 
+def spawn_redis(binary: str, port: int, workdir: Path, *args: str) -> subprocess.Popen[bytes]:
+    """A redis-server on 127.0.0.1:<port> persisting nothing (its log in workdir/redis.log),
+    with `args` added; returns once it accepts connections."""
+    log = open(workdir / "redis.log", "ab")  # noqa: SIM115 - owned by the process
+    proc = subprocess.Popen(
+        [
+            binary,
+            *("--port", str(port), "--bind", "127.0.0.1", "--protected-mode", "no"),
+            *("--save", "", "--appendonly", "no", "--dir", str(workdir)),
+            *args,
+        ],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    log.close()
+    wait_port(port, 10)
+    return proc
+
+
 class RedisServer:
     """A redis-server of our own on 127.0.0.1:<port>, with no persistence: a restart is empty."""
 
@@ -87,28 +106,7 @@ class RedisServer:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def start(self) -> RedisServer:
-        log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [
-                self.binary or redis_binary(),
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                "--protected-mode",
-                "no",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        log.close()
-        wait_port(self.port, 10)
+        self.proc = spawn_redis(self.binary or redis_binary(), self.port, self.workdir)
         return self
 
     def kill(self) -> None:
@@ -239,6 +237,18 @@ class HubProcess:
                 self.proc.wait(10)
 
 
+def migrate(env: dict[str, str]) -> None:
+    """Apply the migrations as a deploy does: `python -m hub.platform.migrate`, a process of
+    its own with `env` (its progress lines dropped; a failure raises with its stderr shown)."""
+    subprocess.run(
+        [sys.executable, "-m", "hub.platform.migrate"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
+
+
 def hub_env(database_url: str, redis_url: str, **extra: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("HUB_")}
     env.update(
@@ -313,46 +323,29 @@ class ClusterNodeServer:
         return f"127.0.0.1:{self.port}"
 
     def start(self) -> ClusterNodeServer:
-        log = open(self.workdir / "redis.log", "ab")  # noqa: SIM115 - owned by the process
-        self.proc = subprocess.Popen(
-            [
-                self.binary,
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--cluster-enabled",
-                "yes",
-                "--cluster-config-file",
-                "nodes.conf",
-                "--cluster-port",
-                str(self.bus_port),
-                "--cluster-node-timeout",
-                str(self.node_timeout_ms),
-                # A replica may always take over (its master's last writes may be missing:
-                # exactly what the failover drill is about), and hears from it every second.
-                "--cluster-replica-validity-factor",
-                "0",
-                # While one shard fails over, the others keep serving their slots (the
-                # default stops the whole cluster): what docs/scaling.md recommends.
-                "--cluster-require-full-coverage",
-                "no",
-                "--repl-ping-replica-period",
-                "1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(self.workdir),
-                "--protected-mode",
-                "no",
-            ],
-            stdout=log,
-            stderr=subprocess.STDOUT,
+        self.proc = spawn_redis(
+            self.binary,
+            self.port,
+            self.workdir,
+            "--cluster-enabled",
+            "yes",
+            "--cluster-config-file",
+            "nodes.conf",
+            "--cluster-port",
+            str(self.bus_port),
+            "--cluster-node-timeout",
+            str(self.node_timeout_ms),
+            # A replica may always take over (its master's last writes may be missing:
+            # exactly what the failover drill is about), and hears from it every second.
+            "--cluster-replica-validity-factor",
+            "0",
+            # While one shard fails over, the others keep serving their slots (the
+            # default stops the whole cluster): what docs/scaling.md recommends.
+            "--cluster-require-full-coverage",
+            "no",
+            "--repl-ping-replica-period",
+            "1",
         )
-        log.close()
-        wait_port(self.port, 10)
         return self
 
     def alive(self) -> bool:
@@ -511,13 +504,6 @@ class RedisClusterServers:
             if time.monotonic() > deadline:
                 raise TimeoutError("the Redis Cluster did not become healthy")
             time.sleep(0.1)
-
-    def kill_master_of(self, key: str | bytes) -> int:
-        """SIGKILL the master serving `key`: its replica is promoted after the node timeout.
-        Returns the killed node's port."""
-        port = self.master_of(key)
-        self.node(port).kill()
-        return port
 
     def wait_failover(self, dead_port: int, key: str | bytes, within: float = 30.0) -> int:
         """Until another node serves `key`'s slot; returns that node's port."""

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import shutil
-import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -22,7 +20,15 @@ import httpx
 import pytest
 from centrifuge import Client
 
-from drill.servers import ROOT, RedisServer, app_process, free_port, hub_env, worker_process
+from drill.servers import (
+    ROOT,
+    RedisServer,
+    app_process,
+    free_port,
+    hub_env,
+    migrate,
+    worker_process,
+)
 from tests.hub_realtime.test_server_subs import ServerEvents
 from tests.realtime.sdk_helpers import Recorder
 
@@ -53,7 +59,7 @@ def clustered_hub(redis_cluster: Any, database_url: str) -> Iterator[str]:
         HUB_PORT=str(port),
         HUB_LOG_LEVEL="WARNING",
     )
-    subprocess.run([sys.executable, "-m", "hub.platform.migrate"], cwd=ROOT, env=env, check=True)
+    migrate(env)
     app = app_process(env, port, workdir).start()
     worker = worker_process(env, workdir).start()
     try:

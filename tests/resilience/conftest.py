@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import subprocess
 import sys
 import time
 import uuid
@@ -31,6 +30,7 @@ from drill.servers import (
     app_process,
     free_port,
     hub_env,
+    migrate,
     worker_process,
 )
 
@@ -61,7 +61,7 @@ def fault_database(hub_env: dict[str, str]) -> Iterator[str]:
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
     url = _with_database(session_url, name)
     env = {**hub_env, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
-    subprocess.run([sys.executable, "-m", "hub.platform.migrate"], cwd=ROOT, env=env, check=True)
+    migrate(env)
     yield url
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -162,14 +162,7 @@ async def pg_stack(tmp_path: Path, mailbox: Any) -> AsyncIterator[Stack]:
     try:
         database_url = pg.create_database("hub")
         env = hub_env(database_url, redis.url, HUB_SMTP_URL=mailbox.url, **FAST_RUNS)
-        await asyncio.to_thread(
-            subprocess.run,
-            [sys.executable, "-m", "hub.platform.migrate"],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            stdout=subprocess.DEVNULL,
-        )
+        await asyncio.to_thread(migrate, env)
         port = free_port()
         app = app_process(env, port, tmp_path)
         worker = worker_process(env, tmp_path)
