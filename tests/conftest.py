@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from hub.dev.embedded import EmbeddedServices, start_postgres, start_redis
+from tests.env import settings_env
 
 ROOT = Path(__file__).resolve().parent.parent
 TESTDATA = ROOT / ".testdata"
@@ -143,28 +144,17 @@ def mailbox() -> Iterator[Any]:
 @pytest.fixture(scope="session")
 def hub_env(services: EmbeddedServices, mailbox: Any) -> Iterator[dict[str, str]]:
     """Point the hub's settings at the session's servers and migrate the test database."""
-    from hub.platform.settings import get_settings
-
     env = {
         "DATABASE_URL": services.database_url,
         "REDIS_URL": services.redis_url,
         "HUB_SMTP_URL": mailbox.url,
         **TEST_ENV,
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
+    with settings_env(env):
+        from hub.platform.migrate import migrate
 
-    from hub.platform.migrate import migrate
-
-    asyncio.run(migrate())
-    yield env
-    for key, value in saved.items():
-        if value is None:
-            os.environ.pop(key, None)
-        else:
-            os.environ[key] = value
-    get_settings.cache_clear()
+        asyncio.run(migrate())
+        yield env
 
 
 @pytest_asyncio.fixture(scope="session")
@@ -225,6 +215,12 @@ async def hub_server(hub_env: dict[str, str], worker: Any) -> AsyncIterator[str]
     yield f"http://127.0.0.1:{port}"
     server.should_exit = True
     await task
+
+
+@pytest.fixture
+def ws_url(hub_server: str) -> str:
+    """The test hub's websocket endpoint (for the SDK clients)."""
+    return hub_server.replace("http://", "ws://") + "/connection/websocket"
 
 
 @pytest_asyncio.fixture

@@ -400,7 +400,6 @@ def _to_builtins(value: Any) -> Any:
     return msgspec.to_builtins(value)
 
 
-_HEAD = "group_id IS NULL AND in_app"
 _UNREAD_HEAD = "group_id IS NULL AND in_app AND read_at IS NULL"
 
 

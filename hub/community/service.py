@@ -156,19 +156,7 @@ async def list_following(user_id: str, cursor: str | None, limit: int) -> Follow
         after,
         limit + 1,
     )
-    items, next_cursor = page(rows, limit, "following", lambda r: r["created_at"])
-    return FollowingPage(
-        items=[
-            FollowingOut(
-                id=str(r["id"]),
-                handle=r["handle"],
-                display_name=r["display_name"],
-                followed_at=r["created_at"],
-            )
-            for r in items
-        ],
-        next_cursor=next_cursor,
-    )
+    return _follows_page(rows, limit, "following")
 
 
 async def list_followers(handle: str, cursor: str | None, limit: int) -> FollowingPage:
@@ -186,7 +174,12 @@ async def list_followers(handle: str, cursor: str | None, limit: int) -> Followi
         after,
         limit + 1,
     )
-    items, next_cursor = page(rows, limit, "followers", lambda r: r["created_at"])
+    return _follows_page(rows, limit, "followers")
+
+
+def _follows_page(rows: list[dict[str, Any]], limit: int, kind: str) -> FollowingPage:
+    """One page of people (who you follow, or who follows a creator), newest follow first."""
+    items, next_cursor = page(rows, limit, kind, lambda r: r["created_at"])
     return FollowingPage(
         items=[
             FollowingOut(

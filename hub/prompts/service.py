@@ -586,7 +586,6 @@ _SORT_KEYS: dict[str, tuple[str, type]] = {
     "top_rated": ("p.rating_score", float),
     "relevance": ("ts_rank_cd(p.search, websearch_to_tsquery('english', $q))::float8", float),
 }
-_KEY_ALIAS = {"new": "created_at", "popular": "runs_7d", "top_rated": "rating_score"}
 
 
 class ListQuery(msgspec.Struct, kw_only=True):

@@ -40,11 +40,6 @@ class CircuitBreaker:
             return True
         return False
 
-    def retry_in(self) -> float:
-        if self.opened_at is None:
-            return 0.0
-        return max(0.0, self.cooldown - (self.clock() - self.opened_at))
-
     def record_success(self) -> None:
         self.failures = 0
         self.opened_at = None

@@ -8,11 +8,12 @@ object). A destination starting with `acct_refuse` makes a Transfer fail with a 
 
 from __future__ import annotations
 
-import json
 import secrets
 import time
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.fake_http import read_request, send_json
 
 
 class ConnectFake:
@@ -31,24 +32,10 @@ class ConnectFake:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers, body = await read_request(scope, receive)
         form = dict(parse_qsl(body.decode()))
         status, payload = self.route(scope["method"], scope["path"], form, headers)
-        raw = json.dumps(payload).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        await send_json(send, status, payload)
 
     def route(
         self, method: str, path: str, form: dict[str, str], headers: dict[str, str]

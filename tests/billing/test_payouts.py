@@ -13,29 +13,19 @@ import pytest
 import pytest_asyncio
 
 from hub.billing import creators, payouts
-from hub.dev.embedded import free_port
 from tests.billing.connect_fake import ConnectFake
 from tests.billing.invariants import assert_ledger_invariants
 from tests.billing.test_topups import WEBHOOK_SECRET, post_webhook
+from tests.fake_http import serve
 from tests.problems import assert_problem
 from tests.runs.helpers import make_prompt, start, wait_run
 
 
 @pytest_asyncio.fixture(scope="session")
 async def connect_fake() -> AsyncIterator[tuple[ConnectFake, str]]:
-    import uvicorn
-
     fake = ConnectFake()
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=port, log_level="warning"))
-    task = asyncio.create_task(server.serve())
-    for _ in range(500):  # noqa: ASYNC110 - uvicorn exposes no started event
-        if server.started:
-            break
-        await asyncio.sleep(0.02)
-    yield fake, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve(fake) as url:
+        yield fake, url
 
 
 @pytest.fixture

@@ -47,6 +47,18 @@ async def live(
         await client.disconnect()
 
 
+async def subscriber(ws_url: str, token: str, channel: str) -> tuple[Client, Recorder]:
+    """A connected SDK client (signed in with `token`, anonymous when empty) subscribed to
+    `channel`; the caller disconnects it."""
+    client = make_client(ws_url, token=token)
+    await client.connect()
+    rec = Recorder()
+    sub = client.new_subscription(channel, rec)
+    await sub.subscribe()
+    await sub.ready(5)
+    return client, rec
+
+
 async def subscribe_error(client: Client, channel: str) -> int:
     """The protocol error code a subscription to `channel` ends with (0 when it succeeds)."""
     rec = Recorder()

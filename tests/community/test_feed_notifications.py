@@ -6,44 +6,17 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-import pytest
-
 from hub.community import feed
 from hub.platform.db import fetchrow
+from tests.community.live import subscriber, until
 from tests.prompts.helpers import assert_problem, create_prompt
 from tests.realtime.sdk_helpers import Recorder, make_client
-
-
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
-
-
-async def _until(check, within: float = 10.0):
-    deadline = asyncio.get_running_loop().time() + within
-    while True:
-        result = await check()
-        if result:
-            return result
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.05)
-
-
-async def _subscribe(ws_url: str, token: str, channel: str):
-    client = make_client(ws_url, token=token)
-    await client.connect()
-    rec = Recorder()
-    sub = client.new_subscription(channel, rec)
-    await sub.subscribe()
-    await sub.ready(5)
-    return client, rec
 
 
 async def test_new_prompt_and_version_reach_followers_feed_live(client, register, ws_url):
     creator, fan, bystander = await register(), await register(), await register()
     await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
-    ws, rec = await _subscribe(ws_url, fan.token, f"feed#{fan.id}")
+    ws, rec = await subscriber(ws_url, fan.token, f"feed#{fan.id}")
     try:
         p = await create_prompt(client, creator, title="Fresh prompt", private_mode=True)
 
@@ -52,7 +25,7 @@ async def test_new_prompt_and_version_reach_followers_feed_live(client, register
             assert r.status_code == 200, r.text
             return r.json()["items"]
 
-        items = await _until(lambda: feed_items(fan))
+        items = await until(lambda: feed_items(fan))
         assert items[0]["type"] == "prompt.created"
         assert items[0]["prompt"]["id"] == p["id"] and items[0]["version"] == 1
         assert items[0]["actor"]["handle"] == creator.handle
@@ -64,7 +37,7 @@ async def test_new_prompt_and_version_reach_followers_feed_live(client, register
         await client.patch(
             f"/prompts/{p['id']}", headers=creator.headers, json={"template": "New {{thing}}"}
         )
-        items = await _until(
+        items = await until(
             lambda: _with_len(feed_items(fan), 2),
         )
         assert [(i["type"], i["version"]) for i in items] == [
@@ -107,7 +80,7 @@ async def test_fanout_is_batched_and_idempotent(client, register, monkeypatch):
         )
         return row["n"] == 5
 
-    await _until(delivered)
+    await until(delivered)
     # a re-delivered batch (arq is at-least-once) inserts nothing new
     at = datetime.now(UTC)
     after = None
@@ -121,7 +94,7 @@ async def test_fanout_is_batched_and_idempotent(client, register, monkeypatch):
 
 async def test_new_follower_notification_with_unread_state(client, register, ws_url):
     creator, fan = await register(), await register()
-    ws, rec = await _subscribe(ws_url, creator.token, f"notifications#{creator.id}")
+    ws, rec = await subscriber(ws_url, creator.token, f"notifications#{creator.id}")
     try:
         await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
         # unfollow + follow again does not notify twice
@@ -159,7 +132,7 @@ async def test_review_notification_and_mark_all_read(client, register, grant_com
     creator, buyer, other = await register(), await register(), await register()
     p = await create_prompt(client, creator)
     await grant_completed_run(buyer.id, p["id"])
-    ws, rec = await _subscribe(ws_url, "", f"prompts:{p['id']}")  # anonymous: public channel
+    ws, rec = await subscriber(ws_url, "", f"prompts:{p['id']}")  # anonymous: public channel
     try:
         await client.post(f"/prompts/{p['id']}/reviews", headers=buyer.headers, json={"rating": 4})
         await client.post(f"/prompts/{p['id']}/reviews", headers=buyer.headers, json={"rating": 5})
@@ -232,8 +205,8 @@ async def test_followers_hear_of_a_new_prompt_and_read_state_reaches_every_tab(
 ):
     creator, fan = await register(), await register()
     await client.post(f"/creators/{creator.handle}/follow", headers=fan.headers)
-    tab1, rec1 = await _subscribe(ws_url, fan.token, f"notifications#{fan.id}")
-    tab2, rec2 = await _subscribe(ws_url, fan.token, f"notifications#{fan.id}")
+    tab1, rec1 = await subscriber(ws_url, fan.token, f"notifications#{fan.id}")
+    tab2, rec2 = await subscriber(ws_url, fan.token, f"notifications#{fan.id}")
     try:
         p = await create_prompt(client, creator, title="Cold email v2")
         await rec1.wait_for(lambda: any(d["type"] == "notification.created" for d in rec1.data()))

@@ -4,17 +4,10 @@ users live over the official centrifuge-python SDK."""
 
 from __future__ import annotations
 
-import pytest
-
 from hub.community.mentions import handles
 from tests.community.live import live, of_type, until
 from tests.conftest import unique
 from tests.prompts.helpers import create_prompt
-
-
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
 
 
 def test_what_counts_as_a_mention():

@@ -5,16 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-import pytest
-
 from hub.platform.db import fetch
 from tests.community.live import live, of_type, until
 from tests.prompts.helpers import assert_problem, create_prompt
-
-
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
 
 
 async def _notes(client, account, **params):

@@ -20,11 +20,6 @@ HAS_NODE = shutil.which("node") is not None and (ROOT / "node_modules" / "centri
 needs_node = pytest.mark.skipif(not HAS_NODE, reason="needs node and `npm ci` at the root")
 
 
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
-
-
 class TcpProxy:
     """A loopback TCP relay to the hub that a test can cut and restore, so an SDK's connection
     drops and its reconnect attempts fail, as on a phone that lost its network."""

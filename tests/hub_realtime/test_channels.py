@@ -12,11 +12,6 @@ from tests.conftest import unique
 from tests.realtime.sdk_helpers import Recorder, make_client
 
 
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
-
-
 async def _subscribe(client, channel: str, **kw):
     rec = Recorder()
     sub = client.new_subscription(channel, rec, **kw)

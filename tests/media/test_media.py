@@ -12,6 +12,7 @@ import httpx
 import pytest
 from PIL import Image
 
+from tests.env import settings_env
 from tests.media.images import CAMERA_SERIAL, GPS_IFD, gif, jpeg_with_exif, png, webp
 from tests.problems import assert_problem
 from tests.prompts.helpers import create_prompt
@@ -238,8 +239,6 @@ def s3_settings(moto_s3: str) -> Iterator[dict[str, str]]:
     """Point the running hub at a fresh bucket on moto for one test, then back at the disk."""
     import boto3
 
-    from hub.platform.settings import get_settings
-
     bucket = f"media-{os.urandom(4).hex()}"
     env = {
         "HUB_S3_BUCKET": bucket,
@@ -256,14 +255,8 @@ def s3_settings(moto_s3: str) -> Iterator[dict[str, str]]:
         aws_secret_access_key="test-secret",
     )
     s3.create_bucket(Bucket=bucket)
-    os.environ.update(env)
-    get_settings.cache_clear()
-    try:
+    with settings_env(env):
         yield {**env, "client": s3}  # type: ignore[dict-item]
-    finally:
-        for key in env:
-            os.environ.pop(key, None)
-        get_settings.cache_clear()
 
 
 async def test_s3_storage_with_presigned_redirects(client, register, hub_server, s3_settings):

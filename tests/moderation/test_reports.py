@@ -14,11 +14,6 @@ from tests.prompts.helpers import assert_problem, create_prompt, prompt_body
 from tests.realtime.sdk_helpers import Recorder, make_client
 
 
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
-
-
 async def _room_with_message(client, author, text="buy cheap followers at spam.example"):
     slug = unique("mod-")
     r = await client.post("/rooms", headers=author.headers, json={"slug": slug, "title": "M"})

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import hashlib
-import json
 import secrets
 import time
 from typing import Any
@@ -21,6 +20,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
+from tests.fake_http import read_request, send_json
 
 GOOGLE_CLIENT = ("google-client-id", "google-client-secret")
 GITHUB_CLIENT = ("github-client-id", "github-client-secret")
@@ -50,20 +51,11 @@ class FakeProvider:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers, body = await read_request(scope, receive)
         query = dict(parse_qsl(scope["query_string"].decode()))
         form = dict(parse_qsl(body.decode()))
         status, payload, extra = self.route(scope["method"], scope["path"], query, form, headers)
-        raw = json.dumps(payload).encode() if payload is not None else b""
-        out_headers = [(b"content-type", b"application/json"), *extra]
-        await send({"type": "http.response.start", "status": status, "headers": out_headers})
-        await send({"type": "http.response.body", "body": raw})
+        await send_json(send, status, payload, extra)
 
     def route(
         self,

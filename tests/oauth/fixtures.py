@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -12,36 +10,25 @@ import httpx
 import pytest
 import pytest_asyncio
 
+from tests.env import settings_env
+from tests.fake_http import serve
 from tests.oauth.fake_provider import GITHUB_CLIENT, GOOGLE_CLIENT, FakeProvider
 
 
 @pytest_asyncio.fixture(scope="session")
 async def fake_idp() -> AsyncIterator[FakeProvider]:
-    import uvicorn
-
     from hub.dev.embedded import free_port
 
     fake = FakeProvider()
     port = free_port()
-    fake.base = f"http://127.0.0.1:{port}"
-    server = uvicorn.Server(
-        uvicorn.Config(fake, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
-    )
-    task = asyncio.create_task(server.serve())
-    for _ in range(400):
-        if server.started:
-            break
-        await asyncio.sleep(0.025)
-    yield fake
-    server.should_exit = True
-    await task
+    fake.base = f"http://127.0.0.1:{port}"  # the fake names itself in its discovery document
+    async with serve(fake, port):
+        yield fake
 
 
 @pytest.fixture
 def oauth_env(fake_idp: FakeProvider, hub_server: str) -> Iterator[FakeProvider]:
     """GitHub and Google configured, both pointing at the fake; redirects to the test hub."""
-    from hub.platform.settings import get_settings
-
     env = {
         "HUB_PUBLIC_URL": hub_server,
         "HUB_OAUTH_GOOGLE_CLIENT_ID": GOOGLE_CLIENT[0],
@@ -53,18 +40,8 @@ def oauth_env(fake_idp: FakeProvider, hub_server: str) -> Iterator[FakeProvider]
         "HUB_OAUTH_GITHUB_TOKEN_URL": f"{fake_idp.base}/login/oauth/access_token",
         "HUB_OAUTH_GITHUB_API_URL": f"{fake_idp.base}/api",
     }
-    saved = {k: os.environ.get(k) for k in env}
-    os.environ.update(env)
-    get_settings.cache_clear()
-    try:
+    with settings_env(env):
         yield fake_idp
-    finally:
-        for key, value in saved.items():
-            if value is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = value
-        get_settings.cache_clear()
 
 
 class Flow(dict):  # type: ignore[type-arg]

@@ -10,9 +10,9 @@ from typing import Any
 
 import pytest
 
+from tests.community.live import subscriber
 from tests.conftest import unique
 from tests.prompts.helpers import create_prompt
-from tests.realtime.sdk_helpers import Recorder, make_client
 
 
 class LogRecorder:
@@ -54,16 +54,6 @@ def recorded_logs(monkeypatch) -> LogRecorder:
     return recorder
 
 
-async def _subscribe(ws_url: str, token: str, channel: str):
-    client = make_client(ws_url, token=token)
-    await client.connect()
-    rec = Recorder()
-    sub = client.new_subscription(channel, rec)
-    await sub.subscribe()
-    await sub.ready(5)
-    return client, rec
-
-
 async def test_private_template_never_leaks(
     client, register, hub_server, recorded_logs, capfd, grant_completed_run
 ):
@@ -74,7 +64,7 @@ async def test_private_template_never_leaks(
     ws_url = hub_server.replace("http://", "ws://") + "/connection/websocket"
     responses: list[str] = []
     # subscribed before the prompt exists, so the live feed item cannot race the subscription
-    ws_fan, rec_fan = await _subscribe(ws_url, fan.token, f"feed#{fan.id}")
+    ws_fan, rec_fan = await subscriber(ws_url, fan.token, f"feed#{fan.id}")
 
     async def call(method: str, url: str, **kw: Any):
         r = await client.request(method, url, **kw)
@@ -91,7 +81,7 @@ async def test_private_template_never_leaks(
     )
     assert marker in p["template"]  # the owner sees it
     pid = p["id"]
-    ws_anon, rec_anon = await _subscribe(ws_url, "", f"prompts:{pid}")
+    ws_anon, rec_anon = await subscriber(ws_url, "", f"prompts:{pid}")
     try:
         # a new version, a sample, a review, and every read path, as others
         r = await client.patch(

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import asyncio
 import uuid
 from collections.abc import AsyncIterator
 from typing import Any
@@ -8,36 +7,17 @@ from typing import Any
 import pytest
 import pytest_asyncio
 
-from hub.dev.embedded import free_port
 from hub.providers.models import ModelSpec, register_model, unregister_model
+from tests.fake_http import serve
 from tests.providers.fake_openai import FakeOpenAI
 
 
 @pytest_asyncio.fixture(scope="session")
 async def fake_openai() -> AsyncIterator[tuple[FakeOpenAI, str]]:
     """The fake provider, served by uvicorn on the session loop."""
-    import uvicorn
-
     app = FakeOpenAI()
-    port = free_port()
-    server = uvicorn.Server(
-        uvicorn.Config(
-            app,
-            host="127.0.0.1",
-            port=port,
-            log_level="warning",
-            lifespan="on",
-            timeout_graceful_shutdown=1,
-        )
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    yield app, f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    await task
+    async with serve(app, lifespan="on", timeout_graceful_shutdown=1) as url:
+        yield app, url
 
 
 @pytest.fixture

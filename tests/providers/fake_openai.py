@@ -15,6 +15,7 @@ import json
 from collections import defaultdict
 from typing import Any
 
+from tests.fake_http import read_request, send_json
 from tests.providers.leaks import chunks, garble
 
 WORDS = "alpha beta gamma delta epsilon zeta eta theta iota kappa lambda mu".split()
@@ -42,17 +43,11 @@ class FakeOpenAI:
                     return
         parts = scope["path"].strip("/").split("/")
         if len(parts) != 5 or parts[2:] != ["v1", "chat", "completions"]:
-            await self._json(send, 404, {"error": {"message": "not found"}})
+            await send_json(send, 404, {"error": {"message": "not found"}})
             return
         scenario, key = parts[0], parts[1]
-        raw = b""
-        while True:
-            message = await receive()
-            raw += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        headers, raw = await read_request(scope, receive)
         body = json.loads(raw)
-        headers = {k.decode(): v.decode() for k, v in scope["headers"]}
         self.requests[key].append({"body": body, "headers": headers})
         n = len(self.requests[key])
         handler = getattr(self, "scenario_" + scenario.replace("-", "_"))
@@ -62,17 +57,6 @@ class FakeOpenAI:
             self.disconnected[key].set()
 
     # --- building blocks -------------------------------------------------------------
-
-    @staticmethod
-    async def _json(send: Any, status: int, data: Any, headers: list | None = None) -> None:
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json"), *(headers or [])],
-            }
-        )
-        await send({"type": "http.response.body", "body": json.dumps(data).encode()})
 
     @staticmethod
     async def _start_stream(send: Any) -> None:
@@ -160,7 +144,7 @@ class FakeOpenAI:
 
     async def scenario_flaky429(self, send, body, n, key, receive) -> None:
         if n == 1:
-            await self._json(
+            await send_json(
                 send,
                 429,
                 {"error": {"message": f"Rate limit reached for: {self._prompt(body)}"}},
@@ -170,12 +154,12 @@ class FakeOpenAI:
             await self._ok(send, body)
 
     async def scenario_down500(self, send, body, n, key, receive) -> None:
-        await self._json(
+        await send_json(
             send, 500, {"error": {"message": f"internal error on: {self._prompt(body)}"}}
         )
 
     async def scenario_reject400(self, send, body, n, key, receive) -> None:
-        await self._json(send, 400, {"error": {"message": f"bad prompt: {self._prompt(body)}"}})
+        await send_json(send, 400, {"error": {"message": f"bad prompt: {self._prompt(body)}"}})
 
     async def scenario_cut(self, send, body, n, key, receive) -> None:
         await self._start_stream(send)

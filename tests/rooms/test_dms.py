@@ -14,11 +14,6 @@ from tests.problems import assert_problem
 from tests.realtime.sdk_helpers import make_client
 
 
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
-
-
 async def _dm(client, sender, to, text):
     return await client.post(
         "/me/dms", headers=sender.headers, json={"handle": to.handle, "text": text}

@@ -3,17 +3,10 @@ official centrifuge-python SDK (the reader on two devices)."""
 
 from __future__ import annotations
 
-import pytest
-
 from hub.platform.db import fetch
 from tests.community.live import live, of_type
 from tests.conftest import unique
 from tests.problems import assert_problem
-
-
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
 
 
 async def _room(client, owner, visibility="public"):

@@ -11,11 +11,6 @@ from tests.conftest import unique
 from tests.realtime.sdk_helpers import Recorder, make_client
 
 
-@pytest.fixture
-def ws_url(hub_server: str) -> str:
-    return hub_server.replace("http://", "ws://") + "/connection/websocket"
-
-
 async def _room(client, owner, visibility="public"):
     slug = unique("ty-")
     r = await client.post(

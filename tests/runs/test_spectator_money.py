@@ -4,15 +4,13 @@ official centrifuge-python SDK."""
 
 from __future__ import annotations
 
-import asyncio
-import time
 from typing import Any
 
 from centrifuge import Client
 
 from tests.hub_realtime.test_server_subs import ServerEvents
 from tests.realtime.sdk_helpers import Recorder, make_client
-from tests.runs.helpers import make_prompt, start, wait_run
+from tests.runs.helpers import eventually, make_prompt, start, wait_run
 
 MONEY = {"charge_cents", "refunded_cents", "price_cents", "hold_cents", "cost_cents"}
 
@@ -26,13 +24,6 @@ def _money_keys(value: Any) -> set[str]:
     if isinstance(value, list):
         return set().union(*(_money_keys(v) for v in value)) if value else set()
     return set()
-
-
-async def _until(predicate, within: float = 15.0) -> None:
-    deadline = time.monotonic() + within
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.02)
 
 
 async def test_spectators_of_a_public_run_never_see_money(client, register, hub_server):
@@ -66,11 +57,21 @@ async def test_spectators_of_a_public_run_never_see_money(client, register, hub_
         done = await wait_run(client, buyer, run_id)
         assert done["status"] == "completed" and done["charge_cents"] > 70
         run_rec = recorders[channel]
-        await _until(lambda: any(d.get("type") == "run.completed" for d in run_rec.data()))
-        await _until(
-            lambda: any(d.get("type") == "live.run_ended" for d in recorders["live:runs"].data())
+        await eventually(
+            lambda: any(d.get("type") == "run.completed" for d in run_rec.data()),
+            15,
+            "run.completed on the run's channel",
         )
-        await _until(lambda: [d for c, d in owner_events.pubs if d.get("type") == "run.charged"])
+        await eventually(
+            lambda: any(d.get("type") == "live.run_ended" for d in recorders["live:runs"].data()),
+            15,
+            "live.run_ended on live:runs",
+        )
+        await eventually(
+            lambda: [d for c, d in owner_events.pubs if d.get("type") == "run.charged"],
+            15,
+            "run.charged to the owner",
+        )
         charged = [d for c, d in owner_events.pubs if d.get("type") == "run.charged"]
     finally:
         await spectator.disconnect()

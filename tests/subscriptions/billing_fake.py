@@ -18,6 +18,8 @@ import uuid
 from typing import Any
 from urllib.parse import parse_qsl
 
+from tests.fake_http import read_request, send_json
+
 MONTH = 30 * 24 * 3600
 
 
@@ -67,13 +69,7 @@ class BillingFake:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            msg = await receive()
-            body += msg.get("body", b"")
-            if not msg.get("more_body"):
-                break
-        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        headers, body = await read_request(scope, receive)
         form = _nest(parse_qsl(body.decode(), keep_blank_values=True))
         key = headers.get("idempotency-key")
         if key and key in self.idempotent:
@@ -82,15 +78,7 @@ class BillingFake:
             status, payload = self.route(scope["method"], scope["path"], form)
             if key and status == 200:
                 self.idempotent[key] = payload
-        raw = json.dumps(payload).encode()
-        await send(
-            {
-                "type": "http.response.start",
-                "status": status,
-                "headers": [(b"content-type", b"application/json")],
-            }
-        )
-        await send({"type": "http.response.body", "body": raw})
+        await send_json(send, status, payload)
 
     def route(self, method: str, path: str, form: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         self.calls.append((method, path))
