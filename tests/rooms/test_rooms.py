@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.accounts.test_auth import assert_problem
-from tests.community.test_feed_notifications import _subscribe
+from tests.community.live import subscriber
 from tests.conftest import unique
 
 
@@ -240,7 +240,7 @@ async def test_author_edits_a_message_and_the_room_hears_it(client, register, ws
         await client.post(f"/rooms/{slug}/messages", headers=author.headers, json={"text": "helo"})
     ).json()
     assert msg["edited_at"] is None
-    ws, rec = await _subscribe(ws_url, "", f"rooms:{slug}")
+    ws, rec = await subscriber(ws_url, "", f"rooms:{slug}")
     try:
         r = await client.patch(
             f"/rooms/{slug}/messages/{msg['id']}", headers=author.headers, json={"text": "hello"}
