@@ -48,8 +48,8 @@ def create(source: bytes, target: bytes) -> bytes:
     n = len(target)
     index: dict[bytes, int] = {}
     if len(source) >= BLOCK:
-        for off in range(0, len(source) - BLOCK + 1, BLOCK):
-            index.setdefault(source[off : off + BLOCK], off)
+        for block in range(0, len(source) - BLOCK + 1, BLOCK):
+            index.setdefault(source[block : block + BLOCK], block)
     literal = 0  # start of the target bytes not yet emitted
     j = 0
     while index and j + BLOCK <= n:

@@ -229,7 +229,7 @@ class ShardConnection(PubSubConnection):
                     else:
                         fut.set_result(None)
             elif isinstance(msg, hiredis.ReplyError) and self._sent:
-                is_sub, channel, fut = self._sent.popleft()
+                is_sub, channel, waiter = self._sent.popleft()
                 log.info(
                     "sharded %s of %r on %s: %s",
                     "subscribe" if is_sub else "unsubscribe",
@@ -237,8 +237,8 @@ class ShardConnection(PubSubConnection):
                     self.addr,
                     msg,
                 )
-                if fut is not None and not fut.done():
-                    fut.set_exception(ConnectionError(f"{msg} (on {self.addr})"))
+                if waiter is not None and not waiter.done():
+                    waiter.set_exception(ConnectionError(f"{msg} (on {self.addr})"))
                 self.on_dropped(self, channel)
 
     def _confirmed(self, is_sub: bool, channel: bytes) -> None:

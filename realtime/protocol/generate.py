@@ -1,8 +1,9 @@
-"""Regenerate client_pb2.py from client.proto.
+"""Regenerate client_pb2.py (and its type stub client_pb2.pyi) from client.proto.
 
 Run `python -m realtime.protocol.generate` after installing the `protogen` extra
 (`pip install -e '.[protogen]' -c constraints.txt`). The generated module is committed so
-that running the hub needs only the protobuf runtime.
+that running the hub needs only the protobuf runtime; the stub is what mypy reads (protobuf
+builds the message classes at import time, so the module itself declares none).
 """
 
 from __future__ import annotations
@@ -17,7 +18,13 @@ def main() -> int:
     root = Path(__file__).resolve().parents[2]
     proto = Path("realtime/protocol/client.proto")
     return protoc.main(
-        ["grpc_tools.protoc", f"-I{root}", f"--python_out={root}", str(root / proto)]
+        [
+            "grpc_tools.protoc",
+            f"-I{root}",
+            f"--python_out={root}",
+            f"--pyi_out={root}",
+            str(root / proto),
+        ]
     )
 
 
