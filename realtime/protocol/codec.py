@@ -351,9 +351,6 @@ def ws_frame(opcode: int, payload: bytes) -> bytes:
     return bytes((0x80 | opcode, 127)) + n.to_bytes(8, "big") + payload
 
 
-CODECS = {"json": JsonCodec, "protobuf": ProtobufCodec}
-
-
 def disconnect_push(code: int, reason: str, protobuf: bool) -> Any:
     """A `disconnect` push (no channel): how emulated transports, which have no close frame,
     tell the SDK why the stream ends and whether to reconnect."""
