@@ -5,19 +5,11 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
 import pytest
 from centrifuge import ReplyError, StreamPosition, SubscriptionState
 from sdk_helpers import Recorder, encode, make_client
 
 PROTOCOLS = [pytest.param(False, id="json"), pytest.param(True, id="protobuf")]
-
-
-async def http_publish(hub, channel: str, data: dict) -> dict:
-    async with httpx.AsyncClient() as http:
-        r = await http.post(f"{hub.url}/publish/{channel}", json=data)
-        r.raise_for_status()
-        return r.json()
 
 
 async def subscribed(client, channel: str, protobuf: bool, **kw):
