@@ -21,7 +21,7 @@ import structlog
 
 from hub import outbox
 from hub.billing import ledger, run_money, wallets
-from hub.platform.db import fetchrow
+from hub.platform.db import fetchrow, storable
 from hub.platform.errors import Problem, bad_request, conflict, not_found, validation_error
 from hub.prompts.service import MissingVariables, PromptForRun, get_prompt_for_run, render_template
 from hub.providers.models import count_tokens, usage_cents
@@ -77,20 +77,9 @@ async def _existing(buyer_id: str, key: str, digest: str) -> dict[str, Any] | No
     return row
 
 
-def _storable_text(value: str) -> bool:
-    """PostgreSQL text and jsonb hold neither NUL nor unpaired UTF-16 surrogates."""
-    if "\x00" in value:
-        return False
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
 def _validate_inputs(prompt: PromptForRun, inputs: dict[str, str]) -> str:
     for name, value in inputs.items():
-        if not _storable_text(value):
+        if not storable(value):
             raise validation_error(
                 f"inputs.{name}",
                 f"The value of '{name}' contains a NUL character or invalid Unicode "
