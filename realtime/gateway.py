@@ -41,7 +41,8 @@ async def serve_websocket(engine: Engine, scope: Any, receive: Any, send: Any) -
     await send(
         {"type": "websocket.accept", "subprotocol": PROTOBUF_SUBPROTOCOL if protobuf else None}
     )
-    proto = direct_protocol(send) if engine.config.direct_writes else None
+    # uvicorn's protocol object (untyped internals), or None: then `queue` is None too.
+    proto: Any = direct_protocol(send) if engine.config.direct_writes else None
     queue = _lighten(proto, scope) if proto is not None else None
     client = engine.connection(send, protobuf, proto)
     try:

@@ -21,7 +21,7 @@ a publication whose offset is not last+1 (or whose epoch changed) means the stre
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import msgspec
 
@@ -347,6 +347,7 @@ class Hub:
                 # One encoding per kind, shared by every subscriber of that kind.
                 n = 0
                 js = pb = None
+                item: str | bytes
                 for kind in (0, 1, 2, 3):
                     clients = live[kind]
                     if not clients:
@@ -360,7 +361,8 @@ class Hub:
                             js = _json_push(entry, data, offset, info)
                         item = js if kind == 0 else js.encode()
                     if kind & 2 and self.fanout is not None:
-                        self.fanout.share(entry, kind & 1, clients, item)
+                        # Direct-write kinds (2, 3) always carry bytes: JSON is encoded above.
+                        self.fanout.share(entry, kind & 1, clients, cast(bytes, item))
                     else:
                         for client in clients:
                             client.push(item)
@@ -394,7 +396,7 @@ class Hub:
             key = (client.kind, use_delta)
             item = items.get(key)
             if item is None:
-                payload = patch if use_delta else data
+                payload = patch if use_delta and patch is not None else data
                 item = items[key] = _delta_push(
                     entry, client.kind, payload, offset, info, use_delta
                 )
