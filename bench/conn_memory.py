@@ -82,12 +82,12 @@ async def main_async(args: argparse.Namespace) -> None:
                 await asyncio.sleep(0.05)
         stats = Stats()
         # Warm up: the first connections create the channel entry and one-off caches.
-        warm = await connect_many(50, http_port, stats, 0)
+        warm = await connect_many(50, [http_port], stats, 0)
         await asyncio.sleep(0.5)
         if args.tracemalloc:
             await http_json(http_port, "/bench/tracemalloc/start")
         rss0 = proc_rss(server.pid)
-        clients = await connect_many(args.subs, http_port, stats, 50)
+        clients = await connect_many(args.subs, [http_port], stats, 50)
         await asyncio.sleep(args.settle)
         rss = proc_rss(server.pid)
         per = (rss - rss0) / len(clients)
