@@ -32,7 +32,7 @@ from hub.accounts.schemas import (
     UserOut,
     VerifyEmailRequest,
 )
-from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser
 from hub.platform.errors import unauthorized
 
 
@@ -198,13 +198,12 @@ class RealtimeTokenController(Controller):
         "every connect and refresh.",
     )
     async def realtime_token(
-        self, request: Request[Any, Any, Any], data: JSONBody[RealtimeTokenRequest | None] = None
+        self, viewer: CurrentUser | None, data: JSONBody[RealtimeTokenRequest | None] = None
     ) -> RealtimeToken:
-        user = await optional_user(request)
-        if user is not None:
+        if viewer is not None:
             from hub.platform.auth import issue_realtime_token
 
-            token, ttl = issue_realtime_token(user.id, user.family)
+            token, ttl = issue_realtime_token(viewer.id, viewer.family)
         elif data is not None and data.refresh_token:
             token, ttl = await service.realtime_token_from_refresh(data.refresh_token)
         else:

@@ -33,7 +33,7 @@ from hub.community.schemas import (
     UnsubscribeIn,
     UnsubscribeOut,
 )
-from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser
 from hub.platform.errors import bad_request
 from hub.prompts.api import Cursor, Limit
 
@@ -53,13 +53,12 @@ class CreatorsController(Controller):
     )
     async def creator(
         self,
-        request: Request[Any, Any, Any],
+        viewer: CurrentUser | None,
         handle: Handle,
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> CreatorOut:
-        user = await optional_user(request)
-        return await service.get_creator(handle, user.id if user else None, cursor, limit)
+        return await service.get_creator(handle, viewer.id if viewer else None, cursor, limit)
 
     @get(
         "/{handle:str}/followers",
@@ -101,13 +100,12 @@ class ReviewsController(Controller):
     @get("/", exclude_from_auth=True, summary="A prompt's reviews, newest first")
     async def list_reviews(
         self,
-        request: Request[Any, Any, Any],
+        viewer: CurrentUser | None,
         prompt_id: FromPath[UUID],
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> ReviewPage:
-        user = await optional_user(request)
-        return await reviews.list_reviews(prompt_id, user.id if user else None, cursor, limit)
+        return await reviews.list_reviews(prompt_id, viewer.id if viewer else None, cursor, limit)
 
     @post(
         "/",

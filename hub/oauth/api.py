@@ -70,6 +70,8 @@ class OAuthController(Controller):
     ) -> StartOut:
         link_user = None
         if data is not None and data.link:
+            # Called here, not injected as `viewer`: only linking reads the token, so a stale
+            # one in a plain sign-in start is ignored rather than a 401.
             user = await optional_user(request)
             if user is None:
                 raise unauthorized("Sign in to link a provider to your account.")

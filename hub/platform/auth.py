@@ -292,6 +292,9 @@ def build_jwt_auth(settings: Settings) -> JWTAuth[CurrentUser, Token]:
 async def optional_user(request: Any) -> CurrentUser | None:
     """The signed-in user on routes that also serve anonymous visitors, or None.
 
+    Route handlers ask for it as the `viewer` dependency (hub/wiring.py) rather than calling it;
+    the JWT middleware does not run on those routes (`exclude_from_auth`), so this reads the
+    header itself.
     A present but invalid token is an error (401), not silently anonymous, so a client with
     an expired token learns it must refresh.
     """

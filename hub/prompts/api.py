@@ -9,7 +9,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser
 from hub.prompts import service
 from hub.prompts.schemas import (
     Facets,
@@ -120,11 +120,8 @@ class PromptsController(Controller):
         description="Anyone may read an active prompt." + _PRIVATE + " An archived prompt "
         "is 404 for everyone but its owner.",
     )
-    async def get_prompt(
-        self, request: Request[Any, Any, Any], prompt_id: FromPath[UUID]
-    ) -> PromptOut:
-        user = await optional_user(request)
-        return await service.get_prompt(prompt_id, user.id if user else None)
+    async def get_prompt(self, viewer: CurrentUser | None, prompt_id: FromPath[UUID]) -> PromptOut:
+        return await service.get_prompt(prompt_id, viewer.id if viewer else None)
 
     @patch(
         "/{prompt_id:uuid}",
@@ -166,13 +163,12 @@ class PromptsController(Controller):
     @get("/{prompt_id:uuid}/samples", exclude_from_auth=True, summary="A prompt's sample outputs")
     async def samples(
         self,
-        request: Request[Any, Any, Any],
+        viewer: CurrentUser | None,
         prompt_id: FromPath[UUID],
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> SamplePage:
-        user = await optional_user(request)
-        return await service.list_samples(prompt_id, user.id if user else None, cursor, limit)
+        return await service.list_samples(prompt_id, viewer.id if viewer else None, cursor, limit)
 
     @post(
         "/{prompt_id:uuid}/samples",

@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, get
 from litestar.params import FromPath, Parameter
 
-from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser
 from hub.recommendations import service
 from hub.recommendations.schemas import ForYouPage, SimilarPage
 
@@ -28,10 +28,9 @@ class SimilarController(Controller):
         "by a worker job, so a new prompt has none for a few minutes. Only active prompts.",
     )
     async def similar(
-        self, request: Request[Any, Any, Any], prompt_id: FromPath[UUID], limit: Limit = 6
+        self, viewer: CurrentUser | None, prompt_id: FromPath[UUID], limit: Limit = 6
     ) -> SimilarPage:
-        user = await optional_user(request)
-        return await service.more_like_this(prompt_id, user.id if user else None, limit)
+        return await service.more_like_this(prompt_id, viewer.id if viewer else None, limit)
 
 
 class ForYouController(Controller):

@@ -8,7 +8,7 @@ from litestar import Controller, Request, delete, get, patch, post
 from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser
 from hub.rooms import dms, reads, service
 from hub.rooms.schemas import (
     BanCreate,
@@ -38,9 +38,9 @@ class RoomsController(Controller):
 
     @get("/", exclude_from_auth=True, summary="Rooms: public ones, and private ones you belong to")
     async def list_rooms(
-        self, request: Request[Any, Any, Any], limit: Limit = 20, cursor: Cursor = None
+        self, viewer: CurrentUser | None, limit: Limit = 20, cursor: Cursor = None
     ) -> RoomPage:
-        items, next_cursor = await service.list_rooms(await optional_user(request), cursor, limit)
+        items, next_cursor = await service.list_rooms(viewer, cursor, limit)
         return RoomPage(items=items, next_cursor=next_cursor)
 
     @post("/", status_code=HTTP_201_CREATED, summary="Create a room (you become its owner)")
@@ -54,18 +54,15 @@ class RoomsController(Controller):
         exclude_from_auth=True,
         summary="One room (404 for a private room you are not in)",
     )
-    async def get_room(self, request: Request[Any, Any, Any], slug: str) -> RoomOut:
-        user = await optional_user(request)
-        room = await service.readable_room(slug, user)
-        return await service.room_for_viewer(room, user)
+    async def get_room(self, viewer: CurrentUser | None, slug: str) -> RoomOut:
+        room = await service.readable_room(slug, viewer)
+        return await service.room_for_viewer(room, viewer)
 
     @get("/{slug:str}/messages", exclude_from_auth=True, summary="Message history, newest first")
     async def list_messages(
-        self, request: Request[Any, Any, Any], slug: str, limit: Limit = 20, cursor: Cursor = None
+        self, viewer: CurrentUser | None, slug: str, limit: Limit = 20, cursor: Cursor = None
     ) -> MessagePage:
-        items, next_cursor = await service.list_messages(
-            slug, await optional_user(request), cursor, limit
-        )
+        items, next_cursor = await service.list_messages(slug, viewer, cursor, limit)
         return MessagePage(items=items, next_cursor=next_cursor)
 
     @post(

@@ -10,7 +10,7 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from hub.billing import run_money
-from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser
 from hub.platform.errors import forbidden
 from hub.runs import lifecycle, pricing, queries, refunds
 from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
@@ -37,11 +37,10 @@ class PromptRunsController(Controller):
     async def estimate(
         self,
         prompt_id: UUID,
-        request: Request[Any, Any, Any],
+        viewer: CurrentUser | None,
         max_tokens: Annotated[int | None, Parameter(ge=1, le=8000)] = None,
     ) -> Estimate:
-        user = await optional_user(request)
-        return await pricing.estimate(str(prompt_id), max_tokens, user.id if user else None)
+        return await pricing.estimate(str(prompt_id), max_tokens, viewer.id if viewer else None)
 
     @post(
         "/{prompt_id:uuid}/runs",
@@ -82,9 +81,8 @@ class RunsController(Controller):
         description="Visible to its buyer, and to anyone when public. Render `output`, then "
         "subscribe to `channel` since `stream` {offset, epoch}: nothing missed or doubled.",
     )
-    async def get_run(self, run_id: UUID, request: Request[Any, Any, Any]) -> RunOut:
-        user = await optional_user(request)
-        return await queries.get_run(str(run_id), user.id if user else None)
+    async def get_run(self, run_id: UUID, viewer: CurrentUser | None) -> RunOut:
+        return await queries.get_run(str(run_id), viewer.id if viewer else None)
 
     @post(
         "/{run_id:uuid}/cancel",
@@ -115,10 +113,9 @@ class LiveRunsController(Controller):
 
     @get("/", exclude_from_auth=True, summary="Public runs streaming now")
     async def live_runs(
-        self, request: Request[Any, Any, Any], limit: Limit = 20, cursor: Cursor = None
+        self, viewer: CurrentUser | None, limit: Limit = 20, cursor: Cursor = None
     ) -> RunPage:
-        user = await optional_user(request)
-        return await queries.live_runs(limit, cursor, user.id if user else None)
+        return await queries.live_runs(limit, cursor, viewer.id if viewer else None)
 
 
 class AdminRunsController(Controller):

@@ -1,6 +1,6 @@
 """Fragments and form actions under /web: what htmx loads into pages and posts from them.
 
-Public fragments take an optional Bearer token (`optional_user`); personal ones require it
+Public fragments take an optional Bearer token (the `viewer` dependency); personal ones require it
 (the JWT middleware answers 401, which the page turns into "sign in"). Problems raised by the
 services become small HTML notices with the same status code (see `problem_fragment`), so
 every form shows the service's own actionable message.
@@ -27,7 +27,7 @@ from hub.community import notifications as community_notifications
 from hub.community import reviews as community_reviews
 from hub.community import service as community
 from hub.community.schemas import MarkRead, ReviewIn
-from hub.platform.auth import CurrentUser, optional_user
+from hub.platform.auth import CurrentUser
 from hub.platform.db import fetch
 from hub.platform.errors import Problem, bad_request, forbidden, not_found
 from hub.prompts import service as prompts
@@ -112,63 +112,57 @@ class PublicFragments(Controller):
     @get("/prompts/{prompt_id:uuid}/estimate")
     async def estimate(
         self,
-        request: Request[Any, Any, Any],
+        viewer: CurrentUser | None,
         prompt_id: uuid.UUID,
         max_tokens: Annotated[int, Parameter(ge=1, le=8000)] = 200,
     ) -> Template:
-        user = await optional_user(request)
-        est = await pricing.estimate(str(prompt_id), max_tokens, _uid(user))
+        est = await pricing.estimate(str(prompt_id), max_tokens, _uid(viewer))
         return fragment("estimate.html", e=est)
 
     @get("/follow/{handle:str}")
-    async def follow_button(self, request: Request[Any, Any, Any], handle: str) -> Template:
-        user = await optional_user(request)
-        creator = await community.get_creator(handle, _uid(user), None, 1)
-        return fragment("follow.html", c=creator, user=user)
+    async def follow_button(self, viewer: CurrentUser | None, handle: str) -> Template:
+        creator = await community.get_creator(handle, _uid(viewer), None, 1)
+        return fragment("follow.html", c=creator, user=viewer)
 
     @get("/runs/{run_id:uuid}/summary")
-    async def run_summary(self, request: Request[Any, Any, Any], run_id: uuid.UUID) -> Template:
-        user = await optional_user(request)
-        run = await runs.get_run(str(run_id), _uid(user))
+    async def run_summary(self, viewer: CurrentUser | None, run_id: uuid.UUID) -> Template:
+        run = await runs.get_run(str(run_id), _uid(viewer))
         mine = run.hold_cents is not None  # money fields only reach the buyer
         return fragment("run_summary.html", run=run, mine=mine)
 
     @get("/rooms")
     async def room_list(
         self,
-        request: Request[Any, Any, Any],
+        viewer: CurrentUser | None,
         current: Annotated[str | None, Parameter(max_length=64, required=False)] = None,
     ) -> Template:
-        user = await optional_user(request)
-        items, _ = await rooms.list_rooms(user, None, 100)
+        items, _ = await rooms.list_rooms(viewer, None, 100)
         mine: list[Any] = []
-        if user is not None:
-            mine, _ = await room_reads.my_rooms(user.id, None, 50)
-            await rooms.add_peers(mine, user.id)
-            await rooms.add_peers(items, user.id)
+        if viewer is not None:
+            mine, _ = await room_reads.my_rooms(viewer.id, None, 50)
+            await rooms.add_peers(mine, viewer.id)
+            await rooms.add_peers(items, viewer.id)
         taken = {r.slug for r in mine}
         others = [r for r in items if r.slug not in taken]
         return fragment("room_list.html", mine=mine, rooms=others, current=current)
 
     @get("/rooms/{slug:str}")
-    async def room_pane(self, request: Request[Any, Any, Any], slug: str) -> Template:
-        user = await optional_user(request)
-        room = await rooms.readable_room(slug, user)
-        view = await rooms.room_for_viewer(room, user)  # a DM is titled by the other person
+    async def room_pane(self, viewer: CurrentUser | None, slug: str) -> Template:
+        room = await rooms.readable_room(slug, viewer)
+        view = await rooms.room_for_viewer(room, viewer)  # a DM is titled by the other person
         return fragment("room_pane.html", room=view, slug=room["slug"])
 
     @get("/rooms/{slug:str}/messages")
-    async def messages(self, request: Request[Any, Any, Any], slug: str) -> Template:
-        user = await optional_user(request)
-        room = await rooms.readable_room(slug, user)
-        items, _ = await rooms.list_messages(slug, user, None, 50)
+    async def messages(self, viewer: CurrentUser | None, slug: str) -> Template:
+        room = await rooms.readable_room(slug, viewer)
+        items, _ = await rooms.list_messages(slug, viewer, None, 50)
         return fragment(
             "messages.html",
             messages=list(reversed(items)),
             room=room,
             role="moderator"
-            if await rooms.can_moderate(room, user)
-            else ("member" if user else "guest"),
+            if await rooms.can_moderate(room, viewer)
+            else ("member" if viewer else "guest"),
         )
 
     @get("/people")

@@ -274,3 +274,26 @@ async def test_author_edits_a_message_and_the_room_hears_it(client, register, ws
         ),
         404,
     )
+
+
+async def test_routes_open_to_anonymous_visitors_still_refuse_a_bad_token(client, register):
+    """The `viewer` dependency: no token is an anonymous visitor, a valid one is the user
+    (a private room they belong to is listed), a broken or revoked one is a 401 that says to
+    refresh, never a silent downgrade to anonymous."""
+    owner = await register()
+    slug = unique("v-")
+    r = await client.post(
+        "/rooms",
+        headers=owner.headers,
+        json={"slug": slug, "title": "Mine", "visibility": "private"},
+    )
+    assert r.status_code == 201, r.text
+    anonymous = await client.get(f"/rooms/{slug}")
+    assert_problem(anonymous, 404)
+    assert (await client.get(f"/rooms/{slug}", headers=owner.headers)).json()["slug"] == slug
+    for path in ("/rooms", f"/rooms/{slug}", f"/rooms/{slug}/messages"):
+        bad = await client.get(path, headers={"Authorization": "Bearer not-a-token"})
+        assert_problem(bad, 401)
+        assert "Invalid or revoked access token" in bad.json()["detail"]
+        wrong_scheme = await client.get(path, headers={"Authorization": "Basic abc"})
+        assert_problem(wrong_scheme, 401)
