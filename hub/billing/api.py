@@ -12,9 +12,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from hub.billing import creators, payouts, topups, wallets
 from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, SalesTotals, WalletOut
 from hub.platform.auth import CurrentUser
-
-Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
-Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]
+from hub.platform.pagination import Cursor, Limit
 
 
 class WalletController(Controller):

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath
 
 from hub.billing import receipts
 from hub.billing.receipt_schemas import ReceiptOut, ReceiptPage
 from hub.platform.auth import CurrentUser
-
-Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (default 20, at most 100).")]
-Cursor = Annotated[str | None, Parameter(max_length=512, description="`next_cursor`, unchanged.")]
+from hub.platform.pagination import Cursor, Limit
 
 
 class ReceiptsController(Controller):

@@ -35,7 +35,7 @@ from hub.community.schemas import (
 )
 from hub.platform.auth import CurrentUser
 from hub.platform.errors import bad_request
-from hub.prompts.api import Cursor, Limit
+from hub.platform.pagination import Cursor, Limit
 
 Handle = FromPath[Annotated[str, Parameter(max_length=30, pattern=r"^[A-Za-z0-9_]+$")]]
 

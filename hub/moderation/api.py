@@ -15,7 +15,7 @@ from hub.moderation import gdpr as _gdpr  # noqa: F401 - registers the GDPR hook
 from hub.moderation.schemas import AuditPage, CaseOut, CasePage, ReportIn, ReportOut, ResolveIn
 from hub.platform.auth import CurrentUser
 from hub.platform.errors import forbidden
-from hub.prompts.api import Cursor, Limit
+from hub.platform.pagination import Cursor, Limit
 
 
 class ReportsController(Controller):

@@ -1,7 +1,9 @@
-"""Opaque keyset cursors: base64url of JSON `[sort, key, id]`.
+"""Paged lists: the `limit`/`cursor` query parameters and opaque keyset cursors.
 
-A page asks for rows strictly after `(key, id)` in `(key DESC, id DESC)` order, so rows
-inserted meanwhile never shift or repeat the rest of a walk (for time-ordered sorts).
+Every paged list of the REST API takes `limit: Limit = DEFAULT_LIMIT` and `cursor: Cursor = None`
+(docs/api.md, "Lists"). A cursor is base64url of JSON `[sort, key, id]`: a page asks for rows
+strictly after `(key, id)` in `(key DESC, id DESC)` order, so rows inserted meanwhile never
+shift or repeat the rest of a walk (for time-ordered sorts).
 """
 
 from __future__ import annotations
@@ -11,12 +13,32 @@ import binascii
 import json
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
+
+from litestar.params import Parameter
 
 from hub.platform.errors import bad_request
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
+# Cursors are well under 200 characters (numeric or time keys); anything longer is not one.
+MAX_CURSOR_LENGTH = 512
+
+Limit = Annotated[
+    int,
+    Parameter(
+        ge=1,
+        le=MAX_LIMIT,
+        description=f"Page size (default {DEFAULT_LIMIT}, at most {MAX_LIMIT}).",
+    ),
+]
+Cursor = Annotated[
+    str | None,
+    Parameter(
+        max_length=MAX_CURSOR_LENGTH,
+        description="`next_cursor` of the previous page, unchanged.",
+    ),
+]
 
 
 def encode_cursor(sort: str, key: Any, row_id: Any) -> str:

@@ -10,6 +10,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from hub.platform.auth import CurrentUser
+from hub.platform.pagination import Cursor, Limit
 from hub.prompts import service
 from hub.prompts.schemas import (
     Facets,
@@ -25,11 +26,6 @@ from hub.prompts.schemas import (
     VersionPage,
 )
 
-Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (default 20, at most 100).")]
-Cursor = Annotated[
-    str | None,
-    Parameter(max_length=512, description="`next_cursor` of the previous page, unchanged."),
-]
 TagParam = Annotated[str | None, Parameter(max_length=30, pattern=r"^[A-Za-z0-9][A-Za-z0-9_-]*$")]
 HandleParam = Annotated[
     str | None, Parameter(max_length=30, pattern=r"^[A-Za-z0-9_]+$", description="Creator handle.")

@@ -12,7 +12,9 @@ from hub.platform.auth import CurrentUser
 from hub.recommendations import service
 from hub.recommendations.schemas import ForYouPage, SimilarPage
 
-Limit = Annotated[int, Parameter(ge=1, le=24, description="How many (default 6, at most 24).")]
+# Not a paged list (no cursor): the best-first head of a list the worker precomputes, so its
+# own bounds (hub.platform.pagination's Limit is for paged lists).
+HowMany = Annotated[int, Parameter(ge=1, le=24, description="How many (default 6, at most 24).")]
 
 
 class SimilarController(Controller):
@@ -28,7 +30,7 @@ class SimilarController(Controller):
         "by a worker job, so a new prompt has none for a few minutes. Only active prompts.",
     )
     async def similar(
-        self, viewer: CurrentUser | None, prompt_id: FromPath[UUID], limit: Limit = 6
+        self, viewer: CurrentUser | None, prompt_id: FromPath[UUID], limit: HowMany = 6
     ) -> SimilarPage:
         return await service.more_like_this(prompt_id, viewer.id if viewer else None, limit)
 
@@ -45,7 +47,7 @@ class ForYouController(Controller):
         "worker has computed your list: this week's popular prompts (`reason: popular`).",
     )
     async def for_you(
-        self, request: Request[CurrentUser, Any, Any], limit: Limit = 6
+        self, request: Request[CurrentUser, Any, Any], limit: HowMany = 6
     ) -> ForYouPage:
         return await service.for_you(request.user.id, limit)
 

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from hub.platform.auth import CurrentUser
+from hub.platform.pagination import Cursor, Limit
 from hub.rooms import dms, reads, service
 from hub.rooms.schemas import (
     BanCreate,
@@ -25,11 +26,6 @@ from hub.rooms.schemas import (
     RoomOut,
     RoomPage,
 )
-
-Limit = Annotated[int, Parameter(ge=1, le=100, description="page size (default 20, at most 100)")]
-Cursor = Annotated[
-    str | None, Parameter(max_length=500, description="next_cursor of the previous page")
-]
 
 
 class RoomsController(Controller):

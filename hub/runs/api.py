@@ -12,12 +12,10 @@ from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 from hub.billing import run_money
 from hub.platform.auth import CurrentUser
 from hub.platform.errors import forbidden
+from hub.platform.pagination import Cursor, Limit
 from hub.runs import lifecycle, pricing, queries, refunds
 from hub.runs.schemas import CancelOut, Estimate, RunOut, RunPage, RunRequest
 from hub.runs.start import start_run
-
-Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
-Cursor = Annotated[str | None, Parameter(description="next_cursor from the previous page.")]
 
 
 class PromptRunsController(Controller):

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, get
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath
 
 from hub.platform.auth import CurrentUser
 from hub.platform.errors import forbidden
+from hub.platform.pagination import Cursor, Limit
 from hub.runs import incidents
-
-Limit = Annotated[int, Parameter(ge=1, le=100, description="Page size (at most 100).")]
-Cursor = Annotated[
-    str | None,
-    Parameter(max_length=512, description="`next_cursor` of the previous page, unchanged."),
-]
 
 
 class PromptLeakGuardController(Controller):
