@@ -10,7 +10,17 @@ from litestar.params import JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.billing import creators, payouts, topups, wallets
-from hub.billing.schemas import EarningsOut, LedgerPage, SalesPage, SalesTotals, WalletOut
+from hub.billing.schemas import (
+    EarningsOut,
+    LedgerPage,
+    PayoutAccountOut,
+    PayoutPage,
+    SalesPage,
+    SalesTotals,
+    TopupOut,
+    WalletOut,
+    WebhookOut,
+)
 from hub.platform.auth import CurrentUser
 from hub.platform.pagination import Cursor, Limit
 
@@ -52,7 +62,7 @@ class TopupController(Controller):
     )
     async def create_topup(
         self, request: Request[CurrentUser, Any, Any], data: JSONBody[TopupRequest]
-    ) -> topups.TopupOut:
+    ) -> TopupOut:
         key = request.headers.get("idempotency-key")
         return await topups.create_topup(
             request.user.id, data.amount_cents, key[:200] if key else None
@@ -70,7 +80,7 @@ class StripeWebhookController(Controller):
         summary="Stripe webhook (signed with Stripe-Signature)",
         description="400 when the signature is invalid; each event id is applied at most once.",
     )
-    async def stripe_webhook(self, request: Request[Any, Any, Any]) -> topups.WebhookOut:
+    async def stripe_webhook(self, request: Request[Any, Any, Any]) -> WebhookOut:
         return await topups.handle_webhook(
             await request.body(), request.headers.get("stripe-signature")
         )
@@ -114,13 +124,11 @@ class CreatorMoneyController(Controller):
         description="`onboarding_url` is present until Stripe enables payouts for the account. "
         "503 when payments are not configured.",
     )
-    async def payout_account(
-        self, request: Request[CurrentUser, Any, Any]
-    ) -> payouts.PayoutAccountOut:
+    async def payout_account(self, request: Request[CurrentUser, Any, Any]) -> PayoutAccountOut:
         return await payouts.payout_account(request.user.id)
 
     @get("/payouts", summary="My payouts, newest first")
     async def list_payouts(
         self, request: Request[CurrentUser, Any, Any], limit: Limit = 20, cursor: Cursor = None
-    ) -> payouts.PayoutPage:
+    ) -> PayoutPage:
         return await payouts.list_payouts(request.user.id, limit, cursor)

@@ -22,41 +22,19 @@ from datetime import datetime
 from typing import Any
 
 import asyncpg
-import msgspec
 import stripe
 import structlog
 
 from hub import outbox
 from hub.billing import ledger, stripe_api
 from hub.billing.creators import publish_earnings
+from hub.billing.schemas import PayoutAccountOut, PayoutOut, PayoutPage
 from hub.platform.db import fetch, fetchrow
 from hub.platform.errors import Problem
 from hub.platform.pagination import DEFAULT_LIMIT, MAX_LIMIT, decode_cursor, page
 from hub.platform.settings import get_settings
 
 log = structlog.get_logger(__name__)
-
-
-class PayoutAccountOut(msgspec.Struct):
-    account_id: str
-    payouts_enabled: bool
-    onboarding_url: str | None
-
-
-class PayoutOut(msgspec.Struct):
-    id: str
-    amount_cents: int
-    status: str
-    transfer_id: str | None
-    failure_reason: str | None
-    created_at: datetime
-    updated_at: datetime
-    currency: str = "usd"
-
-
-class PayoutPage(msgspec.Struct):
-    items: list[PayoutOut]
-    next_cursor: str | None
 
 
 def connect_client() -> stripe.StripeClient:

@@ -13,11 +13,9 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import msgspec
-
 from hub.billing import ledger
 from hub.billing.creators import split_price
-from hub.billing.schemas import Settlement
+from hub.billing.schemas import AdminRefund, Settlement
 from hub.community import notifications
 from hub.platform.db import fetch, fetchrow
 from hub.platform.settings import get_settings
@@ -227,14 +225,6 @@ async def _debt(debt_account: int) -> int:
     if balance < 0:
         balance = (await ledger.lock_accounts([debt_account]))[debt_account]
     return -balance
-
-
-class AdminRefund(msgspec.Struct):
-    run_id: str
-    refunded_cents: int
-    fee_reversed_cents: int
-    earning_reversed_cents: int
-    creator_debt_cents: int  # the part of the earning the creator no longer held
 
 
 async def admin_refund_run(

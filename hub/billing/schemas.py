@@ -111,3 +111,45 @@ class SalesTotals(msgspec.Struct):
     days: int
     per_prompt: list[PromptSalesTotal]
     per_day: list[DaySalesTotal]
+
+
+class PayoutAccountOut(msgspec.Struct):
+    account_id: str
+    payouts_enabled: bool
+    onboarding_url: str | None
+
+
+class PayoutOut(msgspec.Struct):
+    id: str
+    amount_cents: int
+    status: str
+    transfer_id: str | None
+    failure_reason: str | None
+    created_at: datetime
+    updated_at: datetime
+    currency: str = "usd"
+
+
+class PayoutPage(msgspec.Struct):
+    items: list[PayoutOut]
+    next_cursor: str | None
+
+
+class TopupOut(msgspec.Struct):
+    payment_intent_id: str
+    client_secret: str
+    amount_cents: int
+    currency: str = "usd"
+
+
+class WebhookOut(msgspec.Struct):
+    received: bool
+    applied: bool
+
+
+class AdminRefund(msgspec.Struct):
+    run_id: str
+    refunded_cents: int
+    fee_reversed_cents: int
+    earning_reversed_cents: int
+    creator_debt_cents: int  # the part of the earning the creator no longer held

@@ -14,12 +14,12 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import msgspec
 import stripe
 import structlog
 
 from hub import outbox
 from hub.billing import ledger, stripe_api
+from hub.billing.schemas import TopupOut, WebhookOut
 from hub.billing.wallets import publish_wallet
 from hub.platform.db import fetchrow
 from hub.platform.errors import Problem, bad_request, validation_error
@@ -29,18 +29,6 @@ log = structlog.get_logger(__name__)
 
 MIN_TOPUP_CENTS = 500
 MAX_TOPUP_CENTS = 50_000
-
-
-class TopupOut(msgspec.Struct):
-    payment_intent_id: str
-    client_secret: str
-    amount_cents: int
-    currency: str = "usd"
-
-
-class WebhookOut(msgspec.Struct):
-    received: bool
-    applied: bool
 
 
 def _client() -> stripe.StripeClient:

@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import asyncio
 
-import msgspec
 from litestar import Controller, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from hub.ops.schemas import Health, Readiness
 from hub.platform.db import fetch
 from hub.platform.redis import get_redis
 from hub.platform.settings import get_settings
-
-
-class Health(msgspec.Struct):
-    status: str
-
-
-class Readiness(msgspec.Struct):
-    status: str
-    checks: dict[str, str]
-    down: list[str]
 
 
 async def _check_postgres() -> None:

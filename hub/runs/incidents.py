@@ -13,51 +13,15 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-import msgspec
 import structlog
 
 from hub.platform.db import fetch, fetchrow
 from hub.platform.errors import forbidden, not_found
 from hub.platform.pagination import decode_cursor, page
 from hub.runs.leak_guard import LeakGuard
+from hub.runs.schemas import LeakGuardPrompt, LeakGuardPromptPage, LeakGuardRun, LeakGuardRuns
 
 log = structlog.get_logger(__name__)
-
-
-class LeakGuardRun(msgspec.Struct):
-    run_id: str
-    created_at: datetime
-    status: str
-    visibility: str
-    attempt: int
-    leak_guard_redactions: int
-
-
-class LeakGuardRuns(msgspec.Struct):
-    """A prompt's guard state and a page of its runs that had template text hidden."""
-
-    prompt_id: str
-    guarded: bool  # new runs of the prompt go through the guard (Private Mode or leak_guard)
-    private_mode: bool
-    leak_guard: bool
-    leak_guard_redactions: int
-    items: list[LeakGuardRun]
-    next_cursor: str | None
-
-
-class LeakGuardPrompt(msgspec.Struct):
-    prompt_id: str
-    title: str
-    owner_handle: str
-    status: str
-    private_mode: bool
-    leak_guard: bool
-    leak_guard_redactions: int
-
-
-class LeakGuardPromptPage(msgspec.Struct):
-    items: list[LeakGuardPrompt]
-    next_cursor: str | None
 
 
 async def record(run_id: str, attempt: int, guard: LeakGuard) -> None:

@@ -12,6 +12,7 @@ from hub.platform.auth import CurrentUser
 from hub.platform.errors import forbidden
 from hub.platform.pagination import Cursor, Limit
 from hub.runs import incidents
+from hub.runs.schemas import LeakGuardPromptPage, LeakGuardRuns
 
 
 class PromptLeakGuardController(Controller):
@@ -31,7 +32,7 @@ class PromptLeakGuardController(Controller):
         prompt_id: FromPath[UUID],
         cursor: Cursor = None,
         limit: Limit = 20,
-    ) -> incidents.LeakGuardRuns:
+    ) -> LeakGuardRuns:
         user = request.user
         return await incidents.prompt_runs(prompt_id, user.id, user.is_admin, cursor, limit)
 
@@ -47,7 +48,7 @@ class AdminLeakGuardController(Controller):
     )
     async def overview(
         self, request: Request[CurrentUser, Any, Any], cursor: Cursor = None, limit: Limit = 20
-    ) -> incidents.LeakGuardPromptPage:
+    ) -> LeakGuardPromptPage:
         if not request.user.is_admin:
             raise forbidden("Only admins can see the leak guard overview.")
         return await incidents.admin_prompts(cursor, limit)

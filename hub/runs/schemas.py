@@ -95,3 +95,39 @@ class CancelOut(msgspec.Struct):
 
 def event(type_: str, **fields: Any) -> dict[str, Any]:
     return {"type": type_, **fields}
+
+
+class LeakGuardRun(msgspec.Struct):
+    run_id: str
+    created_at: datetime
+    status: str
+    visibility: str
+    attempt: int
+    leak_guard_redactions: int
+
+
+class LeakGuardRuns(msgspec.Struct):
+    """A prompt's guard state and a page of its runs that had template text hidden."""
+
+    prompt_id: str
+    guarded: bool  # new runs of the prompt go through the guard (Private Mode or leak_guard)
+    private_mode: bool
+    leak_guard: bool
+    leak_guard_redactions: int
+    items: list[LeakGuardRun]
+    next_cursor: str | None
+
+
+class LeakGuardPrompt(msgspec.Struct):
+    prompt_id: str
+    title: str
+    owner_handle: str
+    status: str
+    private_mode: bool
+    leak_guard: bool
+    leak_guard_redactions: int
+
+
+class LeakGuardPromptPage(msgspec.Struct):
+    items: list[LeakGuardPrompt]
+    next_cursor: str | None
