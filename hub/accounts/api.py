@@ -32,7 +32,7 @@ from hub.accounts.schemas import (
     UserOut,
     VerifyEmailRequest,
 )
-from hub.platform.auth import CurrentUser
+from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.errors import unauthorized
 
 
@@ -198,7 +198,7 @@ class RealtimeTokenController(Controller):
         "every connect and refresh.",
     )
     async def realtime_token(
-        self, viewer: CurrentUser | None, data: JSONBody[RealtimeTokenRequest | None] = None
+        self, viewer: Viewer, data: JSONBody[RealtimeTokenRequest | None] = None
     ) -> RealtimeToken:
         if viewer is not None:
             from hub.platform.auth import issue_realtime_token

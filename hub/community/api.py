@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, Response, delete, get, patch, post
 from litestar.enums import MediaType
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.community import blocks, digests, feed, notifications, preferences, reviews, service
@@ -33,7 +33,7 @@ from hub.community.schemas import (
     UnsubscribeIn,
     UnsubscribeOut,
 )
-from hub.platform.auth import CurrentUser
+from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.errors import bad_request
 from hub.platform.pagination import Cursor, Limit
 
@@ -53,7 +53,7 @@ class CreatorsController(Controller):
     )
     async def creator(
         self,
-        viewer: CurrentUser | None,
+        viewer: Viewer,
         handle: Handle,
         cursor: Cursor = None,
         limit: Limit = 20,
@@ -100,7 +100,7 @@ class ReviewsController(Controller):
     @get("/", exclude_from_auth=True, summary="A prompt's reviews, newest first")
     async def list_reviews(
         self,
-        viewer: CurrentUser | None,
+        viewer: Viewer,
         prompt_id: FromPath[UUID],
         cursor: Cursor = None,
         limit: Limit = 20,
@@ -171,7 +171,7 @@ class MyCommunityController(Controller):
     async def my_notifications(
         self,
         request: Request[CurrentUser, Any, Any],
-        unread: bool | None = None,
+        unread: FromQuery[bool | None] = None,
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> NotificationPage:

@@ -12,7 +12,7 @@ from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from hub.live.schemas import (
@@ -144,7 +144,7 @@ class RealtimeAdminController(Controller):
         request: Request[CurrentUser, Any, Any],
         channel: Annotated[str, Parameter(min_length=1, max_length=255)],
         limit: Annotated[int, Parameter(ge=-1, le=1000)] = 100,
-        reverse: bool = False,
+        reverse: FromQuery[bool] = False,
         since_offset: Annotated[int | None, Parameter(ge=0)] = None,
     ) -> HistoryOut:
         engine = await _engine(request)

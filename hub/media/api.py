@@ -82,7 +82,7 @@ _TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp"}
 
 
 @get("/media/{key:path}", include_in_schema=False, exclude_from_auth=True, name="media")
-async def serve_media(key: str) -> Response[Any] | File | Redirect:
+async def serve_media(key: FromPath[str]) -> Response[Any] | File | Redirect:
     """Local files with a year of caching; with S3, a redirect to the object (cached for half
     the pre-signed URL's life, so a cached redirect never points at an expired URL)."""
     key = key.lstrip("/")

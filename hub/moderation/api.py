@@ -7,7 +7,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, Response, get, post
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from hub.moderation import audit, service
@@ -53,7 +53,7 @@ class ModerationController(Controller):
     async def queue(
         self,
         request: Request[CurrentUser, Any, Any],
-        status: Literal["open", "resolved"] = "open",
+        status: FromQuery[Literal["open", "resolved"]] = "open",
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> CasePage:

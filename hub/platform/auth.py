@@ -20,7 +20,9 @@ from typing import Any
 
 import jwt
 import msgspec
+from litestar import Request
 from litestar.connection import ASGIConnection
+from litestar.di import NamedDependency
 from litestar.security.jwt import JWTAuth, Token
 
 from hub.community import activity
@@ -289,7 +291,7 @@ def build_jwt_auth(settings: Settings) -> JWTAuth[CurrentUser, Token]:
     )
 
 
-async def optional_user(request: Any) -> CurrentUser | None:
+async def optional_user(request: Request[Any, Any, Any]) -> CurrentUser | None:
     """The signed-in user on routes that also serve anonymous visitors, or None.
 
     Route handlers ask for it as the `viewer` dependency (hub/wiring.py) rather than calling it;
@@ -316,3 +318,8 @@ async def optional_user(request: Any) -> CurrentUser | None:
             if exc.expired
             else "Invalid or revoked access token."
         ) from exc
+
+
+# A handler parameter `viewer: Viewer` receives optional_user's answer (hub/wiring.py provides
+# it under that name).
+Viewer = NamedDependency[CurrentUser | None]

@@ -6,10 +6,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, FromQuery, JSONBody, Parameter
 from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.platform.auth import CurrentUser
+from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.pagination import Cursor, Limit
 from hub.prompts import service
 from hub.prompts.schemas import (
@@ -63,7 +63,7 @@ class PromptsController(Controller):
         model: Annotated[str | None, Parameter(max_length=64)] = None,
         min_price: PriceParam = None,
         max_price: PriceParam = None,
-        sort: Sort | None = None,
+        sort: FromQuery[Sort | None] = None,
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> PromptPage:
@@ -116,7 +116,7 @@ class PromptsController(Controller):
         description="Anyone may read an active prompt." + _PRIVATE + " An archived prompt "
         "is 404 for everyone but its owner.",
     )
-    async def get_prompt(self, viewer: CurrentUser | None, prompt_id: FromPath[UUID]) -> PromptOut:
+    async def get_prompt(self, viewer: Viewer, prompt_id: FromPath[UUID]) -> PromptOut:
         return await service.get_prompt(prompt_id, viewer.id if viewer else None)
 
     @patch(
@@ -159,7 +159,7 @@ class PromptsController(Controller):
     @get("/{prompt_id:uuid}/samples", exclude_from_auth=True, summary="A prompt's sample outputs")
     async def samples(
         self,
-        viewer: CurrentUser | None,
+        viewer: Viewer,
         prompt_id: FromPath[UUID],
         cursor: Cursor = None,
         limit: Limit = 20,

@@ -8,7 +8,7 @@ from uuid import UUID
 from litestar import Controller, Request, get
 from litestar.params import FromPath, Parameter
 
-from hub.platform.auth import CurrentUser
+from hub.platform.auth import CurrentUser, Viewer
 from hub.recommendations import service
 from hub.recommendations.schemas import ForYouPage, SimilarPage
 
@@ -30,7 +30,7 @@ class SimilarController(Controller):
         "by a worker job, so a new prompt has none for a few minutes. Only active prompts.",
     )
     async def similar(
-        self, viewer: CurrentUser | None, prompt_id: FromPath[UUID], limit: HowMany = 6
+        self, viewer: Viewer, prompt_id: FromPath[UUID], limit: HowMany = 6
     ) -> SimilarPage:
         return await service.more_like_this(prompt_id, viewer.id if viewer else None, limit)
 

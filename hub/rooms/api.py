@@ -5,10 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, delete, get, patch, post
-from litestar.params import JSONBody
+from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
-from hub.platform.auth import CurrentUser
+from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.pagination import Cursor, Limit
 from hub.rooms import dms, reads, service
 from hub.rooms.schemas import (
@@ -34,7 +34,7 @@ class RoomsController(Controller):
 
     @get("/", exclude_from_auth=True, summary="Rooms: public ones, and private ones you belong to")
     async def list_rooms(
-        self, viewer: CurrentUser | None, limit: Limit = 20, cursor: Cursor = None
+        self, viewer: Viewer, limit: Limit = 20, cursor: Cursor = None
     ) -> RoomPage:
         items, next_cursor = await service.list_rooms(viewer, cursor, limit)
         return RoomPage(items=items, next_cursor=next_cursor)
@@ -50,13 +50,17 @@ class RoomsController(Controller):
         exclude_from_auth=True,
         summary="One room (404 for a private room you are not in)",
     )
-    async def get_room(self, viewer: CurrentUser | None, slug: str) -> RoomOut:
+    async def get_room(self, viewer: Viewer, slug: FromPath[str]) -> RoomOut:
         room = await service.readable_room(slug, viewer)
         return await service.room_for_viewer(room, viewer)
 
     @get("/{slug:str}/messages", exclude_from_auth=True, summary="Message history, newest first")
     async def list_messages(
-        self, viewer: CurrentUser | None, slug: str, limit: Limit = 20, cursor: Cursor = None
+        self,
+        viewer: Viewer,
+        slug: FromPath[str],
+        limit: Limit = 20,
+        cursor: Cursor = None,
     ) -> MessagePage:
         items, next_cursor = await service.list_messages(slug, viewer, cursor, limit)
         return MessagePage(items=items, next_cursor=next_cursor)
@@ -69,7 +73,10 @@ class RoomsController(Controller):
         "(10 per 10 s per room), persisted, then fanned out as `room.message`.",
     )
     async def post_message(
-        self, request: Request[CurrentUser, Any, Any], slug: str, data: JSONBody[MessageCreate]
+        self,
+        request: Request[CurrentUser, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[MessageCreate],
     ) -> MessageOut:
         return await service.post_message(slug, request.user, data.text)
 
@@ -83,8 +90,8 @@ class RoomsController(Controller):
     async def edit_message(
         self,
         request: Request[CurrentUser, Any, Any],
-        slug: str,
-        message_id: str,
+        slug: FromPath[str],
+        message_id: FromPath[str],
         data: JSONBody[MessageCreate],
     ) -> MessageOut:
         return await service.edit_message(slug, request.user, message_id, data.text)
@@ -95,7 +102,10 @@ class RoomsController(Controller):
         summary="Delete a message (author, room owner or moderator)",
     )
     async def delete_message(
-        self, request: Request[CurrentUser, Any, Any], slug: str, message_id: str
+        self,
+        request: Request[CurrentUser, Any, Any],
+        slug: FromPath[str],
+        message_id: FromPath[str],
     ) -> None:
         await service.delete_message(slug, request.user, message_id)
 
@@ -105,7 +115,10 @@ class RoomsController(Controller):
         summary="Ban a user from posting (owner or moderator)",
     )
     async def ban(
-        self, request: Request[CurrentUser, Any, Any], slug: str, data: JSONBody[BanCreate]
+        self,
+        request: Request[CurrentUser, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[BanCreate],
     ) -> BanOut:
         handle, until = await service.ban(slug, request.user, data.handle, data.minutes)
         return BanOut(room=slug, handle=handle, until=until)
@@ -120,7 +133,7 @@ class RoomsController(Controller):
         "(`GET /me/rooms`) with live `room.unread` counts.",
     )
     async def mark_read(
-        self, request: Request[CurrentUser, Any, Any], slug: str, data: JSONBody[ReadIn]
+        self, request: Request[CurrentUser, Any, Any], slug: FromPath[str], data: JSONBody[ReadIn]
     ) -> ReadState:
         room = await service.readable_room(slug, request.user)
         return await reads.mark_read(room, request.user.id, data.message_id)
@@ -131,7 +144,10 @@ class RoomsController(Controller):
         summary="Add a member (owner or moderator)",
     )
     async def add_member(
-        self, request: Request[CurrentUser, Any, Any], slug: str, data: JSONBody[MemberAdd]
+        self,
+        request: Request[CurrentUser, Any, Any],
+        slug: FromPath[str],
+        data: JSONBody[MemberAdd],
     ) -> None:
         await service.add_member(slug, request.user, data.handle)
 
@@ -141,7 +157,7 @@ class RoomsController(Controller):
         summary="Remove a member (owner, moderator, or leave yourself)",
     )
     async def remove_member(
-        self, request: Request[CurrentUser, Any, Any], slug: str, handle: str
+        self, request: Request[CurrentUser, Any, Any], slug: FromPath[str], handle: FromPath[str]
     ) -> None:
         await service.remove_member(slug, request.user, handle)
 

@@ -6,11 +6,11 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, get, post
-from litestar.params import JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_202_ACCEPTED
 
 from hub.billing import run_money
-from hub.platform.auth import CurrentUser
+from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.errors import forbidden
 from hub.platform.pagination import Cursor, Limit
 from hub.runs import lifecycle, pricing, queries, refunds
@@ -34,8 +34,8 @@ class PromptRunsController(Controller):
     )
     async def estimate(
         self,
-        prompt_id: UUID,
-        viewer: CurrentUser | None,
+        prompt_id: FromPath[UUID],
+        viewer: Viewer,
         max_tokens: Annotated[int | None, Parameter(ge=1, le=8000)] = None,
     ) -> Estimate:
         return await pricing.estimate(str(prompt_id), max_tokens, viewer.id if viewer else None)
@@ -53,13 +53,13 @@ class PromptRunsController(Controller):
     )
     async def start(
         self,
-        prompt_id: UUID,
+        prompt_id: FromPath[UUID],
         request: Request[CurrentUser, Any, Any],
         data: JSONBody[RunRequest],
         idempotency_key: Annotated[
             str | None,
-            Parameter(
-                header="Idempotency-Key",
+            HeaderParameter(
+                name="Idempotency-Key",
                 description="Required (400 without it): a new unique value per run, e.g. a "
                 "UUID; resend the same value to retry safely.",
             ),
@@ -79,7 +79,7 @@ class RunsController(Controller):
         description="Visible to its buyer, and to anyone when public. Render `output`, then "
         "subscribe to `channel` since `stream` {offset, epoch}: nothing missed or doubled.",
     )
-    async def get_run(self, run_id: UUID, viewer: CurrentUser | None) -> RunOut:
+    async def get_run(self, run_id: FromPath[UUID], viewer: Viewer) -> RunOut:
         return await queries.get_run(str(run_id), viewer.id if viewer else None)
 
     @post(
@@ -90,7 +90,9 @@ class RunsController(Controller):
         "hold is returned). Once output has begun you pay the full price plus the usage so "
         "far, as for a completed run.",
     )
-    async def cancel(self, run_id: UUID, request: Request[CurrentUser, Any, Any]) -> CancelOut:
+    async def cancel(
+        self, run_id: FromPath[UUID], request: Request[CurrentUser, Any, Any]
+    ) -> CancelOut:
         return await lifecycle.request_cancel(str(run_id), request.user.id)
 
 
@@ -110,9 +112,7 @@ class LiveRunsController(Controller):
     tags = ["runs"]
 
     @get("/", exclude_from_auth=True, summary="Public runs streaming now")
-    async def live_runs(
-        self, viewer: CurrentUser | None, limit: Limit = 20, cursor: Cursor = None
-    ) -> RunPage:
+    async def live_runs(self, viewer: Viewer, limit: Limit = 20, cursor: Cursor = None) -> RunPage:
         return await queries.live_runs(limit, cursor, viewer.id if viewer else None)
 
 
@@ -129,7 +129,7 @@ class AdminRunsController(Controller):
         "available, and any rest is recorded as a creator debt. Once per run (409 after).",
     )
     async def refund(
-        self, run_id: UUID, request: Request[CurrentUser, Any, Any]
+        self, run_id: FromPath[UUID], request: Request[CurrentUser, Any, Any]
     ) -> run_money.AdminRefund:
         if not request.user.is_admin:
             raise forbidden("Only admins can refund runs.")

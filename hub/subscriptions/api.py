@@ -6,7 +6,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, Request, delete, get, post, put
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, Parameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from hub.platform.auth import CurrentUser
@@ -21,7 +21,7 @@ from hub.subscriptions.schemas import (
 
 Handle = Annotated[str, Parameter(max_length=30, pattern=r"^[A-Za-z0-9_]+$")]
 IdempotencyKey = Annotated[
-    str | None, Parameter(header="Idempotency-Key", max_length=200, required=False)
+    str | None, HeaderParameter(name="Idempotency-Key", max_length=200, required=False)
 ]
 
 

@@ -16,7 +16,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, Response, delete, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, Parameter
+from litestar.params import Body, FromPath, Parameter
 from litestar.response import Template
 
 from hub.accounts import service as accounts
@@ -27,7 +27,7 @@ from hub.community import notifications as community_notifications
 from hub.community import reviews as community_reviews
 from hub.community import service as community
 from hub.community.schemas import MarkRead, ReviewIn
-from hub.platform.auth import CurrentUser
+from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.db import fetch
 from hub.platform.errors import Problem, bad_request, forbidden, not_found
 from hub.prompts import service as prompts
@@ -101,31 +101,31 @@ class PublicFragments(Controller):
         return fragment("live_runs.html", live=live.items)
 
     @get("/prompts/{prompt_id:uuid}/stats")
-    async def prompt_stats(self, prompt_id: uuid.UUID) -> Template:
+    async def prompt_stats(self, prompt_id: FromPath[uuid.UUID]) -> Template:
         return fragment("prompt_stats.html", p=await prompts.get_prompt(prompt_id, None))
 
     @get("/prompts/{prompt_id:uuid}/reviews")
-    async def reviews(self, prompt_id: uuid.UUID) -> Template:
+    async def reviews(self, prompt_id: FromPath[uuid.UUID]) -> Template:
         page_ = await community_reviews.list_reviews(prompt_id, None, None, 10)
         return fragment("reviews.html", reviews=page_)
 
     @get("/prompts/{prompt_id:uuid}/estimate")
     async def estimate(
         self,
-        viewer: CurrentUser | None,
-        prompt_id: uuid.UUID,
+        viewer: Viewer,
+        prompt_id: FromPath[uuid.UUID],
         max_tokens: Annotated[int, Parameter(ge=1, le=8000)] = 200,
     ) -> Template:
         est = await pricing.estimate(str(prompt_id), max_tokens, _uid(viewer))
         return fragment("estimate.html", e=est)
 
     @get("/follow/{handle:str}")
-    async def follow_button(self, viewer: CurrentUser | None, handle: str) -> Template:
+    async def follow_button(self, viewer: Viewer, handle: FromPath[str]) -> Template:
         creator = await community.get_creator(handle, _uid(viewer), None, 1)
         return fragment("follow.html", c=creator, user=viewer)
 
     @get("/runs/{run_id:uuid}/summary")
-    async def run_summary(self, viewer: CurrentUser | None, run_id: uuid.UUID) -> Template:
+    async def run_summary(self, viewer: Viewer, run_id: FromPath[uuid.UUID]) -> Template:
         run = await runs.get_run(str(run_id), _uid(viewer))
         mine = run.hold_cents is not None  # money fields only reach the buyer
         return fragment("run_summary.html", run=run, mine=mine)
@@ -133,7 +133,7 @@ class PublicFragments(Controller):
     @get("/rooms")
     async def room_list(
         self,
-        viewer: CurrentUser | None,
+        viewer: Viewer,
         current: Annotated[str | None, Parameter(max_length=64, required=False)] = None,
     ) -> Template:
         items, _ = await rooms.list_rooms(viewer, None, 100)
@@ -147,13 +147,13 @@ class PublicFragments(Controller):
         return fragment("room_list.html", mine=mine, rooms=others, current=current)
 
     @get("/rooms/{slug:str}")
-    async def room_pane(self, viewer: CurrentUser | None, slug: str) -> Template:
+    async def room_pane(self, viewer: Viewer, slug: FromPath[str]) -> Template:
         room = await rooms.readable_room(slug, viewer)
         view = await rooms.room_for_viewer(room, viewer)  # a DM is titled by the other person
         return fragment("room_pane.html", room=view, slug=room["slug"])
 
     @get("/rooms/{slug:str}/messages")
-    async def messages(self, viewer: CurrentUser | None, slug: str) -> Template:
+    async def messages(self, viewer: Viewer, slug: FromPath[str]) -> Template:
         room = await rooms.readable_room(slug, viewer)
         items, _ = await rooms.list_messages(slug, viewer, None, 50)
         return fragment(
@@ -203,20 +203,24 @@ class PersonalFragments(Controller):
     # --- prompts, runs, reviews, follows ------------------------------------------------
 
     @post("/follow/{handle:str}", status_code=200)
-    async def follow(self, request: Request[CurrentUser, Any, Any], handle: str) -> Template:
+    async def follow(
+        self, request: Request[CurrentUser, Any, Any], handle: FromPath[str]
+    ) -> Template:
         await community.follow(request.user.id, handle)
         creator = await community.get_creator(handle, request.user.id, None, 1)
         return fragment("follow.html", c=creator, user=request.user, announce="Following.")
 
     @delete("/follow/{handle:str}", status_code=200)
-    async def unfollow(self, request: Request[CurrentUser, Any, Any], handle: str) -> Template:
+    async def unfollow(
+        self, request: Request[CurrentUser, Any, Any], handle: FromPath[str]
+    ) -> Template:
         await community.unfollow(request.user.id, handle)
         creator = await community.get_creator(handle, request.user.id, None, 1)
         return fragment("follow.html", c=creator, user=request.user, announce="Unfollowed.")
 
     @post("/prompts/{prompt_id:uuid}/runs", status_code=200)
     async def start_run(
-        self, request: Request[CurrentUser, Any, Any], prompt_id: uuid.UUID, data: Form
+        self, request: Request[CurrentUser, Any, Any], prompt_id: FromPath[uuid.UUID], data: Form
     ) -> Template:
         inputs = {k[len("input.") :]: v for k, v in data.items() if k.startswith("input.")}
         body: dict[str, Any] = {
@@ -238,7 +242,9 @@ class PersonalFragments(Controller):
         return fragment("run_started.html", run=run, seq=0)
 
     @get("/runs/{run_id:uuid}")
-    async def my_run(self, request: Request[CurrentUser, Any, Any], run_id: uuid.UUID) -> Template:
+    async def my_run(
+        self, request: Request[CurrentUser, Any, Any], run_id: FromPath[uuid.UUID]
+    ) -> Template:
         row = await runs.load(run_id)
         if row is None or str(row["buyer_id"]) != request.user.id:
             raise not_found("This run")
@@ -248,7 +254,7 @@ class PersonalFragments(Controller):
 
     @post("/runs/{run_id:uuid}/cancel", status_code=200)
     async def cancel_run(
-        self, request: Request[CurrentUser, Any, Any], run_id: uuid.UUID
+        self, request: Request[CurrentUser, Any, Any], run_id: FromPath[uuid.UUID]
     ) -> Template:
         await lifecycle.request_cancel(str(run_id), request.user.id)
         run = await runs.get_run(str(run_id), request.user.id)
@@ -256,7 +262,7 @@ class PersonalFragments(Controller):
 
     @get("/prompts/{prompt_id:uuid}/review-form")
     async def review_form(
-        self, request: Request[CurrentUser, Any, Any], prompt_id: uuid.UUID
+        self, request: Request[CurrentUser, Any, Any], prompt_id: FromPath[uuid.UUID]
     ) -> Template:
         from hub.prompts.rules import has_completed_run
 
@@ -273,7 +279,7 @@ class PersonalFragments(Controller):
 
     @post("/prompts/{prompt_id:uuid}/reviews", status_code=200)
     async def review(
-        self, request: Request[CurrentUser, Any, Any], prompt_id: uuid.UUID, data: Form
+        self, request: Request[CurrentUser, Any, Any], prompt_id: FromPath[uuid.UUID], data: Form
     ) -> Template:
         body = _decode(ReviewIn, {"rating": data.get("rating"), "body": data.get("body", "")})
         await community_reviews.upsert_review(prompt_id, request.user.id, body)
@@ -332,7 +338,7 @@ class PersonalFragments(Controller):
 
     @post("/notifications/{notification_id:uuid}/read", status_code=200)
     async def read_one(
-        self, request: Request[CurrentUser, Any, Any], notification_id: uuid.UUID
+        self, request: Request[CurrentUser, Any, Any], notification_id: FromPath[uuid.UUID]
     ) -> Template:
         await community_notifications.mark_read(
             request.user.id, MarkRead(ids=[str(notification_id)])
@@ -417,7 +423,7 @@ class PersonalFragments(Controller):
 
     @post("/dms/{handle:str}", status_code=200)
     async def direct_message(
-        self, request: Request[CurrentUser, Any, Any], handle: str, data: Form
+        self, request: Request[CurrentUser, Any, Any], handle: FromPath[str], data: Form
     ) -> Response[Any]:
         out = await dms.send(request.user, handle, data.get("text", ""))
         return Response(
@@ -426,7 +432,7 @@ class PersonalFragments(Controller):
 
     @post("/rooms/{slug:str}/members", status_code=200)
     async def add_member(
-        self, request: Request[CurrentUser, Any, Any], slug: str, data: Form
+        self, request: Request[CurrentUser, Any, Any], slug: FromPath[str], data: Form
     ) -> Template:
         handle = data.get("handle", "").strip().lstrip("@")
         await rooms.add_member(slug, request.user, handle)

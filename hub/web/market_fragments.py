@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, delete, get, post
 from litestar.enums import RequestEncodingType
-from litestar.params import Body
+from litestar.params import Body, FromPath
 from litestar.response import Template
 
 from hub.billing import receipts
@@ -34,7 +34,7 @@ class MarketPublicFragments(Controller):
     opt = {"exclude_from_auth": True}
 
     @get("/prompts/{prompt_id:uuid}/similar")
-    async def similar(self, prompt_id: uuid.UUID) -> Template:
+    async def similar(self, prompt_id: FromPath[uuid.UUID]) -> Template:
         page_ = await recommendations.more_like_this(prompt_id, None, 6)
         return fragment("similar.html", items=page_.items)
 
@@ -47,7 +47,7 @@ class MarketPublicFragments(Controller):
         )
 
     @get("/creators/{handle:str}/plan")
-    async def plan(self, handle: str) -> Template:
+    async def plan(self, handle: FromPath[str]) -> Template:
         try:
             plan = await subscriptions.plan_of(handle)
         except Problem:
@@ -62,13 +62,13 @@ class MarketPages(Controller):
     opt = {"exclude_from_auth": True}
 
     @get("/auth/callback/{provider:str}")
-    async def oauth_callback(self, provider: str) -> Template:
+    async def oauth_callback(self, provider: FromPath[str]) -> Template:
         """Where a provider sends the browser back; market.js finishes the sign-in."""
         label = oauth_providers.LABELS.get(provider, "a provider")
         return page("oauth_callback.html", provider=provider, label=label)
 
     @get("/receipts/{ref:str}")
-    async def receipt_page(self, ref: str) -> Template:
+    async def receipt_page(self, ref: FromPath[str]) -> Template:
         """Public shell; the receipt itself loads with the reader's token."""
         safe = ref if len(ref) <= 60 and all(c.isalnum() or c == "-" for c in ref) else "0"
         return page("receipt.html", ref=safe, active="/wallet")
@@ -84,24 +84,30 @@ class MarketPersonalFragments(Controller):
         return fragment("for_you.html", page=page_)
 
     @get("/receipts/{ref:str}")
-    async def receipt(self, request: Request[CurrentUser, Any, Any], ref: str) -> Template:
+    async def receipt(
+        self, request: Request[CurrentUser, Any, Any], ref: FromPath[str]
+    ) -> Template:
         transaction_id = await receipts.transaction_for(ref, request.user.id)
         if transaction_id is None:
             raise not_found("This receipt")
         return fragment("receipt.html", r=await receipts.receipt(transaction_id, request.user.id))
 
     @get("/creators/{handle:str}/subscription")
-    async def subscription(self, request: Request[CurrentUser, Any, Any], handle: str) -> Template:
+    async def subscription(
+        self, request: Request[CurrentUser, Any, Any], handle: FromPath[str]
+    ) -> Template:
         return await _subscription_fragment(request.user.id, handle)
 
     @post("/creators/{handle:str}/subscribe", status_code=200)
-    async def subscribe(self, request: Request[CurrentUser, Any, Any], handle: str) -> Template:
+    async def subscribe(
+        self, request: Request[CurrentUser, Any, Any], handle: FromPath[str]
+    ) -> Template:
         started = await subscriptions.subscribe(request.user.id, handle, None)
         return await _subscription_fragment(request.user.id, handle, pay=started)
 
     @post("/subscriptions/{subscription_id:uuid}/cancel", status_code=200)
     async def cancel(
-        self, request: Request[CurrentUser, Any, Any], subscription_id: uuid.UUID
+        self, request: Request[CurrentUser, Any, Any], subscription_id: FromPath[uuid.UUID]
     ) -> Template:
         sub = await subscriptions.cancel(request.user.id, subscription_id)
         return await _subscription_fragment(request.user.id, sub.creator_handle or "")
@@ -118,7 +124,7 @@ class MarketPersonalFragments(Controller):
 
     @get("/prompts/{prompt_id:uuid}/sample-images")
     async def sample_images(
-        self, request: Request[CurrentUser, Any, Any], prompt_id: uuid.UUID
+        self, request: Request[CurrentUser, Any, Any], prompt_id: FromPath[uuid.UUID]
     ) -> Template:
         return await _sample_images(prompt_id, request.user.id)
 
@@ -130,8 +136,8 @@ class MarketPersonalFragments(Controller):
     async def add_sample_image(
         self,
         request: Request[CurrentUser, Any, Any],
-        prompt_id: uuid.UUID,
-        sample_id: uuid.UUID,
+        prompt_id: FromPath[uuid.UUID],
+        sample_id: FromPath[uuid.UUID],
         data: Annotated[media_api.MediaUpload, Body(media_type=RequestEncodingType.MULTI_PART)],
     ) -> Template:
         content = await data.image.read(get_settings().media_max_bytes + 1)
@@ -146,9 +152,9 @@ class MarketPersonalFragments(Controller):
     async def remove_sample_image(
         self,
         request: Request[CurrentUser, Any, Any],
-        prompt_id: uuid.UUID,
-        sample_id: uuid.UUID,
-        media_id: uuid.UUID,
+        prompt_id: FromPath[uuid.UUID],
+        sample_id: FromPath[uuid.UUID],
+        media_id: FromPath[uuid.UUID],
     ) -> Template:
         await media_service.delete_media(prompt_id, sample_id, media_id, request.user.id)
         return await _sample_images(prompt_id, request.user.id, "Image removed.")

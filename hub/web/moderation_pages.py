@@ -14,7 +14,7 @@ from typing import Annotated, Any, Literal
 
 from litestar import Controller, Request, get, post
 from litestar.datastructures import CacheControlHeader
-from litestar.params import FromPath, Parameter
+from litestar.params import FromPath, FromQuery, Parameter
 from litestar.response import Template
 
 from hub.moderation import audit
@@ -40,7 +40,7 @@ class ModerationPages(Controller):
     opt = {"exclude_from_auth": True}
 
     @get("/moderation", name="moderation")
-    async def queue(self, status: Status = "open") -> Template:
+    async def queue(self, status: FromQuery[Status] = "open") -> Template:
         return page("moderation.html", active="/moderation", status=status)
 
     @get("/admin/audit-log", name="audit_log")
@@ -64,7 +64,7 @@ class ModerationFragments(Controller):
     async def queue(
         self,
         request: Request[CurrentUser, Any, Any],
-        status: Status = "open",
+        status: FromQuery[Status] = "open",
         cursor: PageCursor = None,
     ) -> Template:
         moderation.require_moderator(request.user)

@@ -7,7 +7,7 @@ import uuid
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get
-from litestar.params import Parameter
+from litestar.params import FromPath, Parameter
 from litestar.response import Template
 
 from hub.community import reviews as community_reviews
@@ -109,7 +109,7 @@ class PagesController(Controller):
         )
 
     @get("/prompts/{prompt_id:uuid}", name="prompt")
-    async def prompt(self, prompt_id: uuid.UUID) -> Template:
+    async def prompt(self, prompt_id: FromPath[uuid.UUID]) -> Template:
         try:
             # Always the anonymous view: a Private Mode template never reaches a page.
             p = await prompts.get_prompt(prompt_id, None)
@@ -129,7 +129,7 @@ class PagesController(Controller):
         )
 
     @get("/runs/{run_id:uuid}", name="run")
-    async def run(self, run_id: uuid.UUID) -> Template:
+    async def run(self, run_id: FromPath[uuid.UUID]) -> Template:
         row = await runs.load(run_id)
         if row is None:
             return not_found_page("This run")
@@ -141,7 +141,7 @@ class PagesController(Controller):
         return page("run.html", run=run, prompt=prompt, seq=row.get("last_seq") or 0)
 
     @get("/creators/{handle:str}", name="creator")
-    async def creator(self, handle: str) -> Template:
+    async def creator(self, handle: FromPath[str]) -> Template:
         try:
             c = await community.get_creator(handle, None, None, 24)
         except Problem:
@@ -154,7 +154,7 @@ class PagesController(Controller):
         return await self._chat("lobby")
 
     @get("/chat/{slug:str}", name="chat_room")
-    async def chat_room(self, slug: str) -> Template:
+    async def chat_room(self, slug: FromPath[str]) -> Template:
         return await self._chat(slug)
 
     async def _chat(self, slug: str) -> Template:
