@@ -44,7 +44,7 @@ from redis.exceptions import NoScriptError
 
 from realtime.cluster import ShardedRedis
 from realtime.config import NamespaceOptions
-from realtime.errors import UnknownChannel
+from realtime.errors import DISCONNECT_FORCE_NO_RECONNECT, UNSUBSCRIBE_SERVER, UnknownChannel
 from realtime.keys import Keys
 
 _PUBLISH = """
@@ -485,13 +485,20 @@ class Publisher:
         return results
 
     async def disconnect_user(
-        self, user_id: str, code: int = 3503, reason: str = "force disconnect"
+        self,
+        user_id: str,
+        code: int = DISCONNECT_FORCE_NO_RECONNECT.code,
+        reason: str = DISCONNECT_FORCE_NO_RECONNECT.reason,
     ) -> None:
         """Close every connection of `user_id` on every hub process (logout, ban)."""
         await self.control({"op": "disconnect", "user": user_id, "code": code, "reason": reason})
 
     async def unsubscribe(
-        self, user_id: str, channel: str, code: int = 2000, reason: str = "server unsubscribe"
+        self,
+        user_id: str,
+        channel: str,
+        code: int = UNSUBSCRIBE_SERVER.code,
+        reason: str = UNSUBSCRIBE_SERVER.reason,
     ) -> None:
         """End `user_id`'s subscriptions to `channel` on every hub process, now.
 

@@ -200,7 +200,8 @@ class Client:
         # peer to read again (None: not blocked), the protocol's flow-control event (a
         # LeanEvent: `value` is is_set() without a call), its transport and bound `write`.
         self.blocked: asyncio.Task[None] | None = None
-        self.writable: LeanEvent | None = None
+        # Set for direct-write clients, the only ones the fan-out reads it of.
+        self.writable: LeanEvent = None  # type: ignore[assignment]
         self.direct_transport: Any = None
         self.direct_write: Any = None
         if direct is not None:

@@ -8,6 +8,7 @@ codes 3000-3499 make SDKs reconnect, 3500-3999 make them stop.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,10 +63,18 @@ DISCONNECT_FORCE_NO_RECONNECT = Disconnect(3503, "force disconnect")
 DISCONNECT_CONNECTION_LIMIT = Disconnect(3504, "connection limit")
 DISCONNECT_MESSAGE_TOO_BIG = Disconnect(1009, "message too big")
 
-# Unsubscribe push codes: < 2500 the SDK stays unsubscribed, >= 2500 it resubscribes
-# (with recovery when the subscription is recoverable).
-UNSUBSCRIBE_SERVER = (2000, "server unsubscribe")
-UNSUBSCRIBE_INSUFFICIENT_STATE = (2500, "insufficient state")
+
+class Unsubscribe(NamedTuple):
+    """An `unsubscribe` push ending one subscription: below 2500 the SDK stays unsubscribed
+    (2100-2499 are the application's codes), from 2500 it resubscribes (with recovery when
+    the subscription is recoverable). A tuple, so `code, reason = ...` works."""
+
+    code: int
+    reason: str
+
+
+UNSUBSCRIBE_SERVER = Unsubscribe(2000, "server unsubscribe")
+UNSUBSCRIBE_INSUFFICIENT_STATE = Unsubscribe(2500, "insufficient state")
 
 
 class RealtimeError(Exception):
@@ -84,10 +93,19 @@ class PublishRejected(RealtimeError):
     """Raised by `ChannelPolicy.on_publish`/`rpc` to answer the client with an error reply."""
 
     def __init__(
-        self, code: int = 103, message: str = "permission denied", temporary: bool = False
+        self,
+        code: int = ERROR_PERMISSION_DENIED.code,
+        message: str = ERROR_PERMISSION_DENIED.message,
+        temporary: bool = False,
     ):
         super().__init__(f"{code}: {message}")
         self.error = ProtocolError(code, message, temporary)
+
+    @classmethod
+    def of(cls, error: ProtocolError, message: str | None = None) -> PublishRejected:
+        """Reject with a catalogued error (its code and `temporary`), optionally with a more
+        specific message: `PublishRejected.of(ERROR_BAD_REQUEST, "data must be an object")`."""
+        return cls(error.code, message or error.message, error.temporary)
 
 
 class UnknownChannel(RealtimeError, ValueError):

@@ -145,7 +145,7 @@ class DirectWrites:
                         client.push(item)
             return
         if self.queued:
-            members = []
+            members: list[Client] = []
             append = members.append
             for client in clients:
                 if client.queue:

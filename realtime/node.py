@@ -214,14 +214,21 @@ class Engine:
         return results
 
     async def disconnect_user(
-        self, user_id: str, code: int = 3503, reason: str = "force disconnect"
+        self,
+        user_id: str,
+        code: int = errors.DISCONNECT_FORCE_NO_RECONNECT.code,
+        reason: str = errors.DISCONNECT_FORCE_NO_RECONNECT.reason,
     ) -> None:
         """Close all of `user_id`'s connections on every hub process (via Redis pub/sub)."""
         self._disconnect_local(user_id, code, reason)
         await self.broker.disconnect_user(user_id, code, reason)
 
     async def unsubscribe(
-        self, user_id: str, channel: str, code: int = 2000, reason: str = "server unsubscribe"
+        self,
+        user_id: str,
+        channel: str,
+        code: int = errors.UNSUBSCRIBE_SERVER.code,
+        reason: str = errors.UNSUBSCRIBE_SERVER.reason,
     ) -> None:
         """End `user_id`'s subscriptions to `channel` on every hub process, now (removed from
         a private room, banned). Codes below 2500 keep the SDK unsubscribed."""

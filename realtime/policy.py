@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
 from realtime.config import NamespaceOptions
-from realtime.errors import PublishRejected
+from realtime.errors import ERROR_BAD_REQUEST, ERROR_METHOD_NOT_FOUND, PublishRejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +72,7 @@ class ChannelPolicy(Protocol):
         ...
 
     async def rpc(self, creds: Credentials, method: str, data: Any) -> Any:
-        """Answer an RPC; raise PublishRejected(104, "method not found") for unknown ones."""
+        """Answer an RPC; raise PublishRejected.of(ERROR_METHOD_NOT_FOUND) for unknown ones."""
         ...
 
     # Optional: `async server_subscriptions(creds) -> list[str]`, the channels a connection is
@@ -150,7 +150,9 @@ class SimplePolicy:
     async def on_publish(self, creds: Credentials, channel: str, data: Any) -> dict[str, Any]:
         if self._on_publish is None:
             if not isinstance(data, dict):
-                raise PublishRejected(107, "publication data must be a JSON object")
+                raise PublishRejected.of(
+                    ERROR_BAD_REQUEST, "publication data must be a JSON object"
+                )
             return data
         return await _resolve(self._on_publish(creds, channel, data))
 
@@ -162,5 +164,5 @@ class SimplePolicy:
     async def rpc(self, creds: Credentials, method: str, data: Any) -> Any:
         handler = self._rpc.get(method)
         if handler is None:
-            raise PublishRejected(104, "method not found")
+            raise PublishRejected.of(ERROR_METHOD_NOT_FOUND)
         return await _resolve(handler(creds, data))

@@ -12,6 +12,8 @@ from typing import Any
 
 import structlog
 
+from realtime.errors import DISCONNECT_FORCE_RECONNECT, Unsubscribe
+
 log = structlog.get_logger(__name__)
 
 PublishFn = Callable[..., Awaitable[Any]]  # (channel, data, idempotency_key=None)
@@ -95,7 +97,8 @@ async def disconnect_user(user_id: str) -> None:
     one device (or a ban, which revokes every token) ends exactly the sessions it should.
     """
     if _disconnect is not None:
-        await _disconnect(user_id, 3011, "force reconnect")
+        force = DISCONNECT_FORCE_RECONNECT
+        await _disconnect(user_id, force.code, force.reason)
 
 
 # --- the realtime server API beyond publishing (installed by the app and by workers) ---------
@@ -114,10 +117,10 @@ def server() -> Any:
     return _server
 
 
-async def unsubscribe(user_id: str, channel: str, code_reason: tuple[int, str]) -> None:
+async def unsubscribe(user_id: str, channel: str, code_reason: Unsubscribe) -> None:
     """End the user's live subscriptions to `channel` on every hub process, now.
 
-    `code_reason` is one of the codes documented in hub.live.channels (2100-2499: the SDK stays
+    `code_reason` is one of the codes named in hub.live.channels (2100-2499: the SDK stays
     unsubscribed). Used when a permission is withdrawn: removal from a private room, a ban.
     """
     if _server is None:

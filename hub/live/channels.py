@@ -25,6 +25,14 @@ from realtime import (
     TokenExpired,
     namespace_of,
 )
+from realtime.errors import (
+    ERROR_BAD_REQUEST,
+    ERROR_METHOD_NOT_FOUND,
+    ERROR_PERMISSION_DENIED,
+    ERROR_TOO_MANY_REQUESTS,
+    ERROR_UNKNOWN_CHANNEL,
+    Unsubscribe,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -137,8 +145,8 @@ _NAME_RULES = {
 }
 
 # Server-side unsubscribe codes (2100-2499: the SDK stays unsubscribed and tells the app).
-UNSUBSCRIBE_ACCESS_REVOKED = (2100, "access revoked")  # removed from a private room
-UNSUBSCRIBE_BANNED = (2101, "banned")  # banned from the room
+UNSUBSCRIBE_ACCESS_REVOKED = Unsubscribe(2100, "access revoked")  # removed from a private room
+UNSUBSCRIBE_BANNED = Unsubscribe(2101, "banned")  # banned from the room
 
 
 class HubPolicy:
@@ -206,18 +214,20 @@ class HubPolicy:
                 current_user(creds), creds.info, channel.removeprefix("typing:"), data
             )
         if not isinstance(data, dict) or set(data) - {"text", "type"}:
-            raise PublishRejected(107, 'publish {"text": "..."} to a room')
+            raise PublishRejected.of(ERROR_BAD_REQUEST, 'publish {"text": "..."} to a room')
         room = await rooms.find_room(channel.removeprefix("rooms:"))
         if room is None:
-            raise PublishRejected(102, "unknown room")
+            raise PublishRejected.of(ERROR_UNKNOWN_CHANNEL, "unknown room")
         try:
             return await rooms.create_message(room, current_user(creds), data.get("text"))
         except rooms.PostRefused as exc:
-            code = {"rate": 111, "invalid": 107}.get(exc.kind, 103)
-            raise PublishRejected(code, exc.message, temporary=exc.kind == "rate") from exc
+            error = {"rate": ERROR_TOO_MANY_REQUESTS, "invalid": ERROR_BAD_REQUEST}.get(
+                exc.kind, ERROR_PERMISSION_DENIED
+            )
+            raise PublishRejected.of(error, exc.message) from exc
 
     async def rpc(self, creds: Credentials, method: str, data: Any) -> Any:
-        raise PublishRejected(104, "method not found")
+        raise PublishRejected.of(ERROR_METHOD_NOT_FOUND)
 
 
 async def _can_watch_run(user_id: str | None, run_id: str) -> bool:

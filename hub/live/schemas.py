@@ -6,6 +6,8 @@ from typing import Annotated, Any
 
 import msgspec
 
+from realtime.errors import DISCONNECT_FORCE_NO_RECONNECT, UNSUBSCRIBE_SERVER
+
 ChannelName = Annotated[str, msgspec.Meta(min_length=1, max_length=255)]
 
 
@@ -29,15 +31,15 @@ class UnsubscribeIn(msgspec.Struct, forbid_unknown_fields=True):
     user_id: UserId
     channel: ChannelName
     #: 2000-2499: the SDK stays unsubscribed; 2500-2999: it resubscribes (and recovers).
-    code: Annotated[int, msgspec.Meta(ge=2000, le=2999)] = 2000
-    reason: Reason = "server unsubscribe"
+    code: Annotated[int, msgspec.Meta(ge=2000, le=2999)] = UNSUBSCRIBE_SERVER.code
+    reason: Reason = UNSUBSCRIBE_SERVER.reason
 
 
 class DisconnectIn(msgspec.Struct, forbid_unknown_fields=True):
     user_id: UserId
     #: 3000-3499: SDKs reconnect; 3500-3999: they stop.
-    code: Annotated[int, msgspec.Meta(ge=3000, le=3999)] = 3503
-    reason: Reason = "force disconnect"
+    code: Annotated[int, msgspec.Meta(ge=3000, le=3999)] = DISCONNECT_FORCE_NO_RECONNECT.code
+    reason: Reason = DISCONNECT_FORCE_NO_RECONNECT.reason
 
 
 class ChannelIn(msgspec.Struct, forbid_unknown_fields=True):
