@@ -5,7 +5,7 @@ marketplace's hot queries, flagging any sequential scan.
 
 Uses DATABASE_URL when set (a database you can throw away: the bench creates and drops
 `bench_marketplace`), otherwise an embedded PostgreSQL in /tmp/bench-marketplace-pg.
-The queries are the ones the API runs: listing SQL comes from hub.prompts.service.
+The queries are the ones the API runs: listing SQL comes from hub.prompts.listing.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ async def _explain(title: str, sql: str, args: list[Any]) -> tuple[str, str, boo
 
 async def explain_all() -> list[tuple[str, str, bool, float]]:
     from hub.platform.db import fetchrow
-    from hub.prompts.service import ListQuery, build_list_query, list_prompts
+    from hub.prompts.listing import ListQuery, build_list_query, list_prompts
 
     creator = await fetchrow("SELECT handle, id FROM users WHERE handle = 'bench_7'")
     assert creator is not None
@@ -283,7 +283,7 @@ async def explain_all() -> list[tuple[str, str, bool, float]]:
     extra: list[tuple[str, str, list[Any]]] = [
         (
             "GET /prompts/{id}",
-            f"SELECT {prompts_service._PUBLIC_COLUMNS}, {prompts_service._OWNER_ONLY_COLUMNS} "
+            f"SELECT {prompts_service.PUBLIC_COLUMNS}, {prompts_service.OWNER_ONLY_COLUMNS} "
             "FROM prompts p JOIN users u ON u.id = p.owner_id WHERE p.id = $2",
             [None, prompt["id"]],
         ),

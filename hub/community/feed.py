@@ -25,10 +25,10 @@ import structlog
 
 from hub import outbox
 from hub.community import notifications
-from hub.community.fanout import enqueue_prompt_fanout
 from hub.community.schemas import FeedItemOut, FeedPage, PromptRef, UserRef
 from hub.platform.db import fetch, fetchrow
 from hub.platform.pagination import decode_cursor, page
+from hub.prompts.events import enqueue_prompt_fanout
 
 log = structlog.get_logger(__name__)
 

@@ -19,7 +19,7 @@ from hub.community.schemas import CreatorOut, FollowingOut, FollowingPage, Follo
 from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import forbidden, not_found, validation_error
 from hub.platform.pagination import decode_cursor, page
-from hub.prompts import service as prompts
+from hub.prompts import listing as prompt_listing
 
 log = structlog.get_logger(__name__)
 
@@ -50,8 +50,8 @@ async def get_creator(
         uuid.UUID(viewer_id) if viewer_id else None,
     )
     assert counts is not None
-    page_ = await prompts.list_prompts(
-        prompts.ListQuery(owner_id=str(row["id"]), cursor=cursor, limit=limit)
+    page_ = await prompt_listing.list_prompts(
+        prompt_listing.ListQuery(owner_id=str(row["id"]), cursor=cursor, limit=limit)
     )
     return CreatorOut(
         id=str(row["id"]),

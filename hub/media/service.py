@@ -25,6 +25,7 @@ from hub.media.storage import get_store
 from hub.platform.db import fetchrow, transaction
 from hub.platform.errors import Problem, forbidden, not_found, validation_error
 from hub.platform.settings import get_settings
+from hub.prompts.service import visible_prompt_row
 
 log = structlog.get_logger(__name__)
 
@@ -45,8 +46,6 @@ def too_large(size: int, limit: int) -> Problem:
 async def _owned_sample(prompt_id: uuid.UUID, sample_id: uuid.UUID, user_id: str) -> None:
     """404 unless the caller can see the prompt and the sample is one of its; 403 unless
     the caller owns the prompt (the prompts domain's visibility rules)."""
-    from hub.prompts.service import visible_prompt_row
-
     row = await visible_prompt_row(prompt_id, user_id)
     if str(row["owner_id"]) != user_id:
         raise forbidden("Only the prompt's creator can add or remove images of its samples.")

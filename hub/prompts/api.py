@@ -11,6 +11,8 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 
 from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.pagination import Cursor, Limit
+from hub.prompts import listing as prompt_listing
+from hub.prompts import samples as prompt_samples
 from hub.prompts import service
 from hub.prompts.schemas import (
     Facets,
@@ -67,8 +69,8 @@ class PromptsController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> PromptPage:
-        return await service.list_prompts(
-            service.ListQuery(
+        return await prompt_listing.list_prompts(
+            prompt_listing.ListQuery(
                 q=q,
                 tag=tag,
                 creator=creator,
@@ -98,8 +100,8 @@ class PromptsController(Controller):
         min_price: PriceParam = None,
         max_price: PriceParam = None,
     ) -> Facets:
-        return await service.facets(
-            service.ListQuery(
+        return await prompt_listing.facets(
+            prompt_listing.ListQuery(
                 q=q,
                 tag=tag,
                 creator=creator,
@@ -164,7 +166,9 @@ class PromptsController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> SamplePage:
-        return await service.list_samples(prompt_id, viewer.id if viewer else None, cursor, limit)
+        return await prompt_samples.list_samples(
+            prompt_id, viewer.id if viewer else None, cursor, limit
+        )
 
     @post(
         "/{prompt_id:uuid}/samples",
@@ -179,7 +183,7 @@ class PromptsController(Controller):
         prompt_id: FromPath[UUID],
         data: JSONBody[SampleCreate],
     ) -> SampleOut:
-        return await service.add_sample(prompt_id, request.user.id, data)
+        return await prompt_samples.add_sample(prompt_id, request.user.id, data)
 
     @get(
         "/{prompt_id:uuid}/sample-runs",
@@ -193,7 +197,7 @@ class PromptsController(Controller):
         prompt_id: FromPath[UUID],
         limit: Limit = 20,
     ) -> SampleRunPage:
-        return await service.sample_runs(prompt_id, request.user.id, limit)
+        return await prompt_samples.sample_runs(prompt_id, request.user.id, limit)
 
     @delete(
         "/{prompt_id:uuid}/samples/{sample_id:uuid}",
@@ -206,7 +210,7 @@ class PromptsController(Controller):
         prompt_id: FromPath[UUID],
         sample_id: FromPath[UUID],
     ) -> None:
-        await service.delete_sample(prompt_id, sample_id, request.user.id)
+        await prompt_samples.delete_sample(prompt_id, sample_id, request.user.id)
 
 
 class MyPromptsController(Controller):
@@ -220,8 +224,8 @@ class MyPromptsController(Controller):
         cursor: Cursor = None,
         limit: Limit = 20,
     ) -> PromptPage:
-        return await service.list_prompts(
-            service.ListQuery(
+        return await prompt_listing.list_prompts(
+            prompt_listing.ListQuery(
                 owner_id=request.user.id, include_archived=True, cursor=cursor, limit=limit
             )
         )

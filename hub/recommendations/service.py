@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 
 from hub.platform.db import fetch, fetchrow
+from hub.prompts import listing as prompt_listing
 from hub.prompts import service as prompts
 from hub.recommendations.schemas import (
     Because,
@@ -16,14 +17,14 @@ from hub.recommendations.schemas import (
 )
 
 SIMILAR_SQL = (
-    f"SELECT {prompts._PUBLIC_COLUMNS}, ps.score, ps.reason "
+    f"SELECT {prompts.PUBLIC_COLUMNS}, ps.score, ps.reason "
     "FROM prompt_similar ps JOIN prompts p ON p.id = ps.similar_id "
     "JOIN users u ON u.id = p.owner_id "
     "WHERE ps.prompt_id = $1 AND p.status = 'active' ORDER BY ps.rank LIMIT $2"
 )
 
 FOR_YOU_SQL = (
-    f"SELECT {prompts._PUBLIC_COLUMNS}, r.score, r.reason, r.source_id, "
+    f"SELECT {prompts.PUBLIC_COLUMNS}, r.score, r.reason, r.source_id, "
     "su.handle AS source_handle, sp.title AS source_title "
     "FROM user_recommendations r JOIN prompts p ON p.id = r.prompt_id "
     "JOIN users u ON u.id = p.owner_id "
@@ -76,7 +77,9 @@ async def for_you(user_id: str, limit: int) -> ForYouPage:
             ],
             computed_at=state["computed_at"] if state else None,
         )
-    popular = await prompts.list_prompts(prompts.ListQuery(sort="popular", limit=limit + 10))
+    popular = await prompt_listing.list_prompts(
+        prompt_listing.ListQuery(sort="popular", limit=limit + 10)
+    )
     items = [p for p in popular.items if p.owner.id != user_id][:limit]
     return ForYouPage(
         items=[ForYouItem(prompt=p, score=0.0, reason="popular", because=None) for p in items],

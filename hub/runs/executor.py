@@ -39,7 +39,7 @@ from hub.platform import outages
 from hub.platform.db import UnstorableText, fetch, fetchrow, storable
 from hub.platform.redis import get_redis
 from hub.platform.settings import get_settings
-from hub.prompts.service import render_template
+from hub.prompts.templating import render_template
 from hub.providers import provider_for
 from hub.providers.base import CompletionRequest, ProviderError, TokenDelta, Usage
 from hub.providers.models import get_model

@@ -23,7 +23,8 @@ from hub import outbox
 from hub.billing import ledger, run_money, wallets
 from hub.platform.db import fetchrow, storable
 from hub.platform.errors import Problem, bad_request, conflict, not_found, validation_error
-from hub.prompts.service import MissingVariables, PromptForRun, get_prompt_for_run, render_template
+from hub.prompts.service import PromptForRun, get_prompt_for_run
+from hub.prompts.templating import MissingVariables, render_template
 from hub.providers.models import count_tokens, usage_cents
 from hub.runs import jobs, publishing
 from hub.runs.pricing import max_tokens_for, model_or_409, price_for

@@ -30,6 +30,7 @@ from hub.community.schemas import MarkRead, ReviewIn
 from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.db import fetch
 from hub.platform.errors import Problem, bad_request, forbidden, not_found
+from hub.prompts import listing as prompt_listing
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptCreate
 from hub.rooms import dms
@@ -374,8 +375,8 @@ class PersonalFragments(Controller):
         earnings = await creators.creator_earnings(uid)
         sales = await creators.creator_sales(uid, 20, None)
         totals = await creators.sales_totals(uid, days=30)
-        mine = await prompts.list_prompts(
-            prompts.ListQuery(owner_id=uid, include_archived=True, limit=50)
+        mine = await prompt_listing.list_prompts(
+            prompt_listing.ListQuery(owner_id=uid, include_archived=True, limit=50)
         )
         titles = {p.id: p.title for p in mine.items}
         missing = {s.prompt_id for s in sales.items} - set(titles)

@@ -27,6 +27,7 @@ from hub.media import service as media
 from hub.platform.auth import CurrentUser
 from hub.platform.errors import forbidden, validation_error
 from hub.platform.settings import get_settings
+from hub.prompts import samples as prompt_samples
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptOut, PromptPatch, SampleCreate
 from hub.providers.models import list_models
@@ -76,12 +77,14 @@ def _models(current: str) -> list[str]:
 
 
 async def _samples_context(prompt_id: uuid.UUID, user_id: str) -> dict[str, Any]:
-    samples = await prompts.list_samples(prompt_id, user_id, None, prompts.MAX_SAMPLES_PER_PROMPT)
-    candidates = await prompts.sample_runs(prompt_id, user_id, 20)
+    samples = await prompt_samples.list_samples(
+        prompt_id, user_id, None, prompt_samples.MAX_SAMPLES_PER_PROMPT
+    )
+    candidates = await prompt_samples.sample_runs(prompt_id, user_id, 20)
     return {
         "samples": samples.items,
         "candidates": candidates.items,
-        "max_samples": prompts.MAX_SAMPLES_PER_PROMPT,
+        "max_samples": prompt_samples.MAX_SAMPLES_PER_PROMPT,
     }
 
 
@@ -246,7 +249,7 @@ class ManageFragments(Controller):
                 {"output": data.get("output", ""), "title": data.get("title", "")},
                 {"title": "Sample title", "output": "Output"},
             )
-        sample = await prompts.add_sample(prompt_id, uid, body)
+        sample = await prompt_samples.add_sample(prompt_id, uid, body)
         return await self._samples(
             prompt_id, uid, f"Sample added{': ' + sample.title if sample.title else ''}."
         )
@@ -259,7 +262,7 @@ class ManageFragments(Controller):
         sample_id: FromPath[uuid.UUID],
     ) -> Template:
         uid = request.user.id
-        await prompts.delete_sample(prompt_id, sample_id, uid)
+        await prompt_samples.delete_sample(prompt_id, sample_id, uid)
         return await self._samples(prompt_id, uid, "Sample removed, with its images.")
 
     @post(

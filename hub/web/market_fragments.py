@@ -20,6 +20,7 @@ from hub.oauth import service as oauth
 from hub.platform.auth import CurrentUser
 from hub.platform.errors import Problem, not_found
 from hub.platform.settings import get_settings
+from hub.prompts import samples as prompt_samples
 from hub.prompts import service as prompts
 from hub.recommendations import service as recommendations
 from hub.subscriptions import service as subscriptions
@@ -196,7 +197,7 @@ async def _sample_images(prompt_id: uuid.UUID, user_id: str, notice: str = "") -
     row = await prompts.visible_prompt_row(prompt_id, user_id)
     samples = []
     if str(row["owner_id"]) == user_id:
-        samples = (await prompts.list_samples(prompt_id, user_id, None, 20)).items
+        samples = (await prompt_samples.list_samples(prompt_id, user_id, None, 20)).items
     return fragment(
         "sample_images.html",
         samples=samples,

@@ -13,7 +13,10 @@ from litestar.response import Template
 from hub.community import reviews as community_reviews
 from hub.community import service as community
 from hub.platform.errors import Problem
+from hub.prompts import listing as prompt_listing
+from hub.prompts import samples as prompt_samples
 from hub.prompts import service as prompts
+from hub.prompts.schemas import Facets, PromptPage
 from hub.rooms import service as rooms
 from hub.runs import queries as runs
 from hub.web.render import page
@@ -48,8 +51,10 @@ class PagesController(Controller):
     @get("/", name="home")
     async def home(self) -> Template:
         live = await runs.live_runs(12, None, None)
-        trending = await prompts.list_prompts(prompts.ListQuery(sort="popular", limit=8))
-        newest = await prompts.list_prompts(prompts.ListQuery(sort="new", limit=8))
+        trending = await prompt_listing.list_prompts(
+            prompt_listing.ListQuery(sort="popular", limit=8)
+        )
+        newest = await prompt_listing.list_prompts(prompt_listing.ListQuery(sort="new", limit=8))
         return page(
             "home.html", active="/", live=live.items, trending=trending.items, newest=newest.items
         )
@@ -69,7 +74,7 @@ class PagesController(Controller):
         q = (q or "").strip() or None
         if sort not in SORTS or (sort == "relevance" and not q):
             sort = None
-        query = prompts.ListQuery(
+        query = prompt_listing.ListQuery(
             q=q,
             tag=tag or None,
             model=model or None,
@@ -82,11 +87,11 @@ class PagesController(Controller):
         )
         error = None
         try:
-            results = await prompts.list_prompts(query)
-            facets = await prompts.facets(query)
+            results = await prompt_listing.list_prompts(query)
+            facets = await prompt_listing.facets(query)
         except Problem as exc:
             error = exc.detail
-            results, facets = prompts.PromptPage(items=[], next_cursor=None), prompts.Facets()
+            results, facets = PromptPage(items=[], next_cursor=None), Facets()
         filters = {
             "q": q or "",
             "tag": tag or "",
@@ -115,7 +120,7 @@ class PagesController(Controller):
             p = await prompts.get_prompt(prompt_id, None)
         except Problem:
             return not_found_page("This prompt")
-        samples = await _safe(prompts.list_samples(prompt_id, None, None, 5), None)
+        samples = await _safe(prompt_samples.list_samples(prompt_id, None, None, 5), None)
         reviews = await _safe(community_reviews.list_reviews(prompt_id, None, None, 10), None)
         live = await runs.live_runs(50, None, None)
         live_here = [r for r in live.items if r.prompt_id == p.id]

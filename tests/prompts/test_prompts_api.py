@@ -209,7 +209,8 @@ async def test_samples_plain_text_by_owner(client, register):
 
 
 async def test_prompt_for_run_contract(client, register):
-    from hub.prompts.service import get_prompt_for_run, render_template
+    from hub.prompts.service import get_prompt_for_run
+    from hub.prompts.templating import render_template
 
     owner = await register()
     p = await create_prompt(client, owner, private_mode=True, price_cents=7)

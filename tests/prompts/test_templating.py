@@ -1,10 +1,10 @@
 import pytest
 
-from hub.prompts.service import (
+from hub.prompts.service import get_prompt_for_run
+from hub.prompts.templating import (
     MissingVariables,
     TemplateError,
     derive_variables,
-    get_prompt_for_run,
     render_template,
 )
 

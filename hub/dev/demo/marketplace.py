@@ -11,6 +11,7 @@ import structlog
 
 from hub.community import service as community
 from hub.platform.db import fetch, fetchrow, transaction
+from hub.prompts import samples as prompt_samples
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptCreate, SampleCreate
 
@@ -108,7 +109,7 @@ async def seed() -> None:
             continue
         prompt = await prompts.create_prompt(owner, PromptCreate(**body))
         for output in samples:
-            await prompts.add_sample(
+            await prompt_samples.add_sample(
                 uuid.UUID(prompt.id),
                 owner,
                 SampleCreate(output=output, inputs=dict(body.get("sample_inputs", {}))),
