@@ -8,7 +8,7 @@ through the code the hub runs, with every Redis connection counting what it send
 replies are read back together):
 - **run deltas**: the run executor's flusher (`hub.runs.executor._Flusher._publish_due`) with
   N streaming runs each holding a delta, published through the worker's stream publisher;
-- **chat message**: `hub.rooms.service.post_message` (validation, rate limit, the message's
+- **chat message**: `hub.rooms.messages.post_message` (validation, rate limit, the message's
   transaction with its outbox rows, delivery after commit);
 - **notification**: `hub.community.notifications.notify` in an outbox transaction.
 For each it prints the round trips and commands of the publication itself (`live.publish*`)
@@ -149,16 +149,16 @@ async def run_deltas(runs: int) -> tuple[Tally, Tally]:
 
 async def chat_message() -> tuple[Tally, Tally]:
     from hub.platform.auth import CurrentUser
-    from hub.rooms import service
+    from hub.rooms import messages, service
 
     author = CurrentUser(id=str(await _user(f"rt{uuid.uuid4().hex[:8]}")))
     slug = f"bench-{uuid.uuid4().hex[:8]}"
     await service.create_room(author, slug, "Bench", "public")
-    await service.post_message(slug, author, "warm-up")
+    await messages.post_message(slug, author, "warm-up")
     publish, whole = Tally(), Tally()
     PUBLISH.append(publish)
     with counting(whole):
-        await service.post_message(slug, author, "hello")
+        await messages.post_message(slug, author, "hello")
     PUBLISH.pop()
     return publish, whole
 

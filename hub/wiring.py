@@ -50,7 +50,7 @@ from hub.platform.auth import optional_user
 from hub.platform.errors import Problem
 from hub.prompts.api import HANDLERS as PROMPTS_HANDLERS
 from hub.recommendations.api import HANDLERS as RECOMMENDATION_HANDLERS
-from hub.rooms import service as rooms
+from hub.rooms import gdpr as rooms_gdpr
 from hub.rooms.api import MyRoomsController, RoomsController
 from hub.runs import gdpr as runs_gdpr
 from hub.runs.api import HANDLERS as RUNS_HANDLERS
@@ -85,7 +85,7 @@ def register_domain_hooks() -> None:
             community_gdpr.erase_for_user,
             moderation_gdpr.erase_for_user,
             oauth.erase_user,
-            rooms.erase_for_user,
+            rooms_gdpr.erase_for_user,
             runs_gdpr.erase_user,
             subscriptions.end_for_erased_user,
         ],
@@ -96,7 +96,7 @@ def register_domain_hooks() -> None:
             "marketplace": community_gdpr.export_for_user,
             "moderation": moderation_gdpr.export_for_user,
             "sign_in_providers": oauth.export_user,
-            "rooms": rooms.export_for_user,
+            "rooms": rooms_gdpr.export_for_user,
             "runs": runs_gdpr.export_user,
             "subscriptions": subscriptions.export_user,
         },

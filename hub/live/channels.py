@@ -205,6 +205,7 @@ class HubPolicy:
     async def on_publish(self, creds: Credentials, channel: str, data: Any) -> dict[str, Any]:
         """A client publish to `rooms:<slug>` is a chat message (the same path as the REST
         post); one to `typing:<slug>` is a typing indicator (hub.rooms.typing_indicators)."""
+        from hub.rooms import messages as room_messages
         from hub.rooms import service as rooms
 
         if channel.startswith("typing:"):
@@ -219,7 +220,7 @@ class HubPolicy:
         if room is None:
             raise PublishRejected.of(ERROR_UNKNOWN_CHANNEL, "unknown room")
         try:
-            return await rooms.create_message(room, current_user(creds), data.get("text"))
+            return await room_messages.create_message(room, current_user(creds), data.get("text"))
         except rooms.PostRefused as exc:
             error = {"rate": ERROR_TOO_MANY_REQUESTS, "invalid": ERROR_BAD_REQUEST}.get(
                 exc.kind, ERROR_PERMISSION_DENIED

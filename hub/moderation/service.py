@@ -381,12 +381,12 @@ async def _publish_case(case_id: uuid.UUID, event: str) -> None:
 async def _delete_subject(case: dict[str, Any], owner: uuid.UUID | None) -> list[Effect]:
     """Remove the reported item inside the resolution's transaction; what to publish after."""
     from hub.community import reviews
-    from hub.rooms import service as rooms
+    from hub.rooms import messages as room_messages
 
     subject_type, subject_id = case["subject_type"], case["subject_id"]
     if subject_type == "message":
-        slug = await rooms.remove_message(subject_id)
-        return [lambda: rooms.announce_message_removed(slug, subject_id)] if slug else []
+        slug = await room_messages.remove_message(subject_id)
+        return [lambda: room_messages.announce_message_removed(slug, subject_id)] if slug else []
     if subject_type == "prompt":
         from hub.prompts import service as prompts
         from hub.prompts.schemas import PromptPatch

@@ -10,7 +10,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED, HTTP_204_NO_CON
 
 from hub.platform.auth import CurrentUser, Viewer
 from hub.platform.pagination import Cursor, Limit
-from hub.rooms import dms, reads, service
+from hub.rooms import dms, messages, reads, service
 from hub.rooms.schemas import (
     BanCreate,
     BanOut,
@@ -62,7 +62,7 @@ class RoomsController(Controller):
         limit: Limit = 20,
         cursor: Cursor = None,
     ) -> MessagePage:
-        items, next_cursor = await service.list_messages(slug, viewer, cursor, limit)
+        items, next_cursor = await messages.list_messages(slug, viewer, cursor, limit)
         return MessagePage(items=items, next_cursor=next_cursor)
 
     @post(
@@ -78,7 +78,7 @@ class RoomsController(Controller):
         slug: FromPath[str],
         data: JSONBody[MessageCreate],
     ) -> MessageOut:
-        return await service.post_message(slug, request.user, data.text)
+        return await messages.post_message(slug, request.user, data.text)
 
     @patch(
         "/{slug:str}/messages/{message_id:str}",
@@ -94,7 +94,7 @@ class RoomsController(Controller):
         message_id: FromPath[str],
         data: JSONBody[MessageCreate],
     ) -> MessageOut:
-        return await service.edit_message(slug, request.user, message_id, data.text)
+        return await messages.edit_message(slug, request.user, message_id, data.text)
 
     @delete(
         "/{slug:str}/messages/{message_id:str}",
@@ -107,7 +107,7 @@ class RoomsController(Controller):
         slug: FromPath[str],
         message_id: FromPath[str],
     ) -> None:
-        await service.delete_message(slug, request.user, message_id)
+        await messages.delete_message(slug, request.user, message_id)
 
     @post(
         "/{slug:str}/bans",

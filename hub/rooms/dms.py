@@ -23,7 +23,7 @@ from hub.community import blocks, notifications
 from hub.platform.auth import CurrentUser
 from hub.platform.db import fetch, fetchrow, transaction
 from hub.platform.errors import forbidden, not_found, validation_error
-from hub.rooms import service
+from hub.rooms import messages, service
 from hub.rooms.schemas import Author, DirectMessageOut, Mention, MessageOut
 
 log = structlog.get_logger(__name__)
@@ -70,7 +70,7 @@ async def send(user: CurrentUser, handle: str, text: str) -> DirectMessageOut:
     if await blocks.blocked_between(me, peer["id"]):
         raise forbidden(f"You cannot send direct messages to @{peer['handle']}.")
     try:
-        service.validate_text(text)
+        messages.validate_text(text)
     except service.PostRefused as exc:
         raise service.refusal_to_problem(exc) from exc
     slug = dm_slug(me, peer["id"])
@@ -92,7 +92,7 @@ async def send(user: CurrentUser, handle: str, text: str) -> DirectMessageOut:
     room = await service.find_room(slug)
     assert room is not None
     try:
-        data = await service.create_message(room, user, text, publish=True)
+        data = await messages.create_message(room, user, text, publish=True)
     except service.PostRefused as exc:
         raise service.refusal_to_problem(exc) from exc
     if created:

@@ -34,6 +34,7 @@ from hub.prompts import listing as prompt_listing
 from hub.prompts import service as prompts
 from hub.prompts.schemas import PromptCreate
 from hub.rooms import dms
+from hub.rooms import messages as room_messages
 from hub.rooms import reads as room_reads
 from hub.rooms import service as rooms
 from hub.runs import lifecycle, pricing, refunds
@@ -156,7 +157,7 @@ class PublicFragments(Controller):
     @get("/rooms/{slug:str}/messages")
     async def messages(self, viewer: Viewer, slug: FromPath[str]) -> Template:
         room = await rooms.readable_room(slug, viewer)
-        items, _ = await rooms.list_messages(slug, viewer, None, 50)
+        items, _ = await room_messages.list_messages(slug, viewer, None, 50)
         return fragment(
             "messages.html",
             messages=list(reversed(items)),

@@ -29,6 +29,7 @@ from hub.platform.auth import CurrentUser
 from hub.platform.db import fetch, fetchrow
 from hub.platform.redis import get_redis
 from hub.rooms import dms, reads
+from hub.rooms import messages as room_messages
 from hub.rooms import service as rooms
 
 log = structlog.get_logger(__name__)
@@ -82,13 +83,13 @@ async def seed() -> None:
     )
     if spam is None:
         # Carol mentions bob; the spammer posts; bob and carol report it, bob blocks them.
-        await rooms.create_message(
+        await room_messages.create_message(
             lobby,
             carol,
             "@bob the code review checklist now flags N+1 queries too, try it on your ORM code.",
             publish=True,
         )
-        data = await rooms.create_message(lobby, spammer, SPAM, publish=True)
+        data = await room_messages.create_message(lobby, spammer, SPAM, publish=True)
         for reporter, reason in ((bob, "Spam link"), (carol, "Advertising, not a conversation")):
             await moderation.report(
                 reporter, ReportIn(subject_type="message", subject_id=data["id"], reason=reason)
