@@ -476,13 +476,13 @@ class Publisher:
             for channel, payload, opts, key in prepared:
                 await self.publish_raw(channel, payload, opts, key, client=pipe)
             replies = await pipe.execute(raise_on_error=False)
-        results = [r if isinstance(r, BaseException) else _result(r) for r in replies]
-        errors = [r for r in results if isinstance(r, BaseException)]
-        if errors and len(errors) == len(results):
+        errors = [r for r in replies if isinstance(r, BaseException)]
+        if errors and len(errors) == len(replies):
             raise errors[0]
         if errors:
-            raise PartialPublishError(results) from errors[0]
-        return results
+            outcomes = [r if isinstance(r, BaseException) else _result(r) for r in replies]
+            raise PartialPublishError(outcomes) from errors[0]
+        return [_result(r) for r in replies]
 
     async def disconnect_user(
         self,
@@ -521,7 +521,7 @@ class Publisher:
         On a cluster this is classic pub/sub, which every node forwards to every other, so a
         process hears it whichever node it listens on."""
         payload = _encode(msg)
-        if self.cluster:
+        if isinstance(self.redis, ShardedRedis):  # = self.cluster, spelled for mypy
             await self.redis.publish_anywhere(self.keys.control, payload)
         else:
             await self.redis.publish(self.keys.control, payload)
@@ -622,7 +622,8 @@ class Broker(Publisher):
         async with self.redis.pipeline(transaction=False) as pipe:
             for channel, client_id, info in entries:
                 hkey, zkey = self.keys.presence(channel), self.keys.presence_expiry(channel)
-                pipe.hset(hkey, client_id, info)
+                # redis-py types a hash value as str; bytes go out as they are.
+                pipe.hset(hkey, client_id, info)  # type: ignore[arg-type]
                 pipe.zadd(zkey, {client_id: expire_at})
                 pipe.expire(hkey, int(ttl) + 1)
                 pipe.expire(zkey, int(ttl) + 1)
@@ -672,13 +673,16 @@ class Broker(Publisher):
 
     async def report_node(self, node_id: str, info: dict[str, Any], ttl: int) -> None:
         async with self.redis.pipeline(transaction=False) as pipe:
-            pipe.hset(self.keys.nodes, node_id, _encode(info))
+            # redis-py types a hash value as str; bytes go out as they are.
+            pipe.hset(self.keys.nodes, node_id, _encode(info))  # type: ignore[arg-type]
             pipe.expire(self.keys.nodes, ttl)
             await pipe.execute()
 
     async def nodes(self, max_age: float) -> list[dict[str, Any]]:
         """Reports younger than `max_age` seconds; older ones (stopped processes) are deleted."""
-        raw = await self.redis.hgetall(self.keys.nodes)
+        # redis-py types each command for its sync and async clients at once (T |
+        # Awaitable[T]); on the asyncio client every command is awaited.
+        raw = await self.redis.hgetall(self.keys.nodes)  # type: ignore[misc]
         now = time.time()
         live, stale = [], []
         for node_id, payload in raw.items():
@@ -691,5 +695,5 @@ class Broker(Publisher):
             else:
                 live.append(info)
         if stale:
-            await self.redis.hdel(self.keys.nodes, *stale)
+            await self.redis.hdel(self.keys.nodes, *stale)  # type: ignore[misc]  # T | Awaitable
         return sorted(live, key=lambda n: str(n.get("name")))
