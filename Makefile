@@ -35,10 +35,12 @@ $(STAMP): pyproject.toml constraints.txt $(wildcard package.json)
 		else echo "npm not found: the centrifuge-js tests will be skipped"; fi; fi
 	touch $(STAMP)
 
-# Every Python file of the repository (hub, realtime, workers, tests, bench, drill, top level).
+# ruff over every Python file of the repository (hub, realtime, workers, tests, bench, drill,
+# top level); mypy over the shipped packages (settings in pyproject.toml's [tool.mypy]).
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # Fault drills against servers of their own (loopback, bounded); figures in docs/operations.md.
 drill: $(STAMP)
@@ -82,4 +84,4 @@ bench-leak-guard: $(STAMP)
 	$(VENV)/bin/python bench/leak_guard_bench.py --rate 40
 
 clean:
-	rm -rf $(VENV) .testdata .pytest_cache node_modules
+	rm -rf $(VENV) .testdata .pytest_cache .ruff_cache .mypy_cache node_modules
