@@ -18,13 +18,17 @@ from __future__ import annotations
 import asyncio
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from functools import lru_cache
+from typing import TypeVar
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
 
 from hub.platform.settings import get_settings
+
+T = TypeVar("T")
 
 
 @lru_cache(maxsize=1)
@@ -51,12 +55,12 @@ def _dummy_hash() -> str:
     return _hasher().hash("not-a-real-password-0000")
 
 
-async def _in_pool(fn: object, *args: str) -> object:
-    return await asyncio.get_running_loop().run_in_executor(_pool(), fn, *args)  # type: ignore[arg-type]
+async def _in_pool(fn: Callable[..., T], *args: str) -> T:
+    return await asyncio.get_running_loop().run_in_executor(_pool(), fn, *args)
 
 
 async def hash_password(password: str) -> str:
-    return str(await _in_pool(_hasher().hash, password))
+    return await _in_pool(_hasher().hash, password)
 
 
 async def verify_password(stored_hash: str | None, password: str) -> bool:

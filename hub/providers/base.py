@@ -41,12 +41,21 @@ class ProviderError(Exception):
     """A provider could not serve. `message` is safe to show the buyer: it never quotes the
     prompt or the provider's response body."""
 
-    def __init__(self, code: str, message: str, *, retryable: bool = False, status: int = 0):
+    def __init__(
+        self,
+        code: str,
+        message: str,
+        *,
+        retryable: bool = False,
+        status: int = 0,
+        retry_after: float | None = None,
+    ):
         super().__init__(f"{code}: {message}")
         self.code = code
         self.message = message
         self.retryable = retryable
         self.status = status
+        self.retry_after = retry_after  # seconds the provider asked us to wait, if it said
 
 
 class Provider(Protocol):

@@ -136,7 +136,7 @@ class OpenAICompatibleProvider:
                             "provider_unavailable", _UNAVAILABLE, status=exc.status
                         ) from None
                     raise
-                retry_after = getattr(exc, "retry_after", None)
+                retry_after = exc.retry_after
             delay = self._backoff(attempt, retry_after)
             log.info(
                 "provider.retry", run_id=request.run_id, attempt=attempt + 1, delay=round(delay, 3)
@@ -226,8 +226,8 @@ class OpenAICompatibleProvider:
                 f"The AI provider answered {status}.",
                 retryable=True,
                 status=status,
+                retry_after=_retry_after(response),
             )
-            exc.retry_after = _retry_after(response)  # type: ignore[attr-defined]
             raise exc
         if status in (401, 403):
             raise ProviderError(
