@@ -19,7 +19,7 @@ import logging
 import random
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote, urlparse
 
 import hiredis
@@ -48,7 +48,7 @@ class PubSubConnection(asyncio.Protocol):
 
     # asyncio.Protocol ----------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's: a stream
 
     def data_received(self, data: bytes) -> None:
         reader = self._reader
@@ -540,7 +540,7 @@ class _Query(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport = transport  # type: ignore[assignment]
+        self.transport = cast(asyncio.Transport, transport)  # a TCP connection's: a stream
 
     def data_received(self, data: bytes) -> None:
         self.reader.feed(data)
