@@ -12,23 +12,10 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
 
 from realtime.protocol import client_pb2 as pb
+from realtime.protocol import codec
 from realtime.protocol.codec import read_varint, varint
 
-METHODS = [
-    "connect",
-    "subscribe",
-    "unsubscribe",
-    "publish",
-    "presence",
-    "presence_stats",
-    "history",
-    "ping",
-    "send",
-    "rpc",
-    "refresh",
-    "sub_refresh",
-    "bogus",
-]
+METHODS = [*codec.METHODS, "bogus"]  # every command the protocol has, and one it has not
 # Error replies and close codes a client may legitimately see for bad input.
 ERROR_CODES = {101, 102, 103, 104, 105, 106, 107, 108, 109, 111, 112}
 CLOSE_CODES = {1009, 3500, 3501, 3504}
