@@ -19,6 +19,12 @@ from hub.platform.redis import get_redis
 from hub.platform.settings import get_settings
 from hub.rooms import service as rooms
 from realtime import PublishRejected
+from realtime.errors import (
+    ERROR_BAD_REQUEST,
+    ERROR_PERMISSION_DENIED,
+    ERROR_TOO_MANY_REQUESTS,
+    ERROR_UNKNOWN_CHANNEL,
+)
 
 
 async def on_publish(
@@ -30,14 +36,16 @@ async def on_publish(
         or set(data) - {"typing"}
         or not isinstance(data.get("typing", True), bool)
     ):
-        raise PublishRejected(107, 'publish {"typing": true} (or false when you stop)')
+        raise PublishRejected.of(
+            ERROR_BAD_REQUEST, 'publish {"typing": true} (or false when you stop)'
+        )
     room = await rooms.find_room(slug)
     if room is None:
-        raise PublishRejected(102, "unknown room")
+        raise PublishRejected.of(ERROR_UNKNOWN_CHANNEL, "unknown room")
     try:
         await rooms.check_can_post(room, user)
     except rooms.PostRefused as exc:
-        raise PublishRejected(103, exc.message) from exc
+        raise PublishRejected.of(ERROR_PERMISSION_DENIED, exc.message) from exc
     assert user is not None
     typing = bool(data.get("typing", True))
     settings = get_settings()
@@ -49,10 +57,9 @@ async def on_publish(
             nx=True,
         )
         if not fresh:
-            raise PublishRejected(
-                111,
+            raise PublishRejected.of(
+                ERROR_TOO_MANY_REQUESTS,
                 f"typing at most every {settings.typing_min_interval_seconds:g} s",
-                temporary=True,
             )
     return {
         "type": "typing",
