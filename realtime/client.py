@@ -239,8 +239,8 @@ class Client:
 
     def send(self, payload: str | bytes) -> None:
         """Queue one codec payload (a reply, error or push) for this connection."""
-        if self.direct is not None and not self.is_pb:
-            payload = payload.encode()  # type: ignore[union-attr]
+        if self.direct is not None and isinstance(payload, str):  # JSON: frames are bytes
+            payload = payload.encode()
         self.push(payload)
 
     def push(self, item: Any) -> None:
