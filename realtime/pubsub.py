@@ -50,36 +50,52 @@ class PubSubConnection(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # a TCP connection's: a stream
 
+    #: The push that carries a publication (`smessage` on a sharded connection).
+    MESSAGE_KIND = b"message"
+
     def data_received(self, data: bytes) -> None:
+        """The hot path: publications go straight to `on_message`; everything else (rare) to
+        `_on_push` (subscription confirmations) or `_on_reply` (AUTH answers, errors)."""
         reader = self._reader
         reader.feed(data)
         on_message = self.on_message
+        message_kind = self.MESSAGE_KIND
         while True:
             msg = reader.gets()
             if msg is False:
                 return
             if type(msg) is list:
-                kind = msg[0]
-                if kind == b"message":
+                if msg[0] == message_kind:
                     try:
                         on_message(msg[1], msg[2])
                     except Exception:  # noqa: BLE001 - one bad message must not stop fan-out
                         log.exception("pubsub message handler failed")
-                elif kind == b"subscribe":
-                    waiters = self._pending.get(msg[1])
-                    if waiters:
-                        fut = waiters.popleft()
-                        if not waiters:
-                            del self._pending[msg[1]]
-                        if not fut.done():
-                            fut.set_result(None)
-            elif self._auth:
-                fut = self._auth.popleft()
+                else:
+                    self._on_push(msg)
+            else:
+                self._on_reply(msg)
+
+    def _on_push(self, msg: list[Any]) -> None:
+        if msg[0] == b"subscribe":
+            waiters = self._pending.get(msg[1])
+            if waiters:
+                fut = waiters.popleft()
+                if not waiters:
+                    del self._pending[msg[1]]
                 if not fut.done():
-                    if isinstance(msg, hiredis.ReplyError):
-                        fut.set_exception(ConnectionError(str(msg)))
-                    else:
-                        fut.set_result(None)
+                    fut.set_result(None)
+
+    def _on_reply(self, msg: Any) -> bool:
+        """An AUTH answer, if one is awaited (returns whether it was one)."""
+        if not self._auth:
+            return False
+        fut = self._auth.popleft()
+        if not fut.done():
+            if isinstance(msg, hiredis.ReplyError):
+                fut.set_exception(ConnectionError(str(msg)))
+            else:
+                fut.set_result(None)
+        return True
 
     def connection_lost(self, exc: Exception | None) -> None:
         err = ConnectionError("redis pubsub connection lost")
@@ -202,44 +218,33 @@ class ShardConnection(PubSubConnection):
         #: (is a subscribe, channel, waiter) per command sent, oldest first.
         self._sent: deque[tuple[bool, bytes, asyncio.Future[None] | None]] = deque()
 
-    def data_received(self, data: bytes) -> None:
-        reader = self._reader
-        reader.feed(data)
-        on_message = self.on_message
-        while True:
-            msg = reader.gets()
-            if msg is False:
-                return
-            if type(msg) is list:
-                kind = msg[0]
-                if kind == b"smessage":
-                    try:
-                        on_message(msg[1], msg[2])
-                    except Exception:  # noqa: BLE001 - one bad message must not stop fan-out
-                        log.exception("pubsub message handler failed")
-                elif kind == b"ssubscribe":
-                    self._confirmed(True, msg[1])
-                elif kind == b"sunsubscribe":
-                    self._confirmed(False, msg[1])
-            elif self._auth:
-                fut = self._auth.popleft()
-                if not fut.done():
-                    if isinstance(msg, hiredis.ReplyError):
-                        fut.set_exception(ConnectionError(str(msg)))
-                    else:
-                        fut.set_result(None)
-            elif isinstance(msg, hiredis.ReplyError) and self._sent:
-                is_sub, channel, waiter = self._sent.popleft()
-                log.info(
-                    "sharded %s of %r on %s: %s",
-                    "subscribe" if is_sub else "unsubscribe",
-                    channel,
-                    self.addr,
-                    msg,
-                )
-                if waiter is not None and not waiter.done():
-                    waiter.set_exception(ConnectionError(f"{msg} (on {self.addr})"))
-                self.on_dropped(self, channel)
+    MESSAGE_KIND = b"smessage"
+
+    def _on_push(self, msg: list[Any]) -> None:
+        kind = msg[0]
+        if kind == b"ssubscribe":
+            self._confirmed(True, msg[1])
+        elif kind == b"sunsubscribe":
+            self._confirmed(False, msg[1])
+
+    def _on_reply(self, msg: Any) -> bool:
+        if super()._on_reply(msg):
+            return True
+        if not (isinstance(msg, hiredis.ReplyError) and self._sent):
+            return False
+        # A refused SSUBSCRIBE/SUNSUBSCRIBE (MOVED, ...): the oldest command sent.
+        is_sub, channel, waiter = self._sent.popleft()
+        log.info(
+            "sharded %s of %r on %s: %s",
+            "subscribe" if is_sub else "unsubscribe",
+            channel,
+            self.addr,
+            msg,
+        )
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ConnectionError(f"{msg} (on {self.addr})"))
+        self.on_dropped(self, channel)
+        return True
 
     def _confirmed(self, is_sub: bool, channel: bytes) -> None:
         sent = self._sent
