@@ -33,6 +33,7 @@ from bench.realtime_fanout import (  # noqa: E402
     connect_many,
     http_json,
     proc_rss,
+    server_argv,
 )
 from bench.stack import free_port, redis_argv  # noqa: E402
 
@@ -54,25 +55,7 @@ async def main_async(args: argparse.Namespace) -> None:
     )
     if args.tracemalloc:
         env["PYTHONTRACEMALLOC"] = str(args.tracemalloc)
-    server = subprocess.Popen(  # noqa: ASYNC220
-        [
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "realtime_app:app",
-            "--app-dir",
-            str(ROOT / "bench"),
-            "--port",
-            str(http_port),
-            "--log-level",
-            "warning",
-            "--ws-per-message-deflate",
-            "false",
-            "--backlog",
-            "4096",
-        ],
-        env=env,
-    )
+    server = subprocess.Popen(server_argv(http_port), env=env)  # noqa: ASYNC220
     try:
         for _ in range(400):
             try:

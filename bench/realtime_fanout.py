@@ -158,7 +158,9 @@ class WsClient(asyncio.Protocol):
                 code = int.from_bytes(payload[:2], "big") if len(payload) >= 2 else 1005
                 self.stats.closed.append(code)
 
-    def on_text(self, payload: bytes, now: int) -> None:
+    def count_publications(self, payload: bytes, now: int) -> int:
+        """Count the publications in a frame (JSON pushes, newline-batched) and, on sampled
+        clients, each one's latency from the publish timestamp `t` it carries."""
         n = payload.count(b'"pub":')
         if n:
             self.count += n
@@ -171,7 +173,14 @@ class WsClient(asyncio.Protocol):
                     j = payload.find(b",", i)
                     lat.append((now - int(payload[i + 4 : j])) / 1e6)
                     i = payload.find(b'"t":', j)
-        elif not self.subscribed.done() and b'"id":2' in payload:
+        return n
+
+    def on_text(self, payload: bytes, now: int) -> None:
+        if (
+            not self.count_publications(payload, now)
+            and not self.subscribed.done()
+            and b'"id":2' in payload
+        ):
             self.subscribed.set_result(None)
         if payload == b"{}" or payload.startswith(b"{}\n") or b"\n{}" in payload:
             self.transport.write(self.frame(b"{}"))  # type: ignore[union-attr]
@@ -253,18 +262,7 @@ class HttpStreamClient(WsClient):
             self.session = payload[i : payload.index(b'"', i)].decode()
             i = payload.index(b'"node":"') + 8
             self.node = payload[i : payload.index(b'"', i)].decode()
-        n = payload.count(b'"pub":')
-        if n:
-            self.count += n
-            self.stats.received += n
-            self.stats.last_receive = now
-            if self.sample:
-                lat = self.stats.latencies
-                i = payload.find(b'"t":')
-                while i >= 0:
-                    j = payload.find(b",", i)
-                    lat.append((now - int(payload[i + 4 : j])) / 1e6)
-                    i = payload.find(b'"t":', j)
+        self.count_publications(payload, now)
         if not self.subscribed.done() and b'"id":2' in payload:
             self.subscribed.set_result(None)
         if payload == b"{}" or payload.startswith(b"{}\n") or b"\n{}" in payload:
@@ -415,34 +413,33 @@ async def run_step(
     }
 
 
+def server_argv(http_port: int) -> list[str]:
+    """The bench's endpoint (bench/realtime_app.py) under uvicorn, as the benches start it."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "realtime_app:app",
+        "--app-dir",
+        str(ROOT / "bench"),
+        "--port",
+        str(http_port),
+        "--log-level",
+        "warning",
+        "--ws-per-message-deflate",
+        "false",
+        "--backlog",
+        "4096",
+    ]
+
+
 def start_server(
     http_port: int, redis_url: str, core: int, args: argparse.Namespace, cluster: bool
 ) -> subprocess.Popen:
     env = dict(os.environ, REDIS_URL=redis_url, PYTHONPATH=str(ROOT), BENCH_GC=args.gc)
     if cluster:
         env["BENCH_CLUSTER"] = "1"
-    return subprocess.Popen(
-        [
-            "taskset",
-            "-c",
-            str(core),
-            sys.executable,
-            "-m",
-            "uvicorn",
-            "realtime_app:app",
-            "--app-dir",
-            str(ROOT / "bench"),
-            "--port",
-            str(http_port),
-            "--log-level",
-            "warning",
-            "--ws-per-message-deflate",
-            "false",
-            "--backlog",
-            "4096",
-        ],
-        env=env,
-    )
+    return subprocess.Popen(["taskset", "-c", str(core), *server_argv(http_port)], env=env)
 
 
 async def main_async(args: argparse.Namespace) -> list[dict]:
